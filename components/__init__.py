@@ -1,0 +1,1 @@
+"""trainguard's own TFX components, one folder each."""

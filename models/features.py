@@ -1,0 +1,59 @@
+"""Names shared by the Transform graph, the Trainer and the Evaluator.
+
+Nothing here lists the dataset's features: they come from the curated schema, so the same code
+serves penguins and any CSV a user brings. What lives here is the naming contract between stages.
+"""
+from typing import List, Sequence
+
+# Transformed features carry a suffix so that a raw feature and its transformed twin never share a
+# name (TFMA merges both into one feature dict when it runs the `transform_features` signature).
+TRANSFORMED_SUFFIX = "_xf"
+
+# One out-of-vocabulary bucket per categorical feature: an unseen category at serving time gets it.
+NUM_OOV_BUCKETS = 1
+
+
+def transformed_name(key: str) -> str:
+  return key + TRANSFORMED_SUFFIX
+
+
+def raw_name(transformed: str) -> str:
+  if not transformed.endswith(TRANSFORMED_SUFFIX):
+    raise ValueError(f"{transformed!r} is not a transformed feature name")
+  return transformed[: -len(TRANSFORMED_SUFFIX)]
+
+
+def vocabulary_name(key: str) -> str:
+  """The tf.Transform vocabulary file of a categorical feature (read back by the Trainer)."""
+  return key
+
+
+def label_classes_from_schema(schema, label_key: str) -> List[str]:
+  """The label's classes in the order of its curated string domain: class id i is entry i.
+
+  Taking the order from the schema (not from frequencies in this span's data) keeps class ids stable
+  across runs, spans and retrained models.
+  """
+  features = {f.name: f for f in schema.feature}
+  if label_key not in features:
+    raise ValueError(
+        f"label {label_key!r} is not a feature of the schema (features: "
+        f"{', '.join(sorted(features))}); add it to schema.pbtxt or pass the right --label.")
+  feature = features[label_key]
+  if feature.HasField("string_domain"):
+    values: Sequence[str] = feature.string_domain.value
+  elif feature.domain:
+    domains = {d.name: d for d in schema.string_domain}
+    if feature.domain not in domains:
+      raise ValueError(f"label {label_key!r} names string_domain {feature.domain!r}, which the "
+                       "schema does not define.")
+    values = domains[feature.domain].value
+  else:
+    raise ValueError(
+        f"label {label_key!r} has no string domain in the schema, so its classes are unknown; "
+        "declare them (string_domain { value: ... }) in schema.pbtxt.")
+  classes = list(values)
+  if len(classes) < 2:
+    raise ValueError(f"label {label_key!r} has {len(classes)} class(es) in the schema; a "
+                     "classifier needs at least 2.")
+  return classes

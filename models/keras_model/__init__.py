@@ -1,0 +1,1 @@
+"""The Keras model and its `run_fn`."""

@@ -1,0 +1,1 @@
+"""The trainguard pipeline: one `create_pipeline`, its defaults, and thin runners."""

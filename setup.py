@@ -1,0 +1,51 @@
+"""trainguard: TFX components that find and fix what stops a TensorFlow model from training well.
+
+Why one import name: the checkout keeps the taxi-template layout (`pipeline/`, `components/`,
+`models/`, `schemas/`, `kubeflow/` at the top level), but those generic names collide with other
+TFX-template projects installed in the same environment. `package_dir` installs every folder under
+`trainguard.*`, so the same import path (`trainguard.models.preprocessing.preprocessing_fn`) works
+from an editable checkout, from the built wheel, and inside the Kubeflow image.
+"""
+import os
+
+from setuptools import find_packages, setup
+
+_TOP = ("pipeline", "components", "models", "schemas", "kubeflow")
+_FOLDERS = {"trainguard": "trainguard"}
+for _top in _TOP:
+  _FOLDERS[f"trainguard.{_top}"] = _top
+  for _sub in find_packages(_top, exclude=["*_test", "*.testdata"]):
+    _FOLDERS[f"trainguard.{_top}.{_sub}"] = os.path.join(_top, *_sub.split("."))
+
+setup(
+    name="trainguard",
+    version="0.1.0",
+    description=(
+        "TFX pipeline components that find and fix what stops a TensorFlow model from training "
+        "well: missing values, dtype drift, unscaled features, leakage, class imbalance, skew."
+    ),
+    python_requires=">=3.10,<3.11",
+    packages=list(_FOLDERS),
+    package_dir=_FOLDERS,
+    # Curated schemas and policies ship with the package so runners inside an image find them.
+    package_data={"trainguard.schemas": ["*/*.pbtxt", "*/*.yaml"], "": ["*.md"]},
+    # The exact pins live in requirements.lock (installed by `make`); these are the direct needs.
+    install_requires=[
+        "tfx==1.16.0",
+        "tensorflow==2.16.2",
+        "tensorflow-data-validation==1.16.1",
+        "tensorflow-transform==1.16.0",
+        "tfx-bsl==1.16.1",
+        "ml-metadata==1.16.0",
+        "tensorflow-model-analysis==0.47.1",
+        "apache-beam[gcp]==2.59.0",
+        "scikit-learn==1.5.1",
+        "imbalanced-learn==0.12.4",
+        "palmerpenguins",
+        "kfp-pipeline-spec",
+        "pyyaml",
+        "jinja2",
+        "matplotlib",
+    ],
+    entry_points={"console_scripts": ["trainguard=trainguard.cli:main"]},
+)
