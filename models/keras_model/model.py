@@ -1,0 +1,150 @@
+"""The Trainer's `run_fn`: a Keras classifier built from the Transform output, not a feature list.
+
+Why `tf_keras`: TensorFlow 2.16's `tf.keras` is Keras 3, while tf.Transform's
+`TransformFeaturesLayer` is a Keras 2 layer; mixing them fails when the serving graph is saved.
+
+The exported SavedModel takes raw serialized `tf.Example`s (`serving_default`), runs the same
+Transform graph that was fitted on the train split (so missing values are imputed exactly as in
+training) and returns class probabilities with the class names from the schema. A second signature,
+`transform_features`, lets TFMA compute the transformed label from raw eval examples.
+"""
+import json
+import math
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from trainguard.models import features
+
+HISTORY_FILE = "history.json"
+
+
+class TrainingDivergedError(RuntimeError):
+  """The loss became NaN or infinite: the model would predict garbage, so nothing is exported."""
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  config = fn_args.custom_config
+  keras.utils.set_random_seed(config["seed"])
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  label = features.transformed_name(config["label_key"])
+
+  train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
+                           config["batch_size"], seed=config["seed"], shuffle=True)
+  eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
+                          config["batch_size"], seed=config["seed"], shuffle=False)
+
+  model = build_model(tf_transform_output, label, len(config["label_classes"]),
+                      config["learning_rate"])
+  history = model.fit(
+      train_dataset,
+      validation_data=eval_dataset,
+      epochs=config["epochs"],
+      verbose=2,
+      callbacks=[
+          keras.callbacks.TerminateOnNaN(),
+          keras.callbacks.EarlyStopping(
+              monitor="val_loss", patience=config["early_stopping_patience"],
+              restore_best_weights=True),
+      ])
+  _check_converged(history.history)
+  _write_history(history.history, fn_args.model_run_dir)
+
+  signatures = _signatures(model, tf_transform_output, config["label_key"],
+                           config["label_classes"])
+  model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+
+
+def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label: str,
+             batch_size: int, seed: int, shuffle: bool) -> tf.data.Dataset:
+  return data_accessor.tf_dataset_factory(
+      file_pattern,
+      tfxio.TensorFlowDatasetOptions(
+          batch_size=batch_size, label_key=label, num_epochs=1, shuffle=shuffle,
+          shuffle_seed=seed),
+      tf_transform_output.transformed_metadata.schema)
+
+
+def build_model(tf_transform_output, label: str, num_classes: int,
+                learning_rate: float) -> keras.Model:
+  """One input per transformed feature: floats as they are, category ids one-hot encoded."""
+  feature_spec = dict(tf_transform_output.transformed_feature_spec())
+  feature_spec.pop(label)
+  inputs, encoded = {}, []
+  for name in sorted(feature_spec):
+    spec = feature_spec[name]
+    inputs[name] = keras.Input(shape=spec.shape or (1,), name=name, dtype=spec.dtype)
+    if spec.dtype == tf.int64:
+      vocabulary_size = tf_transform_output.vocabulary_size_by_name(
+          features.vocabulary_name(features.raw_name(name)))
+      encoded.append(keras.layers.CategoryEncoding(
+          num_tokens=vocabulary_size + features.NUM_OOV_BUCKETS, output_mode="one_hot")(
+              inputs[name]))
+    else:
+      encoded.append(inputs[name])
+  x = keras.layers.concatenate(encoded) if len(encoded) > 1 else encoded[0]
+  x = keras.layers.Dense(16, activation="relu")(x)
+  x = keras.layers.Dense(8, activation="relu")(x)
+  outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+  model = keras.Model(inputs=inputs, outputs=outputs)
+  model.compile(
+      optimizer=keras.optimizers.Adam(learning_rate),
+      loss=keras.losses.SparseCategoricalCrossentropy(),
+      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+  return model
+
+
+def _check_converged(history: Dict[str, List[float]]) -> None:
+  losses = history.get("loss", [])
+  if not losses or all(math.isfinite(v) for v in losses):
+    return
+  epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + 1
+  raise TrainingDivergedError(
+      f"training loss became {losses[epoch - 1]} at epoch {epoch}; no model was exported. Likely "
+      "causes: a feature left unscaled (scaling 'none' in policy.yaml on a large-valued column), a "
+      "column that is missing on every train row, or a learning rate too high (lower "
+      "--learning-rate).")
+
+
+def _write_history(history: Dict[str, List[float]], model_run_dir: str) -> None:
+  tf.io.gfile.makedirs(model_run_dir)
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as f:
+    json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
+
+
+def _signatures(model: keras.Model, tf_transform_output, label_key: str,
+                label_classes: List[str]) -> Dict[str, Any]:
+  # Two layers: the serving graph sees no label, the TFMA graph does; a Keras layer keeps one
+  # input structure per instance.
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  model.tft_layer_eval = tf_transform_output.transform_features_layer()
+  classes = tf.constant(list(label_classes))
+
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+  def serve_tf_examples(serialized_examples):
+    raw_feature_spec = dict(tf_transform_output.raw_feature_spec())
+    raw_feature_spec.pop(label_key, None)
+    raw_features = tf.io.parse_example(serialized_examples, raw_feature_spec)
+    transformed = model.tft_layer(raw_features)
+    probabilities = model({k: v for k, v in transformed.items() if k in model.input_names})
+    class_ids = tf.argmax(probabilities, axis=1)
+    return {
+        "probabilities": probabilities,
+        "class_ids": class_ids,
+        "classes": tf.gather(classes, class_ids),
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+  def transform_features(serialized_examples):
+    raw_features = tf.io.parse_example(serialized_examples, tf_transform_output.raw_feature_spec())
+    return model.tft_layer_eval(raw_features)
+
+  return {
+      "serving_default": serve_tf_examples.get_concrete_function(),
+      "transform_features": transform_features.get_concrete_function(),
+  }

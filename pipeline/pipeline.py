@@ -1,0 +1,144 @@
+"""The trainguard pipeline: the whole DAG in one function, shared by every runner.
+
+CsvExampleGen → StatisticsGen → ExampleValidator (vs the curated schema from ImportSchemaGen)
+→ Transform (analyzers on the train split only) → Trainer → Evaluator (vs the latest blessed model)
+→ Pusher.
+"""
+from typing import Any, Dict, List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.proto import transform_pb2
+
+from trainguard.models import features
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    schema_path: str,
+    label_key: str,
+    label_classes: Sequence[str],
+    serving_model_dir: str,
+    preprocessing_fn: str,
+    run_fn: str,
+    train_hash_buckets: int = 2,
+    eval_hash_buckets: int = 1,
+    epochs: int = 60,
+    batch_size: int = 32,
+    learning_rate: float = 0.01,
+    early_stopping_patience: int = 8,
+    seed: int = 42,
+    excluded_features: Sequence[str] = (),
+    eval_accuracy_threshold: float = 0.6,
+    metadata_connection_config: Optional[Any] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults."""
+  example_gen = tfx.components.CsvExampleGen(
+      input_base=data_root,
+      output_config=tfx.proto.Output(
+          split_config=tfx.proto.SplitConfig(splits=[
+              tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
+              tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
+          ])))
+
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+
+  schema_importer = tfx.components.ImportSchemaGen(schema_file=schema_path)
+
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs["statistics"],
+      schema=schema_importer.outputs["schema"])
+
+  transform_config = {
+      "label_key": label_key,
+      "label_classes": list(label_classes),
+      "excluded_features": list(excluded_features),
+  }
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs["examples"],
+      schema=schema_importer.outputs["schema"],
+      preprocessing_fn=preprocessing_fn,
+      # Leakage by construction: means, variances and vocabularies come from train rows only.
+      splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+      custom_config=transform_config,
+      # Statistics of transformed data are not read by anyone here; computing them doubles the pass.
+      disable_statistics=True,
+      disable_analyzer_cache=True)
+
+  trainer = tfx.components.Trainer(
+      run_fn=run_fn,
+      examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      schema=schema_importer.outputs["schema"],
+      custom_config={
+          "label_key": label_key,
+          "label_classes": list(label_classes),
+          "epochs": epochs,
+          "batch_size": batch_size,
+          "learning_rate": learning_rate,
+          "early_stopping_patience": early_stopping_patience,
+          "seed": seed,
+      })
+
+  model_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id("latest_blessed_model_resolver")
+
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs["examples"],
+      model=trainer.outputs["model"],
+      baseline_model=model_resolver.outputs["model"],
+      eval_config=eval_config(label_key, eval_accuracy_threshold))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs["model"],
+      model_blessing=evaluator.outputs["blessing"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[
+          example_gen, statistics_gen, schema_importer, example_validator, transform, trainer,
+          model_resolver, evaluator, pusher,
+      ],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=list(beam_pipeline_args or []))
+
+
+def eval_config(label_key: str, accuracy_threshold: float) -> tfma.EvalConfig:
+  """TFMA reads raw eval examples, runs the exported Transform graph, and scores the model.
+
+  The model must reach `accuracy_threshold` and must not be worse than the latest blessed model
+  (by more than a rounding error) to be blessed and pushed.
+  """
+  return tfma.EvalConfig(
+      model_specs=[
+          tfma.ModelSpec(
+              signature_name="serving_default",
+              label_key=features.transformed_name(label_key),
+              prediction_key="probabilities",
+              preprocessing_function_names=["transform_features"])
+      ],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[
+          tfma.MetricsSpec(metrics=[
+              tfma.MetricConfig(class_name="ExampleCount"),
+              tfma.MetricConfig(
+                  class_name="SparseCategoricalAccuracy",
+                  threshold=tfma.MetricThreshold(
+                      value_threshold=tfma.GenericValueThreshold(
+                          lower_bound={"value": accuracy_threshold}),
+                      change_threshold=tfma.GenericChangeThreshold(
+                          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                          absolute={"value": -1e-2}))),
+          ])
+      ])

@@ -1,0 +1,108 @@
+"""End to end: the real LocalDagRunner on the raw penguins data, read back from ML Metadata."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainguard.pipeline import results
+
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year")
+CATEGORICAL = ("island", "sex")
+
+
+@pytest.fixture(scope="module")
+def summary(penguins_run):
+  return results.latest_run(penguins_run.paths)
+
+
+def test_every_component_completed(summary):
+  assert set(summary.executions) == COMPONENTS
+  assert {e.state for e in summary.executions.values()} == {"COMPLETE"}, summary.describe()
+
+
+def _transformed_train(summary):
+  transform_graph = summary.artifact_uri("Transform", "transform_graph")
+  output = tft.TFTransformOutput(transform_graph)
+  files = glob.glob(os.path.join(summary.artifact_uri("Transform", "transformed_examples"),
+                                 "Split-train", "*.gz"))
+  assert files
+  spec = output.transformed_feature_spec()
+  columns = {name: [] for name in spec}
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(512):
+    parsed = tf.io.parse_example(record, spec)
+    for name in spec:
+      columns[name].append(parsed[name].numpy().reshape(-1))
+  return output, {name: np.concatenate(chunks) for name, chunks in columns.items()}
+
+
+def test_transformed_train_split_has_no_missing_value_and_scaled_numerics(summary):
+  _, columns = _transformed_train(summary)
+  n_rows = len(columns["species_xf"])
+  assert n_rows > 150
+  for name, values in columns.items():
+    assert len(values) == n_rows, f"{name} is missing on some rows"
+    assert np.all(np.isfinite(values)), name
+  for name in NUMERIC:
+    values = columns[name + "_xf"]
+    assert abs(values.mean()) < 1e-3, name
+    # Imputed cells sit at exactly 0, which shrinks the spread a little below 1 on gappy columns.
+    assert 0.97 < values.std() < 1.001, name
+  for name in CATEGORICAL:
+    assert set(np.unique(columns[name + "_xf"])) <= {0, 1, 2}, name
+  assert set(np.unique(columns["species_xf"])) == {0, 1, 2}
+
+
+def _example(**values):
+  feature = {}
+  for name, value in values.items():
+    if isinstance(value, str):
+      feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+    elif isinstance(value, int):
+      feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    else:
+      feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_pushed_model_answers_raw_examples_with_missing_values(summary):
+  assert summary.blessed is True
+  assert summary.pushed_model and os.path.isdir(summary.pushed_model)
+  serve = tf.saved_model.load(summary.pushed_model).signatures["serving_default"]
+  gentoo_without_bill_length_and_sex = _example(
+      island="Biscoe", bill_depth_mm=15.0, flipper_length_mm=220, body_mass_g=5400, year=2008)
+  adelie = _example(island="Torgersen", bill_length_mm=39.1, bill_depth_mm=18.7,
+                    flipper_length_mm=181, body_mass_g=3750, sex="male", year=2007)
+  out = serve(examples=tf.constant([gentoo_without_bill_length_and_sex, adelie]))
+  probabilities = out["probabilities"].numpy()
+  assert probabilities.shape == (2, 3)
+  assert np.all(np.isfinite(probabilities))
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+  assert [c.decode() for c in out["classes"].numpy()] == ["Gentoo", "Adelie"]
+
+
+def test_eval_accuracy_on_penguins(summary):
+  assert summary.eval_metrics[results.ACCURACY] >= 0.9
+  assert summary.eval_metrics["example_count"] > 100
+
+
+def test_runner_prints_where_everything_is(penguins_run, summary):
+  assert f"pushed model:    {summary.pushed_model}" in penguins_run.output
+  assert f"metadata store:  {penguins_run.paths.metadata_path}" in penguins_run.output
+  assert "eval accuracy:   0.9" in penguins_run.output
+
+
+def test_second_run_reuses_cached_executions(penguins_rerun, summary):
+  rerun = results.latest_run(penguins_rerun.paths)
+  assert rerun.run_id != summary.run_id
+  cached = {n for n, e in rerun.executions.items() if e.state == "CACHED"}
+  # Nothing upstream of the model changed, so none of it runs again. The Evaluator does run: its
+  # baseline input is now the model the first run blessed (the resolver found it), which is new.
+  assert cached == {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+                    "Transform", "Trainer"}, rerun.describe()
+  assert rerun.artifact_uri("Trainer", "model") == summary.artifact_uri("Trainer", "model")
+  assert rerun.blessed is True
