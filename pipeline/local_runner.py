@@ -22,6 +22,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
   parser.add_argument("--workdir", default=configs.DEFAULT_WORKDIR,
                       help="where pipeline root, metadata and pushed models go (default: %(default)s)")
+  parser.add_argument("--serving-data", help="folder of CSV files sampled from serving requests "
+                      "(no label): checked for train/serving skew")
+  parser.add_argument("--previous-span", help="folder of CSV files of the previous span: checked "
+                      "for drift")
   parser.add_argument("--epochs", type=int, default=configs.EPOCHS)
   parser.add_argument("--seed", type=int, default=configs.SEED)
   parser.add_argument("--no-cache", action="store_true", help="rerun every component")
@@ -31,8 +35,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   args = parser.parse_args(argv)
   if args.epochs < 1:
     parser.error(f"--epochs must be at least 1, got {args.epochs}")
-  if args.data and not os.path.isdir(args.data):
-    parser.error(f"--data {args.data!r} is not a folder of CSV files")
+  for flag in ("data", "serving_data", "previous_span"):
+    value = getattr(args, flag)
+    if value and not os.path.isdir(value):
+      parser.error(f"--{flag.replace('_', '-')} {value!r} is not a folder of CSV files")
   return args
 
 
@@ -49,8 +55,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from trainguard.models import features  # pylint: disable=g-import-not-at-top
   from trainguard.pipeline import pipeline, results  # pylint: disable=g-import-not-at-top
+  from trainguard.policy import Policy  # pylint: disable=g-import-not-at-top
 
-  label_classes = features.label_classes_from_schema(results.load_schema(schema_path), args.label)
+  schema = results.load_schema(schema_path)
+  label_classes = features.label_classes_from_schema(schema, args.label)
+  policy = Policy.load(schema_folder, schema)
   paths = results.RunPaths(workdir, args.pipeline_name)
   os.makedirs(os.path.dirname(paths.metadata_path), exist_ok=True)
   tfx.orchestration.LocalDagRunner().run(
@@ -59,6 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           pipeline_root=paths.pipeline_root,
           data_root=data_root,
           schema_path=schema_path,
+          policy=policy,
           label_key=args.label,
           label_classes=label_classes,
           serving_model_dir=paths.serving_model_dir,
@@ -71,6 +81,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           learning_rate=configs.LEARNING_RATE,
           early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
           seed=args.seed,
+          serving_data_root=_folder(args.serving_data),
+          previous_span_root=_folder(args.previous_span),
           eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
           metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
               paths.metadata_path),
@@ -79,7 +91,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   summary = results.latest_run(paths)
   print(summary.describe())
+  if summary.findings is not None and summary.findings.blocked:
+    print(summary.findings.block_message(), file=sys.stderr)
+    return 1
   return 0 if summary.complete else 1
+
+
+def _folder(path: Optional[str]) -> Optional[str]:
+  return os.path.abspath(path) if path else None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The trainguard pipeline: the whole DAG in one function, shared by every runner.
 
-CsvExampleGen → StatisticsGen → ExampleValidator (vs the curated schema from ImportSchemaGen)
-→ Transform (analyzers on the train split only) → Trainer → Evaluator (vs the latest blessed model)
-→ Pusher.
+CsvExampleGen → StatisticsGen → DataGuard (vs the curated schema from ImportSchemaGen, the optional
+serving sample and previous span) ─ passes? ─► Transform (analyzers on the train split only)
+→ Trainer → Evaluator (vs the latest blessed model) → Pusher.
+
+When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
+run ends with DataGuard's findings published and no Transform execution, no model.
 """
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -10,7 +13,9 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
+from trainguard.components.data_guard.component import DataGuard
 from trainguard.models import features
+from trainguard.policy import Policy
 
 
 def create_pipeline(
@@ -18,6 +23,7 @@ def create_pipeline(
     pipeline_root: str,
     data_root: str,
     schema_path: str,
+    policy: Policy,
     label_key: str,
     label_classes: Sequence[str],
     serving_model_dir: str,
@@ -30,7 +36,8 @@ def create_pipeline(
     learning_rate: float = 0.01,
     early_stopping_patience: int = 8,
     seed: int = 42,
-    excluded_features: Sequence[str] = (),
+    serving_data_root: Optional[str] = None,
+    previous_span_root: Optional[str] = None,
     eval_accuracy_threshold: float = 0.6,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -49,65 +56,84 @@ def create_pipeline(
 
   schema_importer = tfx.components.ImportSchemaGen(schema_file=schema_path)
 
-  example_validator = tfx.components.ExampleValidator(
+  # Optional comparison data, each through its own ExampleGen + StatisticsGen: a serving sample
+  # (train/serving skew, validated in the SERVING environment) and the previous span (drift).
+  extra_nodes, comparisons = [], {}
+  for key, root in (("serving", serving_data_root), ("previous_span", previous_span_root)):
+    if root is None:
+      continue
+    gen = tfx.components.CsvExampleGen(
+        input_base=root,
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name=key, pattern="*")]),
+    ).with_id(f"{key}_example_gen")
+    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"]).with_id(
+        f"{key}_statistics_gen")
+    extra_nodes += [gen, stats]
+    comparisons[key] = stats.outputs["statistics"]
+
+  data_guard = DataGuard(
       statistics=statistics_gen.outputs["statistics"],
-      schema=schema_importer.outputs["schema"])
-
-  transform_config = {
-      "label_key": label_key,
-      "label_classes": list(label_classes),
-      "excluded_features": list(excluded_features),
-  }
-  transform = tfx.components.Transform(
-      examples=example_gen.outputs["examples"],
       schema=schema_importer.outputs["schema"],
-      preprocessing_fn=preprocessing_fn,
-      # Leakage by construction: means, variances and vocabularies come from train rows only.
-      splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-      custom_config=transform_config,
-      # Statistics of transformed data are not read by anyone here; computing them doubles the pass.
-      disable_statistics=True,
-      disable_analyzer_cache=True)
+      policy=policy,
+      label_key=label_key,
+      serving_statistics=comparisons.get("serving"),
+      baseline_statistics=comparisons.get("previous_span"))
 
-  trainer = tfx.components.Trainer(
-      run_fn=run_fn,
-      examples=transform.outputs["transformed_examples"],
-      transform_graph=transform.outputs["transform_graph"],
-      schema=schema_importer.outputs["schema"],
-      custom_config={
-          "label_key": label_key,
-          "label_classes": list(label_classes),
-          "epochs": epochs,
-          "batch_size": batch_size,
-          "learning_rate": learning_rate,
-          "early_stopping_patience": early_stopping_patience,
-          "seed": seed,
-      })
+  with tfx.dsl.Cond(data_guard.passed()):
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_importer.outputs["schema"],
+        preprocessing_fn=preprocessing_fn,
+        # Leakage by construction: means, variances and vocabularies come from train rows only.
+        splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        custom_config={
+            "label_key": label_key,
+            "label_classes": list(label_classes),
+            "excluded_features": policy.excluded_features(),
+        },
+        # Statistics of transformed data are read by no one; computing them doubles the pass.
+        disable_statistics=True,
+        disable_analyzer_cache=True)
 
-  model_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id("latest_blessed_model_resolver")
+    trainer = tfx.components.Trainer(
+        run_fn=run_fn,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_importer.outputs["schema"],
+        custom_config={
+            "label_key": label_key,
+            "label_classes": list(label_classes),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "early_stopping_patience": early_stopping_patience,
+            "seed": seed,
+        })
 
-  evaluator = tfx.components.Evaluator(
-      examples=example_gen.outputs["examples"],
-      model=trainer.outputs["model"],
-      baseline_model=model_resolver.outputs["model"],
-      eval_config=eval_config(label_key, eval_accuracy_threshold))
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
 
-  pusher = tfx.components.Pusher(
-      model=trainer.outputs["model"],
-      model_blessing=evaluator.outputs["blessing"],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(label_key, eval_accuracy_threshold))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[
-          example_gen, statistics_gen, schema_importer, example_validator, transform, trainer,
-          model_resolver, evaluator, pusher,
+          example_gen, statistics_gen, schema_importer, *extra_nodes, data_guard, transform,
+          trainer, model_resolver, evaluator, pusher,
       ],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,

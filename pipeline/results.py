@@ -1,7 +1,7 @@
 """Where a run writes, and what it produced, read back from ML Metadata and the artifacts."""
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from google.protobuf import text_format
 from ml_metadata.proto import metadata_store_pb2
@@ -54,6 +54,11 @@ class RunSummary:
   blessed: Optional[bool] = None
   pushed_model: Optional[str] = None
   eval_metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+  findings: Optional[Any] = None  # DataGuard's FindingsReport, when DataGuard ran
+
+  @property
+  def blocked(self) -> bool:
+    return self.findings is not None and self.findings.blocked
 
   @property
   def complete(self) -> bool:
@@ -74,6 +79,11 @@ class RunSummary:
       lines.append(f"eval accuracy:   {self.eval_metrics[ACCURACY]:.4f}")
     if self.blessed is not None:
       lines.append(f"model blessed:   {'yes' if self.blessed else 'no'}")
+    if self.findings is not None:
+      counts = self.findings.counts()
+      verdict = "BLOCKED" if self.blocked else "passed"
+      lines.append(f"data guard:      {verdict} ({counts['block']} blocking, {counts['warn']} "
+                   f"warnings, {counts['info']} notes)")
     lines.append(f"pushed model:    {self.pushed_model or 'not pushed'}")
     lines.append(f"metadata store:  {self.paths.metadata_path}")
     lines.append(f"artifacts:       {self.paths.pipeline_root}")
@@ -145,6 +155,12 @@ def _outputs(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Arti
 
 
 def _read_outcome(summary: RunSummary) -> None:
+  anomalies = summary.artifacts.get("DataGuard.anomalies")
+  if anomalies:
+    from trainguard.components.data_guard import findings  # pylint: disable=g-import-not-at-top
+    path = os.path.join(anomalies[-1].uri, findings.FINDINGS_FILE)
+    if os.path.isfile(path):
+      summary.findings = findings.read(path)
   blessing = summary.artifacts.get("Evaluator.blessing")
   if blessing:
     summary.blessed = bool(blessing[-1].custom_properties["blessed"].int_value)

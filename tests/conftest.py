@@ -52,3 +52,24 @@ def penguins_rerun(penguins_run) -> CompletedRun:
   run = run_local_runner(penguins_run.workdir)
   assert run.returncode == 0, run.output[-5000:]
   return run
+
+
+@pytest.fixture(scope="session")
+def blocked_run(tmp_path_factory) -> CompletedRun:
+  """150 penguins rows in which one bill length is the text 'broken': DataGuard must stop the run."""
+  from trainguard.pipeline import datasets
+  workdir = str(tmp_path_factory.mktemp("blocked"))
+  data = os.path.join(workdir, "input")
+  os.makedirs(data)
+  staged = os.path.join(workdir, "staged.csv")
+  datasets.normalize_missing_tokens(datasets.penguins_source_csv(), staged)
+  with open(staged) as f, open(os.path.join(data, "penguins.csv"), "w") as out:
+    for i, line in enumerate(f):
+      if i > 150:
+        break
+      if i == 5:
+        cells = line.split(",")
+        cells[2] = "broken"
+        line = ",".join(cells)
+      out.write(line)
+  return run_local_runner(workdir, "--data", data)

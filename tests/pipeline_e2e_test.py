@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 
 from trainguard.pipeline import results
 
-COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "DataGuard", "Transform",
               "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year")
 CATEGORICAL = ("island", "sex")
@@ -85,6 +85,14 @@ def test_pushed_model_answers_raw_examples_with_missing_values(summary):
   assert [c.decode() for c in out["classes"].numpy()] == ["Gentoo", "Adelie"]
 
 
+def test_data_guard_passes_penguins_and_reports_its_real_gaps(summary):
+  assert summary.findings is not None and not summary.findings.blocked
+  missing = {(f.feature, f.split) for f in summary.findings.findings if f.kind == "MISSING_VALUES"}
+  # The raw data has gaps in these five columns (11 rows without sex, 2 without measurements).
+  assert {f for f, _ in missing} == {"bill_length_mm", "bill_depth_mm", "flipper_length_mm",
+                                      "body_mass_g", "sex"}
+
+
 def test_eval_accuracy_on_penguins(summary):
   assert summary.eval_metrics[results.ACCURACY] >= 0.9
   assert summary.eval_metrics["example_count"] > 100
@@ -102,7 +110,7 @@ def test_second_run_reuses_cached_executions(penguins_rerun, summary):
   cached = {n for n, e in rerun.executions.items() if e.state == "CACHED"}
   # Nothing upstream of the model changed, so none of it runs again. The Evaluator does run: its
   # baseline input is now the model the first run blessed (the resolver found it), which is new.
-  assert cached == {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+  assert cached == {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "DataGuard",
                     "Transform", "Trainer"}, rerun.describe()
   assert rerun.artifact_uri("Trainer", "model") == summary.artifact_uri("Trainer", "model")
   assert rerun.blessed is True

@@ -1,0 +1,1 @@
+"""DataGuard: TFDV validation with environments, serving and previous-span statistics, as a gate."""

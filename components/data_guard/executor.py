@@ -1,0 +1,65 @@
+"""DataGuard's executor: load statistics, validate (validation.py), write anomalies and findings."""
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+from tfx import types
+from tfx.components.statistics_gen import stats_artifact_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, writer_utils
+
+from trainguard.components.data_guard import spec, validation
+from trainguard.components.data_guard.findings import FINDINGS_FILE
+from trainguard.policy import Policy
+
+SCHEMA_DIFF_FILE = "SchemaDiff.pb"
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    policy = Policy.from_json(exec_properties[spec.POLICY_KEY])
+    label_key = exec_properties[spec.LABEL_KEY]
+    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+        artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY])))
+    statistics_artifact = artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY])
+    statistics = {
+        split: stats_artifact_utils.load_statistics(statistics_artifact, split).proto()
+        for split in artifact_utils.decode_split_names(statistics_artifact.split_names)
+    }
+    anomalies, report = validation.validate(
+        schema, policy, label_key, statistics,
+        serving_statistics=_single_split(input_dict.get(spec.SERVING_STATISTICS_KEY)),
+        baseline_statistics=_single_split(input_dict.get(spec.BASELINE_STATISTICS_KEY),
+                                          prefer="train"))
+
+    output = artifact_utils.get_single_instance(output_dict[spec.ANOMALIES_KEY])
+    output.split_names = artifact_utils.encode_split_names(list(anomalies))
+    output.span = statistics_artifact.span
+    for split, split_anomalies in anomalies.items():
+      writer_utils.write_anomalies(
+          os.path.join(artifact_utils.get_split_uri([output], split), SCHEMA_DIFF_FILE),
+          split_anomalies)
+    io_utils.write_string_file(os.path.join(output.uri, FINDINGS_FILE), report.to_json())
+    counts = report.counts()
+    output.set_int_custom_property(spec.BLOCKING_FINDINGS_PROPERTY, counts["block"])
+    output.set_int_custom_property(spec.WARNING_FINDINGS_PROPERTY, counts["warn"])
+    if report.blocked:
+      logging.error("%s", report.block_message())
+    else:
+      logging.info("DataGuard passed: %s", counts)
+
+
+def _single_split(artifacts: Optional[List[types.Artifact]], prefer: Optional[str] = None):
+  """The statistics of a serving sample or previous span: its `prefer` split, else its first."""
+  if not artifacts:
+    return None
+  artifact = artifact_utils.get_single_instance(artifacts)
+  splits = artifact_utils.decode_split_names(artifact.split_names)
+  if not splits:
+    return None
+  split = prefer if prefer in splits else splits[0]
+  return stats_artifact_utils.load_statistics(artifact, split).proto()

@@ -1,0 +1,89 @@
+"""Findings: what DataGuard found, as data with a stable schema (`findings.json`, version 1).
+
+The run report, the CLI and the runner read this file; nothing parses log text. A finding is one
+problem on one feature of one split (or of the serving sample / the previous span):
+
+  {"kind": "UNEXPECTED_DATA_TYPE", "feature": "bill_length_mm", "split": "train",
+   "severity": "block" | "warn" | "info", "source": "tfdv" | "statistics",
+   "measured": 0.12 | null, "threshold": 0.3 | null,
+   "expected": "FLOAT values", "found": "STRING values", "fix": "one line in plain words"}
+
+The file: {"version": 1, "blocked": bool, "policy": path, "counts": {"block": n, "warn": n,
+"info": n}, "findings": [finding, ...]}, findings sorted by severity, then split, feature, kind.
+"""
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional
+
+FINDINGS_FILE = "findings.json"
+VERSION = 1
+_ORDER = {"block": 0, "warn": 1, "info": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+  kind: str
+  feature: str
+  split: str
+  severity: str
+  expected: str
+  found: str
+  fix: str
+  source: str = "tfdv"
+  measured: Optional[float] = None
+  threshold: Optional[float] = None
+
+  def line(self) -> str:
+    where = f"{self.split} / {self.feature}" if self.feature else self.split
+    return (f"{where}: {self.kind}: expected {self.expected}; found {self.found}. "
+            f"Fix: {self.fix}")
+
+
+@dataclasses.dataclass
+class FindingsReport:
+  findings: List[Finding]
+  policy_source: str = ""
+
+  def __post_init__(self):
+    self.findings = sorted(
+        self.findings, key=lambda f: (_ORDER.get(f.severity, 3), f.split, f.feature, f.kind))
+
+  @property
+  def blocking(self) -> List[Finding]:
+    return [f for f in self.findings if f.severity == "block"]
+
+  @property
+  def blocked(self) -> bool:
+    return bool(self.blocking)
+
+  def counts(self) -> Dict[str, int]:
+    return {s: sum(f.severity == s for f in self.findings) for s in _ORDER}
+
+  def to_dict(self) -> Dict[str, Any]:
+    return {
+        "version": VERSION,
+        "blocked": self.blocked,
+        "policy": self.policy_source,
+        "counts": self.counts(),
+        "findings": [dataclasses.asdict(f) for f in self.findings],
+    }
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, data: Dict[str, Any]) -> "FindingsReport":
+    if data.get("version") != VERSION:
+      raise ValueError(f"findings version {data.get('version')!r} is not {VERSION}")
+    return cls([Finding(**f) for f in data["findings"]], data.get("policy", ""))
+
+  def block_message(self) -> str:
+    lines = [f"DataGuard blocked the run: {len(self.blocking)} blocking finding(s) "
+             f"(policy: {self.policy_source})"]
+    lines += [f"  - {f.line()}" for f in self.blocking]
+    return "\n".join(lines)
+
+
+def read(path: str) -> FindingsReport:
+  with open(path, encoding="utf-8") as f:
+    return FindingsReport.from_dict(json.load(f))

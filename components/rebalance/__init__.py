@@ -1,0 +1,1 @@
+"""Rebalance: fixes class imbalance in the transformed train split with imbalanced-learn, on Beam."""

@@ -1,0 +1,34 @@
+"""End to end: DataGuard stops a run on bad data before Transform, and its findings stay readable."""
+import pytest
+
+from trainguard.pipeline import results
+
+
+@pytest.fixture(scope="module")
+def summary(blocked_run):
+  return results.latest_run(blocked_run.paths)
+
+
+def test_blocked_run_exits_non_zero_with_a_message_naming_the_feature(blocked_run):
+  assert blocked_run.returncode == 1, blocked_run.output[-3000:]
+  assert "DataGuard blocked the run" in blocked_run.output
+  assert "bill_length_mm: UNEXPECTED_DATA_TYPE: expected FLOAT values" in blocked_run.output
+  assert "'broken'" in blocked_run.output
+  assert "Fix:" in blocked_run.output
+
+
+def test_nothing_after_data_guard_executed(summary):
+  assert set(summary.executions) == {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
+                                     "DataGuard"}
+  assert {e.state for e in summary.executions.values()} == {"COMPLETE"}
+  assert not any(key.startswith(("Transform.", "Trainer.", "Pusher."))
+                 for key in summary.artifacts)
+  assert summary.pushed_model is None
+
+
+def test_findings_are_readable_from_ml_metadata_after_the_block(summary):
+  anomalies = summary.artifacts["DataGuard.anomalies"][-1]
+  assert anomalies.custom_properties["blocking_findings"].int_value >= 1
+  assert summary.blocked
+  blocking = summary.findings.blocking
+  assert {(f.feature, f.kind) for f in blocking} == {("bill_length_mm", "UNEXPECTED_DATA_TYPE")}

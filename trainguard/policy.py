@@ -1,0 +1,330 @@
+"""The policy file, `schemas/<name>/policy.yaml`: the decisions a reviewer should see next to the schema.
+
+The schema says what the data looks like; the policy says what trainguard does about it: which
+findings stop a run and which only warn, default skew/drift thresholds, how each feature is imputed,
+scaled and encoded, and how class imbalance is fixed. One pull request shows both a schema change and
+its consequences. The file is validated on load against the schema (unknown keys, unknown features,
+impossible combinations), so a mistake fails in well under a second, before TensorFlow or Beam start.
+
+Format (every key optional; see `docs/policy.md`):
+
+  version: 1
+  findings:
+    block: [UNEXPECTED_DATA_TYPE, "STRING_TYPE_NOW_*", ...]   # kinds that stop the run (globs)
+    warn: [FEATURE_TYPE_LOW_FRACTION_PRESENT, ...]             # kinds reported, run goes on
+    info: [...]
+    default: warn            # severity of a kind named in no list
+    label: block             # severity of any schema anomaly on the label column
+  thresholds:
+    skew:  {categorical: 0.3, numeric: 0.3}   # L-infinity / Jensen-Shannon, train vs serving
+    drift: {categorical: 0.3, numeric: 0.3}   # this span's train vs the previous span's
+  preprocessing:
+    numeric: {impute: mean, scale: z_score}
+    categorical: {impute: most_frequent, encode: vocabulary}
+  features:
+    <feature>: {impute: ..., scale: ..., exclude: false, skew: 0.2, drift: 0.2, block: [...], warn: [...]}
+  rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5}
+"""
+import copy
+import fnmatch
+import json
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+import yaml
+
+POLICY_FILE = "policy.yaml"
+SEVERITIES = ("block", "warn", "info")
+
+DEFAULT_BLOCK = (
+    "UNEXPECTED_DATA_TYPE",
+    "INT_TYPE_NOT_INT_STRING",
+    "FLOAT_TYPE_NOT_FLOAT",
+    "FLOAT_TYPE_STRING_NOT_FLOAT",
+    "STRING_TYPE_NOW_*",
+    "BOOL_TYPE_*",
+    "SCHEMA_MISSING_COLUMN",
+    "COMPARATOR_L_INFTY_HIGH",
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+)
+DEFAULT_WARN = (
+    "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+    "FEATURE_TYPE_LOW_NUMBER_PRESENT",
+    "FEATURE_TYPE_LOW_NUMBER_VALUES",
+    "FLOAT_TYPE_HAS_NAN",
+    "NAN_VALUES",
+    "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
+)
+DEFAULT_INFO = ("MISSING_VALUES",)
+
+IMPUTATIONS = ("mean", "median", "most_frequent", "none")  # plus "constant:<value>"
+SCALINGS = ("z_score", "min_max", "none")  # plus "bucketize:<n>"
+ENCODINGS = ("vocabulary",)
+STRATEGIES = ("auto", "smote", "smotenc", "borderline_smote", "adasyn", "random_over",
+              "random_under", "none")
+NUMERIC_ONLY_IMPUTATIONS = ("mean", "median")
+
+_TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance"}
+_FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
+_FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "skew", "drift", "block", "warn", "info"}
+_REBALANCE_KEYS = {"strategy", "sampling_strategy", "k_neighbors", "seed", "chunk_size"}
+
+
+class PolicyError(ValueError):
+  """A policy file that cannot be used; the message names the file, the key, the value and the fix."""
+
+
+def defaults() -> Dict[str, Any]:
+  return {
+      "version": 1,
+      "findings": {
+          "block": list(DEFAULT_BLOCK),
+          "warn": list(DEFAULT_WARN),
+          "info": list(DEFAULT_INFO),
+          "default": "warn",
+          "label": "block",
+      },
+      "thresholds": {
+          "skew": {"categorical": 0.3, "numeric": 0.3},
+          "drift": {"categorical": 0.3, "numeric": 0.3},
+      },
+      "preprocessing": {
+          "numeric": {"impute": "mean", "scale": "z_score"},
+          "categorical": {"impute": "most_frequent", "encode": "vocabulary"},
+      },
+      "features": {},
+      "rebalance": {"strategy": "auto", "sampling_strategy": "auto", "k_neighbors": 5},
+  }
+
+
+class Policy:
+  """A validated policy: defaults merged with the file, checked against the schema's features."""
+
+  def __init__(self, data: Mapping[str, Any], source: str = "<policy>"):
+    self.source = source
+    self.data = data
+
+  @classmethod
+  def load(cls, schema_folder: str, schema=None) -> "Policy":
+    """Reads `<schema_folder>/policy.yaml` (defaults alone when there is none) and validates it."""
+    path = os.path.join(schema_folder, POLICY_FILE)
+    raw: Mapping[str, Any] = {}
+    if os.path.isfile(path):
+      with open(path, encoding="utf-8") as f:
+        try:
+          raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+          raise PolicyError(f"{path}: not valid YAML ({e}); fix the syntax.") from e
+    return cls.from_dict(raw, source=path if os.path.isfile(path) else "<default policy>",
+                         schema=schema)
+
+  @classmethod
+  def from_dict(cls, raw: Mapping[str, Any], source: str = "<policy>", schema=None) -> "Policy":
+    if not isinstance(raw, Mapping):
+      raise PolicyError(f"{source}: the policy must be a mapping of sections, got "
+                        f"{type(raw).__name__}.")
+    _check_keys(raw, _TOP_KEYS, source, "")
+    if raw.get("version", 1) != 1:
+      raise PolicyError(f"{source}: version {raw['version']!r} is not supported; use version: 1.")
+    data = defaults()
+    for section in ("findings", "thresholds", "preprocessing", "rebalance"):
+      value = raw.get(section)
+      if value is None:
+        continue
+      if not isinstance(value, Mapping):
+        raise PolicyError(f"{source}: '{section}' must be a mapping, got {value!r}.")
+      _merge(data[section], value)
+    data["features"] = copy.deepcopy(dict(raw.get("features") or {}))
+    policy = cls(data, source)
+    policy._validate(schema)
+    return policy
+
+  @classmethod
+  def from_json(cls, text: str) -> "Policy":
+    payload = json.loads(text)
+    return cls(payload["data"], payload["source"])
+
+  def to_json(self) -> str:
+    return json.dumps({"source": self.source, "data": self.data}, sort_keys=True)
+
+  # --- what the components ask ---------------------------------------------------------------
+
+  def severity(self, kind: str, feature: Optional[str] = None, is_label: bool = False) -> str:
+    """The severity of a finding `kind` on `feature`: per-feature lists, then the label rule, then
+    the global block/warn/info lists (glob patterns), then the default."""
+    per_feature = self.data["features"].get(feature or "", {})
+    for severity in SEVERITIES:
+      if _matches(kind, per_feature.get(severity, ())):
+        return severity
+    if is_label:
+      return self.data["findings"]["label"]
+    for severity in SEVERITIES:
+      if _matches(kind, self.data["findings"][severity]):
+        return severity
+    return self.data["findings"]["default"]
+
+  def threshold(self, comparison: str, feature: str, numeric: bool) -> float:
+    """The skew or drift threshold of `feature` (`comparison` is 'skew' or 'drift')."""
+    per_feature = self.data["features"].get(feature, {})
+    if comparison in per_feature:
+      return float(per_feature[comparison])
+    return float(self.data["thresholds"][comparison]["numeric" if numeric else "categorical"])
+
+  def excluded_features(self) -> List[str]:
+    return sorted(n for n, f in self.data["features"].items() if f.get("exclude"))
+
+  @property
+  def rebalance(self) -> Dict[str, Any]:
+    return dict(self.data["rebalance"])
+
+  # --- validation ----------------------------------------------------------------------------
+
+  def _validate(self, schema) -> None:
+    src = self.source
+    findings = self.data["findings"]
+    _check_keys(findings, _FINDINGS_KEYS, src, "findings.")
+    for key in ("default", "label"):
+      if findings[key] not in SEVERITIES:
+        raise PolicyError(f"{src}: findings.{key} is {findings[key]!r}; use one of "
+                          f"{', '.join(SEVERITIES)}.")
+    for severity in SEVERITIES:
+      _check_kind_list(findings[severity], src, f"findings.{severity}")
+    for comparison in ("skew", "drift"):
+      section = self.data["thresholds"].get(comparison)
+      if not isinstance(section, Mapping):
+        raise PolicyError(f"{src}: thresholds.{comparison} must map categorical/numeric to a "
+                          "number.")
+      _check_keys(section, {"categorical", "numeric"}, src, f"thresholds.{comparison}.")
+      for kind, value in section.items():
+        _check_threshold(value, src, f"thresholds.{comparison}.{kind}")
+    _check_keys(self.data["thresholds"], {"skew", "drift"}, src, "thresholds.")
+    prep = self.data["preprocessing"]
+    _check_keys(prep, {"numeric", "categorical"}, src, "preprocessing.")
+    _check_treatment(prep["numeric"], src, "preprocessing.numeric", numeric=True)
+    _check_treatment(prep["categorical"], src, "preprocessing.categorical", numeric=False)
+    self._validate_rebalance()
+    feature_types = _feature_types(schema) if schema is not None else None
+    for name, entry in self.data["features"].items():
+      where = f"features.{name}"
+      if not isinstance(entry, Mapping):
+        raise PolicyError(f"{src}: {where} must be a mapping of settings, got {entry!r}.")
+      if feature_types is not None and name not in feature_types:
+        raise PolicyError(
+            f"{src}: {where} names a feature the schema does not have (schema features: "
+            f"{', '.join(sorted(feature_types))}); fix the name or remove the entry.")
+      _check_keys(entry, _FEATURE_KEYS, src, where + ".")
+      numeric = None if feature_types is None else feature_types[name] in ("INT", "FLOAT")
+      _check_treatment(entry, src, where, numeric=numeric)
+      if "exclude" in entry and not isinstance(entry["exclude"], bool):
+        raise PolicyError(f"{src}: {where}.exclude is {entry['exclude']!r}; use true or false.")
+      for comparison in ("skew", "drift"):
+        if comparison in entry:
+          _check_threshold(entry[comparison], src, f"{where}.{comparison}")
+      for severity in SEVERITIES:
+        if severity in entry:
+          _check_kind_list(entry[severity], src, f"{where}.{severity}")
+
+  def _validate_rebalance(self) -> None:
+    src, section = self.source, self.data["rebalance"]
+    _check_keys(section, _REBALANCE_KEYS, src, "rebalance.")
+    if section["strategy"] not in STRATEGIES:
+      raise PolicyError(f"{src}: rebalance.strategy is {section['strategy']!r}; use one of "
+                        f"{', '.join(STRATEGIES)}.")
+    k = section.get("k_neighbors", 5)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+      raise PolicyError(f"{src}: rebalance.k_neighbors is {k!r}; use a whole number ≥ 1.")
+    ratio = section.get("sampling_strategy", "auto")
+    if isinstance(ratio, str):
+      if ratio not in ("auto", "minority", "not minority", "not majority", "all", "majority"):
+        raise PolicyError(f"{src}: rebalance.sampling_strategy is {ratio!r}; use 'auto', a "
+                          "number in (0, 1], or a mapping of class to row count.")
+    elif isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+      if not 0 < ratio <= 1:
+        raise PolicyError(f"{src}: rebalance.sampling_strategy is {ratio}; a ratio of minority to "
+                          "majority rows must be in (0, 1].")
+    elif isinstance(ratio, Mapping):
+      for cls, count in ratio.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+          raise PolicyError(f"{src}: rebalance.sampling_strategy[{cls!r}] is {count!r}; use a "
+                            "whole number of rows ≥ 0.")
+    else:
+      raise PolicyError(f"{src}: rebalance.sampling_strategy is {ratio!r}; use 'auto', a "
+                        "number in (0, 1], or a mapping of class to row count.")
+
+
+def _merge(base: Dict[str, Any], override: Mapping[str, Any]) -> None:
+  for key, value in override.items():
+    if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+      _merge(base[key], value)
+    else:
+      base[key] = copy.deepcopy(value)
+
+
+def _check_keys(section: Mapping[str, Any], allowed: Iterable[str], source: str, prefix: str):
+  unknown = sorted(set(section) - set(allowed))
+  if unknown:
+    raise PolicyError(f"{source}: unknown key {prefix}{unknown[0]}; allowed here: "
+                      f"{', '.join(sorted(allowed))}.")
+
+
+def _check_kind_list(value, source: str, where: str) -> None:
+  if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    raise PolicyError(f"{source}: {where} must be a list of finding kinds (e.g. "
+                      f"[UNEXPECTED_DATA_TYPE]), got {value!r}.")
+
+
+def _check_threshold(value, source: str, where: str) -> None:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+    raise PolicyError(f"{source}: {where} is {value!r}; a skew/drift threshold is a number in "
+                      "(0, 1].")
+
+
+def _check_treatment(entry: Mapping[str, Any], source: str, where: str,
+                     numeric: Optional[bool]) -> None:
+  impute = entry.get("impute")
+  if impute is not None:
+    if not isinstance(impute, str) or not (impute in IMPUTATIONS or impute.startswith("constant:")):
+      raise PolicyError(f"{source}: {where}.impute is {impute!r}; use one of "
+                        f"{', '.join(IMPUTATIONS)} or constant:<value>.")
+    if numeric is False and impute in NUMERIC_ONLY_IMPUTATIONS:
+      raise PolicyError(f"{source}: {where}.impute is {impute!r}, which needs numbers, but the "
+                        "feature is categorical; use most_frequent or constant:<value>.")
+    if numeric and impute.startswith("constant:"):
+      try:
+        float(impute.split(":", 1)[1])
+      except ValueError as e:
+        raise PolicyError(f"{source}: {where}.impute is {impute!r}, but the feature is numeric; "
+                          "the constant must be a number.") from e
+  scale = entry.get("scale")
+  if scale is not None:
+    if not isinstance(scale, str) or not (scale in SCALINGS or _is_bucketize(scale)):
+      raise PolicyError(f"{source}: {where}.scale is {scale!r}; use one of "
+                        f"{', '.join(SCALINGS)} or bucketize:<n> with n ≥ 2.")
+    if numeric is False and scale != "none":
+      raise PolicyError(f"{source}: {where}.scale is {scale!r}, but the feature is categorical; "
+                        "scaling applies to numeric features only (remove it).")
+  encode = entry.get("encode")
+  if encode is not None and encode not in ENCODINGS:
+    raise PolicyError(f"{source}: {where}.encode is {encode!r}; use one of "
+                      f"{', '.join(ENCODINGS)}.")
+  if encode is not None and numeric:
+    raise PolicyError(f"{source}: {where}.encode is {encode!r}, but the feature is numeric; "
+                      "encoding applies to categorical features only (remove it).")
+
+
+def _is_bucketize(value: str) -> bool:
+  if not value.startswith("bucketize:"):
+    return False
+  try:
+    return int(value.split(":", 1)[1]) >= 2
+  except ValueError:
+    return False
+
+
+def _matches(kind: str, patterns: Iterable[str]) -> bool:
+  return any(fnmatch.fnmatchcase(kind, p) for p in patterns)
+
+
+def _feature_types(schema) -> Dict[str, str]:
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  return {f.name: schema_pb2.FeatureType.Name(f.type) for f in schema.feature}
