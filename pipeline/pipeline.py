@@ -38,19 +38,35 @@ def create_pipeline(
     seed: int = 42,
     serving_data_root: Optional[str] = None,
     previous_span_root: Optional[str] = None,
+    presplit: bool = False,
+    include_training: bool = True,
+    preflight_findings: Sequence[Any] = (),
     eval_accuracy_threshold: float = 0.6,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-  """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults."""
-  example_gen = tfx.components.CsvExampleGen(
-      input_base=data_root,
-      output_config=tfx.proto.Output(
-          split_config=tfx.proto.SplitConfig(splits=[
-              tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
-              tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
-          ])))
+  """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults.
+
+  `include_training=False` builds the front half only (ingest, statistics, DataGuard): what
+  `trainguard diagnose` runs.
+  """
+  if presplit:
+    # The user brought their own split: data_root/train/*.csv and data_root/eval/*.csv.
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="train", pattern="train/*"),
+            tfx.proto.Input.Split(name="eval", pattern="eval/*"),
+        ]))
+  else:
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        output_config=tfx.proto.Output(
+            split_config=tfx.proto.SplitConfig(splits=[
+                tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
+                tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
+            ])))
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
 
@@ -77,7 +93,15 @@ def create_pipeline(
       policy=policy,
       label_key=label_key,
       serving_statistics=comparisons.get("serving"),
-      baseline_statistics=comparisons.get("previous_span"))
+      baseline_statistics=comparisons.get("previous_span"),
+      preflight_findings=preflight_findings)
+
+  front = [example_gen, statistics_gen, schema_importer, *extra_nodes, data_guard]
+  if not include_training:
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=front,
+        enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args or []))
 
   with tfx.dsl.Cond(data_guard.passed()):
     transform = tfx.components.Transform(
@@ -131,10 +155,7 @@ def create_pipeline(
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[
-          example_gen, statistics_gen, schema_importer, *extra_nodes, data_guard, transform,
-          trainer, model_resolver, evaluator, pusher,
-      ],
+      components=front + [transform, trainer, model_resolver, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args or []))

@@ -57,13 +57,11 @@ def penguins_rerun(penguins_run) -> CompletedRun:
 @pytest.fixture(scope="session")
 def blocked_run(tmp_path_factory) -> CompletedRun:
   """150 penguins rows in which one bill length is the text 'broken': DataGuard must stop the run."""
+  from trainguard import schemas
   from trainguard.pipeline import datasets
   workdir = str(tmp_path_factory.mktemp("blocked"))
-  data = os.path.join(workdir, "input")
-  os.makedirs(data)
-  staged = os.path.join(workdir, "staged.csv")
-  datasets.normalize_missing_tokens(datasets.penguins_source_csv(), staged)
-  with open(staged) as f, open(os.path.join(data, "penguins.csv"), "w") as out:
+  data = os.path.join(workdir, "penguins.csv")
+  with open(datasets.penguins_source_csv()) as f, open(data, "w") as out:
     for i, line in enumerate(f):
       if i > 150:
         break
@@ -72,4 +70,5 @@ def blocked_run(tmp_path_factory) -> CompletedRun:
         cells[2] = "broken"
         line = ",".join(cells)
       out.write(line)
-  return run_local_runner(workdir, "--data", data)
+  return run_local_runner(workdir, "--data", data, "--label", "species", "--schema",
+                          schemas.schema_dir("penguins"))

@@ -16,13 +16,16 @@ blocking findings as the `blocking_findings` custom property. A blocked run ther
 publishes its findings (the executor does not raise, which would make TFX delete the outputs), and
 the `Cond` skips every downstream node: no Transform execution, no model.
 """
-from typing import Optional
+import dataclasses
+import json
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 
 from trainguard.components.data_guard import executor, spec
+from trainguard.components.data_guard.findings import Finding
 from trainguard.policy import Policy
 
 
@@ -37,7 +40,8 @@ class DataGuard(base_beam_component.BaseBeamComponent):
                label_key: str,
                examples: Optional[types.BaseChannel] = None,
                serving_statistics: Optional[types.BaseChannel] = None,
-               baseline_statistics: Optional[types.BaseChannel] = None):
+               baseline_statistics: Optional[types.BaseChannel] = None,
+               preflight_findings: Sequence[Finding] = ()):
     super().__init__(spec=spec.DataGuardSpec(
         statistics=statistics,
         schema=schema,
@@ -46,6 +50,8 @@ class DataGuard(base_beam_component.BaseBeamComponent):
         baseline_statistics=baseline_statistics,
         policy=policy.to_json(),
         label_key=label_key,
+        preflight_findings=json.dumps([dataclasses.asdict(f) for f in preflight_findings],
+                                      sort_keys=True) if preflight_findings else None,
         anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
 
   def passed(self):

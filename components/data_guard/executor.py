@@ -1,4 +1,5 @@
 """DataGuard's executor: load statistics, validate (validation.py), write anomalies and findings."""
+import json
 import logging
 import os
 from typing import Any, Dict, List, Optional
@@ -10,7 +11,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
 from trainguard.components.data_guard import spec, validation
-from trainguard.components.data_guard.findings import FINDINGS_FILE
+from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding
 from trainguard.policy import Policy
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
@@ -34,7 +35,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         schema, policy, label_key, statistics,
         serving_statistics=_single_split(input_dict.get(spec.SERVING_STATISTICS_KEY)),
         baseline_statistics=_single_split(input_dict.get(spec.BASELINE_STATISTICS_KEY),
-                                          prefer="train"))
+                                          prefer="train"),
+        preflight_findings=[Finding(**f) for f in json.loads(
+            exec_properties.get(spec.PREFLIGHT_FINDINGS_KEY) or "[]")])
 
     output = artifact_utils.get_single_instance(output_dict[spec.ANOMALIES_KEY])
     output.split_names = artifact_utils.encode_split_names(list(anomalies))

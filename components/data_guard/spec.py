@@ -11,6 +11,7 @@ BASELINE_STATISTICS_KEY = "baseline_statistics"
 ANOMALIES_KEY = "anomalies"
 POLICY_KEY = "policy"
 LABEL_KEY = "label_key"
+PREFLIGHT_FINDINGS_KEY = "preflight_findings"
 
 # Custom properties on the output ExampleAnomalies artifact; the pipeline's Cond reads the first.
 BLOCKING_FINDINGS_PROPERTY = "blocking_findings"
@@ -23,6 +24,9 @@ class DataGuardSpec(types.ComponentSpec):
       # invalidates the cache and shows in ML Metadata.
       POLICY_KEY: ExecutionParameter(type=str),
       LABEL_KEY: ExecutionParameter(type=str),
+      # Findings of the CLI's pre-flight over the raw CSV (row numbers ExampleGen drops), as a JSON
+      # list of findings; merged into findings.json with severities from the policy.
+      PREFLIGHT_FINDINGS_KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),

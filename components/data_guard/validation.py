@@ -16,7 +16,8 @@ environments, train/serving skew and span-to-span drift are never checked. Here:
 Anomalies stay data (protos); the policy alone decides what blocks.
 """
 import copy
-from typing import Dict, List, Mapping, Optional, Tuple
+import dataclasses
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
@@ -35,13 +36,20 @@ def validate(schema: schema_pb2.Schema, policy: Policy, label_key: str,
              statistics: Mapping[str, Statistics],
              serving_statistics: Optional[Statistics] = None,
              baseline_statistics: Optional[Statistics] = None,
+             preflight_findings: Sequence[Finding] = (),
              ) -> Tuple[Dict[str, anomalies_pb2.Anomalies], FindingsReport]:
-  """Validates every split; returns TFDV anomalies per split (plus 'serving') and the findings."""
+  """Validates every split; returns TFDV anomalies per split (plus 'serving') and the findings.
+
+  `preflight_findings` (from the CLI's pass over the raw CSV) join the report with the policy's
+  severity for their kind.
+  """
   if "train" not in statistics:
     raise ValueError(f"statistics have no 'train' split (splits: {', '.join(statistics)})")
   schema = with_default_comparators(schema, policy, label_key)
   anomalies: Dict[str, anomalies_pb2.Anomalies] = {}
-  findings: List[Finding] = []
+  findings: List[Finding] = [
+      dataclasses.replace(f, severity=policy.severity(f.kind, f.feature))
+      for f in preflight_findings]
   for split, stats in statistics.items():
     anomalies[split] = tfdv.validate_statistics(
         stats, schema, environment=_environment(schema, TRAINING),

@@ -1,0 +1,517 @@
+"""`trainguard`: diagnose and train on your own CSV, no code edits.
+
+    trainguard diagnose data.csv --label y        # what stops this data from training well?
+    trainguard run data.csv --label y             # the whole pipeline: fix, train, evaluate, push
+    trainguard schema init data.csv --label y --out schemas/mydata/
+
+Exit codes: 0 the data can train / the run completed (blessed or not); 1 DataGuard blocked (or, with
+--require-blessing, the model was not blessed); 2 a usage error or unusable input; 3 an internal
+error (the message says where the full log is).
+
+Everything that can be checked is checked before TensorFlow is imported, so a bad file or flag is
+rejected in well under a second.
+"""
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import re
+import sys
+import time
+from typing import List, Optional, Sequence
+
+from trainguard import csv_input
+from trainguard.components.data_guard.findings import Finding, FindingsReport
+from trainguard.pipeline import configs
+from trainguard.policy import POLICY_FILE, Policy, PolicyError, STRATEGIES
+
+EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+# Rank of a finding kind by how much it stops training, after severity: first what breaks the data
+# outright, then what silently biases a model.
+_KIND_RANK = [
+    "NUMERIC_COLUMN_WITH_TEXT", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
+    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+    "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "MISSING_VALUES",
+    "NAN_VALUES", "ALL_VALUES_MISSING", "LABEL_MISSING_ROWS_DROPPED",
+]
+
+
+class UsageError(ValueError):
+  """A flag or an input that cannot be used as given (exit 2)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="trainguard",
+      description="Find and fix what stops a TensorFlow model from training well, then train, "
+                  "evaluate and push it (TFX pipeline, LocalDagRunner).",
+      epilog="Exit codes: 0 ok, 1 blocked by DataGuard, 2 usage or input error, 3 internal error.")
+  commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+  diagnose = commands.add_parser(
+      "diagnose", help="check a CSV and list what stops it from training well",
+      description="Runs ingest, statistics and DataGuard on the CSV and prints every finding, "
+                  "ranked by how much it blocks training, with the fix. Exit 0 when the data can "
+                  "train, 1 when something blocks.")
+  _data_arguments(diagnose)
+  diagnose.add_argument("--json", action="store_true", help="print the findings as JSON")
+  diagnose.set_defaults(func=cmd_diagnose)
+
+  run = commands.add_parser(
+      "run", help="run the whole pipeline on a CSV",
+      description="DataGuard → Transform → Trainer → Evaluator → Pusher on the CSV. Exit 0 when "
+                  "the run completes (blessed or not), 1 when DataGuard blocks.")
+  _data_arguments(run)
+  run.add_argument("--rebalance", choices=STRATEGIES,
+                   help="class-imbalance fix (default: the policy's, 'auto')")
+  run.add_argument("--epochs", type=int, default=configs.EPOCHS,
+                   help="maximum training epochs (default: %(default)s; early stopping may end "
+                        "sooner)")
+  run.add_argument("--seed", type=int, default=configs.SEED, help="seed for every random choice")
+  run.add_argument("--require-blessing", action="store_true",
+                   help="exit 1 when the model is not blessed (for CI)")
+  run.set_defaults(func=cmd_run)
+
+  schema = commands.add_parser("schema", help="schema tooling")
+  schema_commands = schema.add_subparsers(dest="schema_command", metavar="SUBCOMMAND",
+                                          required=True)
+  init = schema_commands.add_parser(
+      "init", help="write schema.pbtxt and policy.yaml for review",
+      description="Infers a schema from the CSV (types, domains, presence, the label excluded at "
+                  "serving) and writes it with a default policy into --out, for review.")
+  init.add_argument("csv", help="the CSV file")
+  init.add_argument("--label", required=True, help="the label column")
+  init.add_argument("--out", required=True, help="folder to write schema.pbtxt and policy.yaml")
+  init.add_argument("--force", action="store_true", help="overwrite existing files")
+  _csv_format_arguments(init)
+  init.set_defaults(func=cmd_schema_init)
+  return parser
+
+
+def _csv_format_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--delimiter", default=",", help="field delimiter (default: ',')")
+  parser.add_argument("--na-values", default=",".join(t for t in csv_input.DEFAULT_NA_TOKENS if t),
+                      help="comma-separated cell values that mean 'missing', besides the empty "
+                           "cell (default: %(default)s)")
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("csv", help="the CSV file to train on")
+  parser.add_argument("--label", required=True, help="the label column (categorical)")
+  parser.add_argument("--schema", help="folder with a curated schema.pbtxt (and policy.yaml); "
+                                       "default: inferred from the data")
+  parser.add_argument("--eval-data", help="a CSV to evaluate on instead of a hash split")
+  parser.add_argument("--serving-data", help="a CSV sampled from serving requests (no label): "
+                                             "checked for train/serving skew")
+  parser.add_argument("--previous-span", help="the previous span's CSV: checked for drift")
+  parser.add_argument("--workdir", default=configs.DEFAULT_WORKDIR,
+                      help="pipeline roots, metadata, models and reports (default: %(default)s)")
+  parser.add_argument("--beam-arg", action="append", metavar="ARG",
+                      help="a Beam pipeline argument (repeatable; replaces the defaults)")
+  parser.add_argument("--verbose", action="store_true",
+                      help="show TensorFlow, Beam and TFX logs in the terminal")
+  _csv_format_arguments(parser)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparing a run (no TensorFlow)
+
+
+@dataclasses.dataclass
+class Plan:
+  pipeline_name: str
+  workdir: str
+  data_root: str
+  presplit: bool
+  schema_folder: str
+  schema_inferred: bool
+  label: str
+  policy: Policy
+  label_classes: List[str]
+  preflight: List[Finding]
+  warnings: List[str]
+  serving_root: Optional[str] = None
+  previous_root: Optional[str] = None
+
+
+def prepare(args) -> Plan:
+  """Checks every input and flag, stages the data and resolves schema and policy."""
+  na = tuple([""] + [t.strip() for t in args.na_values.split(",")])
+  delimiter = _delimiter(args.delimiter)
+  if getattr(args, "epochs", 1) < 1:
+    raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
+  workdir = os.path.abspath(os.path.expanduser(args.workdir))
+  _check_workdir(workdir)
+  profile = csv_input.inspect(args.csv, args.label, delimiter, na)
+  name = _dataset_name(args.csv)
+  pipeline_name = f"trainguard-{name}"
+  data_root = os.path.join(workdir, "data", name)
+  findings, warnings = list(profile.findings), list(profile.warnings)
+
+  presplit = bool(args.eval_data)
+  if presplit:
+    eval_profile = csv_input.inspect(args.eval_data, args.label, delimiter, na)
+    _check_same_columns(profile, eval_profile)
+    findings += [dataclasses.replace(f, split="eval input") for f in eval_profile.findings]
+    warnings += eval_profile.warnings
+    csv_input.stage(profile, os.path.join(data_root, "train", "data.csv"), na)
+    csv_input.stage(eval_profile, os.path.join(data_root, "eval", "data.csv"), na)
+  else:
+    csv_input.stage(profile, os.path.join(data_root, "data.csv"), na)
+
+  if args.schema:
+    schema_folder = os.path.abspath(args.schema)
+    schema = _read_schema(schema_folder)
+  else:
+    schema_folder = os.path.join(workdir, "schemas", name)
+    schema = csv_input.infer_schema(profile)
+    _write_schema_folder(schema, schema_folder, overwrite=True, keep_policy=True)
+  policy = Policy.load(schema_folder, schema)
+  if getattr(args, "rebalance", None):
+    policy.data["rebalance"]["strategy"] = args.rebalance
+  from trainguard.models import features  # pylint: disable=g-import-not-at-top
+  try:
+    label_classes = features.label_classes_from_schema(schema, profile.label)
+  except ValueError as e:
+    raise UsageError(f"{schema_folder}/schema.pbtxt: {e}") from e
+
+  plan = Plan(pipeline_name=pipeline_name, workdir=workdir, data_root=data_root,
+              presplit=presplit, schema_folder=schema_folder, schema_inferred=not args.schema,
+              label=profile.label, policy=policy, label_classes=label_classes,
+              preflight=findings, warnings=warnings)
+  if args.serving_data:
+    serving = csv_input.inspect(args.serving_data, None, delimiter, na)
+    plan.serving_root = os.path.join(workdir, "data", name + "-serving")
+    csv_input.stage(serving, os.path.join(plan.serving_root, "data.csv"), na)
+  if args.previous_span:
+    previous = csv_input.inspect(args.previous_span, args.label, delimiter, na)
+    plan.previous_root = os.path.join(workdir, "data", name + "-previous")
+    csv_input.stage(previous, os.path.join(plan.previous_root, "data.csv"), na)
+  return plan
+
+
+def _delimiter(value: str) -> str:
+  value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+  if len(value) != 1:
+    raise UsageError(f"--delimiter must be one character, got {value!r}.")
+  return value
+
+
+def _check_workdir(workdir: str) -> None:
+  probe = workdir
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+  if not os.path.isdir(probe):
+    raise UsageError(f"--workdir {workdir}: {probe} is a file, not a folder; choose another "
+                     "--workdir.")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise UsageError(f"--workdir {workdir}: cannot create it ({e.strerror}); choose another "
+                     "--workdir.") from e
+
+
+def _dataset_name(path: str) -> str:
+  stem = os.path.splitext(os.path.basename(path))[0].lower()
+  return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "data"
+
+
+def _check_same_columns(train: csv_input.CsvProfile, other: csv_input.CsvProfile) -> None:
+  a = [c.name for c in train.columns]
+  b = [c.name for c in other.columns]
+  if a != b:
+    raise UsageError(f"{other.path}: its columns ({', '.join(b)}) differ from {train.path}'s "
+                     f"({', '.join(a)}); both files need the same header.")
+
+
+def _read_schema(folder: str):
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  path = os.path.join(folder, "schema.pbtxt")
+  if not os.path.isfile(path):
+    raise UsageError(f"--schema {folder}: no schema.pbtxt in it; write one with `trainguard schema "
+                     "init` or point at the folder that holds it.")
+  try:
+    with open(path, encoding="utf-8") as f:
+      return text_format.Parse(f.read(), schema_pb2.Schema())
+  except text_format.ParseError as e:
+    raise UsageError(f"{path}: does not parse as a TFDV schema ({e}); fix the line it names.") from e
+
+
+def _write_schema_folder(schema, folder: str, overwrite: bool, keep_policy: bool = False) -> None:
+  import yaml  # pylint: disable=g-import-not-at-top
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from trainguard import policy as policy_module  # pylint: disable=g-import-not-at-top
+  os.makedirs(folder, exist_ok=True)
+  schema_path = os.path.join(folder, "schema.pbtxt")
+  policy_path = os.path.join(folder, POLICY_FILE)
+  for path in (schema_path, policy_path):
+    if os.path.exists(path) and not overwrite:
+      raise UsageError(f"{path} exists; pass --force to overwrite it.")
+  _write_if_changed(schema_path, "# Inferred by trainguard from the data; review it: types, "
+                    "domains, presence.\n" + text_format.MessageToString(schema))
+  if keep_policy and os.path.exists(policy_path):
+    return
+  _write_if_changed(policy_path, "# What trainguard does about this data (docs/policy.md). "
+                    "Reviewed with schema.pbtxt.\n"
+                    + yaml.safe_dump(policy_module.defaults(), sort_keys=False))
+
+
+def _write_if_changed(path: str, text: str) -> None:
+  if os.path.isfile(path):
+    with open(path, encoding="utf-8") as f:
+      if f.read() == text:
+        return
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the pipeline (TensorFlow from here on)
+
+
+def run_pipeline(plan: Plan, args, include_training: bool):
+  """Runs the pipeline with LocalDagRunner; returns the run summary read back from ML Metadata."""
+  log_path = os.path.join(plan.workdir, "logs",
+                          f"{plan.pipeline_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  with _quiet_unless(args.verbose, log_path):
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from trainguard.pipeline import pipeline, results  # pylint: disable=g-import-not-at-top
+    paths = results.RunPaths(plan.workdir, plan.pipeline_name)
+    tfx_pipeline = pipeline.create_pipeline(
+        pipeline_name=plan.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        data_root=plan.data_root,
+        schema_path=os.path.join(plan.schema_folder, "schema.pbtxt"),
+        policy=plan.policy,
+        label_key=plan.label,
+        label_classes=plan.label_classes,
+        serving_model_dir=paths.serving_model_dir,
+        preprocessing_fn=configs.PREPROCESSING_FN,
+        run_fn=configs.RUN_FN,
+        epochs=getattr(args, "epochs", configs.EPOCHS),
+        batch_size=configs.BATCH_SIZE,
+        learning_rate=configs.LEARNING_RATE,
+        early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
+        seed=getattr(args, "seed", configs.SEED),
+        eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
+        serving_data_root=plan.serving_root,
+        previous_span_root=plan.previous_root,
+        presplit=plan.presplit,
+        include_training=include_training,
+        preflight_findings=plan.preflight,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            paths.metadata_path),
+        beam_pipeline_args=args.beam_arg or list(configs.BEAM_PIPELINE_ARGS))
+    try:
+      tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+    except Exception as e:  # pylint: disable=broad-except
+      raise PipelineFailed(e, log_path) from e
+    summary = results.latest_run(paths)
+  summary.log_path = log_path
+  return summary
+
+
+class PipelineFailed(RuntimeError):
+
+  def __init__(self, error: Exception, log_path: str):
+    super().__init__(str(error))
+    self.error = error
+    self.log_path = log_path
+
+
+class _Progress(logging.Handler):
+  """Turns LocalDagRunner's log lines into one line per component on the terminal."""
+
+  _PATTERNS = (
+      (re.compile(r"Component (\S+) is running"), "running"),
+      (re.compile(r"Component (\S+) is finished"), "done"),
+      (re.compile(r"Skipping component (\S+)"), "skipped"),
+  )
+
+  def __init__(self, stream):
+    super().__init__(logging.INFO)
+    self.stream = stream
+    self.started = {}
+
+  def emit(self, record):
+    message = record.getMessage()
+    for pattern, what in self._PATTERNS:
+      match = pattern.search(message)
+      if not match:
+        continue
+      node = match.group(1).rstrip(".")
+      if what == "running":
+        self.started[node] = time.time()
+        print(f"  {node} …", file=self.stream, flush=True)
+      elif what == "done":
+        seconds = time.time() - self.started.get(node, time.time())
+        print(f"  {node} done in {seconds:.1f} s", file=self.stream, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_unless(verbose: bool, log_path: str):
+  """Sends TensorFlow/Beam/TFX output to the log file; the terminal gets one line per component."""
+  terminal = sys.stderr
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbose else "3")
+  root = logging.getLogger()
+  saved = (list(root.handlers), root.level)
+  log_file = open(log_path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+  file_handler = logging.StreamHandler(log_file)
+  file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  progress = _Progress(terminal)
+  if not verbose:
+    root.handlers = []
+  root.addHandler(file_handler)
+  root.addHandler(progress)
+  root.setLevel(logging.INFO)
+  logging.captureWarnings(True)
+  try:
+    if verbose:
+      yield
+    else:
+      with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
+        import absl.logging  # pylint: disable=g-import-not-at-top
+        absl.logging.set_verbosity(absl.logging.INFO)
+        absl.logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
+        yield
+  finally:
+    root.handlers, level = saved
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    log_file.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_schema_init(args) -> int:
+  profile = csv_input.inspect(args.csv, args.label, _delimiter(args.delimiter),
+                              tuple([""] + [t.strip() for t in args.na_values.split(",")]))
+  for warning in profile.warnings:
+    print(f"warning: {warning}", file=sys.stderr)
+  folder = os.path.abspath(args.out)
+  _write_schema_folder(csv_input.infer_schema(profile), folder, overwrite=args.force)
+  print(f"wrote {os.path.join(folder, 'schema.pbtxt')}")
+  print(f"wrote {os.path.join(folder, POLICY_FILE)}")
+  print("Review both (types, domains, presence; what blocks), then pass --schema "
+        f"{folder} to diagnose/run.")
+  return EXIT_OK
+
+
+def cmd_diagnose(args) -> int:
+  plan = prepare(args)
+  _print_plan(plan)
+  summary = run_pipeline(plan, args, include_training=False)
+  report = summary.findings or FindingsReport(plan.preflight)
+  if args.json:
+    print(json.dumps(report.to_dict(), indent=1, sort_keys=True))
+  else:
+    print(format_findings(report))
+  _print_paths(summary)
+  return EXIT_BLOCKED if report.blocked else EXIT_OK
+
+
+def cmd_run(args) -> int:
+  plan = prepare(args)
+  _print_plan(plan)
+  summary = run_pipeline(plan, args, include_training=True)
+  report = summary.findings or FindingsReport(plan.preflight)
+  print(format_findings(report))
+  if report.blocked:
+    print(report.block_message(), file=sys.stderr)
+    _print_paths(summary)
+    return EXIT_BLOCKED
+  print(summary.describe())
+  _print_paths(summary)
+  if not summary.blessed:
+    print("The model was not blessed, so it was not pushed: "
+          + _why_not_blessed(summary), file=sys.stderr)
+    return EXIT_BLOCKED if args.require_blessing else EXIT_OK
+  return EXIT_OK
+
+
+def _why_not_blessed(summary) -> str:
+  accuracy = summary.eval_metrics.get("sparse_categorical_accuracy")
+  if accuracy is not None and accuracy < configs.EVAL_ACCURACY_THRESHOLD:
+    return (f"eval accuracy {accuracy:.3f} is below the threshold "
+            f"{configs.EVAL_ACCURACY_THRESHOLD}.")
+  return "it did worse than the latest blessed model of this pipeline (see the evaluation)."
+
+
+def _print_plan(plan: Plan) -> None:
+  for warning in plan.warnings:
+    print(f"warning: {warning}", file=sys.stderr)
+  if plan.schema_inferred:
+    print(f"schema: inferred from the data into {plan.schema_folder} (review it, then pass "
+          "--schema to pin it)", file=sys.stderr)
+  print(f"running {plan.pipeline_name} (workdir {plan.workdir})", file=sys.stderr)
+
+
+def _print_paths(summary) -> None:
+  log_path = getattr(summary, "log_path", None)
+  if log_path:
+    print(f"log:             {log_path}")
+
+
+def format_findings(report: FindingsReport) -> str:
+  """Findings ranked by how much they stop training, one entry per kind and feature, with the fix."""
+  if not report.findings:
+    return "No findings: the data can train."
+  groups = {}
+  for finding in report.findings:
+    groups.setdefault((finding.severity, finding.kind, finding.feature), []).append(finding)
+  ranked = sorted(groups.items(), key=lambda item: (
+      {"block": 0, "warn": 1, "info": 2}.get(item[0][0], 3),
+      _KIND_RANK.index(item[0][1]) if item[0][1] in _KIND_RANK else len(_KIND_RANK), item[0][2]))
+  counts = report.counts()
+  verdict = (f"BLOCKED: {counts['block']} finding(s) stop training" if report.blocked
+             else "The data can train")
+  lines = [f"{verdict} ({counts['warn']} warning(s), {counts['info']} note(s)):"]
+  for (severity, kind, feature), found in ranked:
+    lines.append(f"{severity.upper():5} {feature or '(dataset)'}: {kind}")
+    lines.append(f"      expected {found[0].expected}")
+    for finding in found:
+      lines.append(f"      found [{finding.split}] {finding.found}")
+    lines.append(f"      fix: {found[0].fix}")
+  return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = build_parser()
+  try:
+    args = parser.parse_args(argv)
+  except SystemExit as e:  # argparse has printed the usage error
+    return int(e.code or 0)
+  try:
+    return args.func(args)
+  except (csv_input.InputError, PolicyError, UsageError) as e:
+    print(f"trainguard: error: {e}", file=sys.stderr)
+    return EXIT_USAGE
+  except PipelineFailed as e:
+    print(f"trainguard: the pipeline failed: {_root_cause(e.error)}\n"
+          f"full log: {e.log_path}", file=sys.stderr)
+    return EXIT_INTERNAL
+  except KeyboardInterrupt:
+    print("trainguard: interrupted", file=sys.stderr)
+    return 130
+
+
+def _root_cause(error: BaseException) -> str:
+  while error.__cause__ is not None:
+    error = error.__cause__
+  return f"{type(error).__name__}: {error}"
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,105 @@
+"""The `trainguard` command: usage errors and bad input in-process, before TensorFlow is imported."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from trainguard import cli
+
+
+def _csv(tmp_path, text, name="data.csv"):
+  path = tmp_path / name
+  path.write_text(text)
+  return str(path)
+
+
+def _good(tmp_path, name="data.csv"):
+  rows = ["x,c,y"] + [f"{i},{'r' if i % 2 else 's'},{'a' if i % 3 else 'b'}" for i in range(30)]
+  return _csv(tmp_path, "\n".join(rows) + "\n", name)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["diagnose", "{tmp}/nope.csv", "--label", "y"], "no such file"),
+    (["run", "{good}", "--label", "nope"], "no column named 'nope' for --label"),
+    (["run", "{good}", "--label", "y", "--epochs", "-1"], "--epochs must be at least 1, got -1"),
+    (["run", "{good}", "--label", "y", "--delimiter", "ab"], "--delimiter must be one character"),
+    (["run", "{good}", "--label", "y", "--workdir", "{good}/sub"], "is a file, not a folder"),
+    (["run", "{good}", "--label", "y", "--schema", "{tmp}"], "no schema.pbtxt in it"),
+    (["run", "{good}", "--label", "y", "--eval-data", "{other}"], "both files need the same header"),
+])
+def test_usage_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
+  good = _good(tmp_path)
+  other = _csv(tmp_path, "x,y\n" + "1,a\n2,b\n" * 6, "other.csv")
+  argv = [a.format(tmp=tmp_path, good=good, other=other) for a in argv]
+  assert cli.main(argv + ["--workdir", str(tmp_path / "w")] if "--workdir" not in argv
+                  else argv) == cli.EXIT_USAGE
+  err = capsys.readouterr().err
+  assert err.startswith("trainguard: error: ")
+  assert message in err
+  assert "Traceback" not in err
+
+
+def test_unknown_rebalancing_strategy_is_an_argparse_error(tmp_path, capsys):
+  assert cli.main(["run", _good(tmp_path), "--label", "y", "--rebalance", "smoote"]) == 2
+  assert "invalid choice: 'smoote'" in capsys.readouterr().err
+
+
+def test_policy_naming_an_unknown_feature_is_rejected(tmp_path, capsys):
+  folder = tmp_path / "schema"
+  assert cli.main(["schema", "init", _good(tmp_path), "--label", "y", "--out", str(folder)]) == 0
+  (folder / "policy.yaml").write_text("features:\n  colour: {impute: most_frequent}\n")
+  code = cli.main(["diagnose", _good(tmp_path), "--label", "y", "--schema", str(folder),
+                   "--workdir", str(tmp_path / "w")])
+  assert code == cli.EXIT_USAGE
+  assert "features.colour names a feature the schema does not have" in capsys.readouterr().err
+
+
+def test_schema_that_does_not_parse_is_rejected(tmp_path, capsys):
+  folder = tmp_path / "schema"
+  folder.mkdir()
+  (folder / "schema.pbtxt").write_text("feature { name: \"x\" type: FLOT }\n")
+  code = cli.main(["run", _good(tmp_path), "--label", "y", "--schema", str(folder),
+                   "--workdir", str(tmp_path / "w")])
+  assert code == cli.EXIT_USAGE
+  assert "does not parse as a TFDV schema" in capsys.readouterr().err
+
+
+def test_schema_missing_the_label_is_rejected(tmp_path, capsys):
+  folder = tmp_path / "schema"
+  folder.mkdir()
+  (folder / "schema.pbtxt").write_text("feature { name: \"x\" type: INT }\n")
+  code = cli.main(["run", _good(tmp_path), "--label", "y", "--schema", str(folder),
+                   "--workdir", str(tmp_path / "w")])
+  assert code == cli.EXIT_USAGE
+  assert "label 'y' is not a feature of the schema" in capsys.readouterr().err
+
+
+def test_schema_init_writes_a_reviewable_pair_and_refuses_to_overwrite(tmp_path, capsys):
+  out = tmp_path / "schemas" / "mine"
+  assert cli.main(["schema", "init", _good(tmp_path), "--label", "y", "--out", str(out)]) == 0
+  assert (out / "schema.pbtxt").read_text().count("feature {") == 3
+  assert "rebalance:" in (out / "policy.yaml").read_text()
+  assert cli.main(["schema", "init", _good(tmp_path), "--label", "y", "--out", str(out)]) == 2
+  assert "pass --force" in capsys.readouterr().err
+
+
+def test_rejections_happen_before_tensorflow_is_imported(tmp_path):
+  code = (
+      "import sys\n"
+      "from trainguard import cli\n"
+      f"assert cli.main(['run', {str(tmp_path / 'nope.csv')!r}, '--label', 'y']) == 2\n"
+      f"assert cli.main(['diagnose', {_good(tmp_path)!r}, '--label', 'q']) == 2\n"
+      "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+      "assert 'apache_beam' not in sys.modules, 'beam was imported'\n")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+
+
+def test_console_script_help_and_exit_code(tmp_path):
+  script = os.path.join(os.path.dirname(sys.executable), "trainguard")
+  proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+  assert proc.returncode == 0 and "diagnose" in proc.stdout and "schema" in proc.stdout
+  proc = subprocess.run([script, "run", str(tmp_path), "--label", "y"], capture_output=True,
+                        text=True, timeout=60)
+  assert proc.returncode == 2 and "is a directory" in proc.stderr
