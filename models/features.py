@@ -40,7 +40,10 @@ def label_classes_from_schema(schema, label_key: str) -> List[str]:
         f"label {label_key!r} is not a feature of the schema (features: "
         f"{', '.join(sorted(features))}); add it to schema.pbtxt or pass the right --label.")
   feature = features[label_key]
-  if feature.HasField("string_domain"):
+  if feature.HasField("int_domain") and feature.int_domain.HasField("max"):
+    # Integer classes: every id from min to max (the label's text form is the class name).
+    values = [str(i) for i in range(feature.int_domain.min, feature.int_domain.max + 1)]
+  elif feature.HasField("string_domain"):
     values: Sequence[str] = feature.string_domain.value
   elif feature.domain:
     domains = {d.name: d for d in schema.string_domain}
@@ -50,8 +53,8 @@ def label_classes_from_schema(schema, label_key: str) -> List[str]:
     values = domains[feature.domain].value
   else:
     raise ValueError(
-        f"label {label_key!r} has no string domain in the schema, so its classes are unknown; "
-        "declare them (string_domain { value: ... }) in schema.pbtxt.")
+        f"label {label_key!r} has no domain in the schema, so its classes are unknown; declare "
+        "them (string_domain { value: ... }, or int_domain { min: 0 max: K }) in schema.pbtxt.")
   classes = list(values)
   if len(classes) < 2:
     raise ValueError(f"label {label_key!r} has {len(classes)} class(es) in the schema; a "
