@@ -2,7 +2,7 @@
 
 CsvExampleGen → StatisticsGen → DataGuard (vs the curated schema from ImportSchemaGen, the optional
 serving sample and previous span) ─ passes? ─► Transform (analyzers on the train split only)
-→ Trainer → Evaluator (vs the latest blessed model) → Pusher.
+→ Rebalance (train split only) → Trainer → Evaluator (vs the latest blessed model) → Pusher.
 
 When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
 run ends with DataGuard's findings published and no Transform execution, no model.
@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
 from trainguard.components.data_guard.component import DataGuard
+from trainguard.components.rebalance.component import Rebalance
 from trainguard.models import features
 from trainguard.policy import Policy
 
@@ -119,9 +120,21 @@ def create_pipeline(
         disable_statistics=True,
         disable_analyzer_cache=True)
 
+    # Class imbalance is fixed on the train split only, after Transform (features imputed, scaled
+    # and integer-encoded); eval is copied byte for byte so the metrics see the real class mix.
+    rebalancing = policy.rebalance
+    rebalance = Rebalance(
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        label_key=features.transformed_name(label_key),
+        strategy=rebalancing["strategy"],
+        sampling_strategy=class_ids(rebalancing["sampling_strategy"], label_classes),
+        k_neighbors=rebalancing["k_neighbors"],
+        seed=rebalancing.get("seed", seed))
+
     trainer = tfx.components.Trainer(
         run_fn=run_fn,
-        examples=transform.outputs["transformed_examples"],
+        examples=rebalance.outputs["rebalanced_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
         custom_config={
@@ -155,10 +168,23 @@ def create_pipeline(
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=front + [transform, trainer, model_resolver, evaluator, pusher],
+      components=front + [transform, rebalance, trainer, model_resolver, evaluator, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args or []))
+
+
+def class_ids(sampling_strategy: Any, label_classes: Sequence[str]) -> Any:
+  """The policy's `sampling_strategy` with class names (as reviewers write them) as class ids."""
+  if not isinstance(sampling_strategy, dict):
+    return sampling_strategy
+  ids = {}
+  for cls, count in sampling_strategy.items():
+    if str(cls) not in label_classes:
+      raise ValueError(f"rebalance.sampling_strategy names class {cls!r}, which is not one of the "
+                       f"label's classes ({', '.join(label_classes)}); fix policy.yaml.")
+    ids[list(label_classes).index(str(cls))] = count
+  return ids
 
 
 def eval_config(label_key: str, accuracy_threshold: float) -> tfma.EvalConfig:

@@ -1,5 +1,6 @@
 """End to end: the real LocalDagRunner on the raw penguins data, read back from ML Metadata."""
 import glob
+import json
 import os
 
 import numpy as np
@@ -10,7 +11,7 @@ import tensorflow_transform as tft
 from trainguard.pipeline import results
 
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "DataGuard", "Transform",
-              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+              "Rebalance", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year")
 CATEGORICAL = ("island", "sex")
 
@@ -93,6 +94,19 @@ def test_data_guard_passes_penguins_and_reports_its_real_gaps(summary):
                                       "body_mass_g", "sex"}
 
 
+def test_rebalance_balances_the_train_split_and_copies_eval(summary):
+  artifact = summary.artifacts["Rebalance.rebalanced_examples"][-1]
+  strategy = artifact.custom_properties["strategy"].string_value
+  before = json.loads(artifact.custom_properties["class_counts_before"].string_value)
+  after = json.loads(artifact.custom_properties["class_counts_after"].string_value)
+  # Penguins' train split is imbalanced (Chinstrap is the minority): auto picks SMOTENC
+  # (island and sex are categorical) and brings every class up to the majority, exactly.
+  assert strategy == "smotenc"
+  assert len(set(before["train"].values())) == 3
+  assert set(after["train"].values()) == {max(before["train"].values())}
+  assert after["eval"] == before["eval"]
+
+
 def test_eval_accuracy_on_penguins(summary):
   assert summary.eval_metrics[results.ACCURACY] >= 0.9
   assert summary.eval_metrics["example_count"] > 100
@@ -111,6 +125,6 @@ def test_second_run_reuses_cached_executions(penguins_rerun, summary):
   # Nothing upstream of the model changed, so none of it runs again. The Evaluator does run: its
   # baseline input is now the model the first run blessed (the resolver found it), which is new.
   assert cached == {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "DataGuard",
-                    "Transform", "Trainer"}, rerun.describe()
+                    "Transform", "Rebalance", "Trainer"}, rerun.describe()
   assert rerun.artifact_uri("Trainer", "model") == summary.artifact_uri("Trainer", "model")
   assert rerun.blessed is True

@@ -1,1 +1,1 @@
-"""Rebalance: fixes class imbalance in the transformed train split with imbalanced-learn, on Beam."""
+"""Rebalance: fixes class imbalance in transformed examples with imbalanced-learn, on Beam."""

@@ -77,7 +77,8 @@ class Rebalance(base_beam_component.BaseBeamComponent):
       chunk_size: the most rows of one class grouped in memory at once; a larger class is
         synthesised in seeded chunks of at most this many rows. Also about the rows per output
         file.
-      splits_to_resample: the splits to resample; the others are copied byte-for-byte.
+      splits_to_resample: the splits to resample (a name or a list); the others are copied
+        byte-for-byte.
     """
     params = {
         spec.LABEL_KEY: label_key,
@@ -88,7 +89,8 @@ class Rebalance(base_beam_component.BaseBeamComponent):
         spec.SEED_KEY: seed,
         spec.CHUNK_SIZE_KEY: chunk_size,
         spec.SPLITS_TO_RESAMPLE_KEY: _encode(
-            splits_to_resample, lambda splits: json.dumps(list(splits))),
+            splits_to_resample,
+            lambda splits: json.dumps([splits] if isinstance(splits, str) else list(splits))),
     }
     if not any(_is_deferred(v) for v in params.values()):
       # The same checks the executor makes, so a bad parameter fails when the pipeline is built.

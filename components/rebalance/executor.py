@@ -550,9 +550,9 @@ def check_split_stats(split: str, stats: SplitStats, kinds: FeatureKinds, strate
     return
   for name, rows in sorted(stats.malformed.items()):
     raise ValueError(
-        f"{rows} row(s) of split {split!r} ({path}) do not hold exactly one value of feature "
-        f"{name!r}, so {spec.STRATEGY_KEY}={strategy!r} cannot interpolate them; impute the "
-        "feature in Transform or use strategy 'random_over'.")
+        f"{rows} row(s) of split {split!r} ({path}) do not hold exactly one finite value of "
+        f"feature {name!r}, so {spec.STRATEGY_KEY}={strategy!r} cannot interpolate them; impute "
+        "the feature in Transform or use strategy 'random_over'.")
   for name, (low, high) in sorted(stats.id_ranges.items()):
     largest = kinds.categorical.get(name)
     if low < 0 or (largest is not None and high > largest):
@@ -788,7 +788,7 @@ class _CountFn(beam.DoFn):
     yield (self._split, "class", int(values[0]), bucket), (1, None, None)
     for name in self._kinds.columns:
       found = _values(example, name)
-      if len(found) != 1:
+      if len(found) != 1 or not math.isfinite(found[0]):
         yield (self._split, "malformed", name), (1, None, None)
       elif name in self._kinds.categorical:
         yield (self._split, "ids", name), (1, int(found[0]), int(found[0]))
@@ -868,21 +868,24 @@ class _SynthesizeFn(beam.DoFn):
     own.sort()
     context.sort()
     columns = self._kinds.columns
-    matrix = lambda entries: np.array(  # pylint: disable=g-long-lambda
-        [example_vector(example_pb2.Example.FromString(r), columns) for _, r in entries],
-        dtype=np.float64).reshape(len(entries), len(columns))
-    own_x, context_x = matrix(own), matrix(context)
+    own_x, context_x = _matrix(own, columns), _matrix(context, columns)
     n_new = self._classes[class_id].chunk_new[chunk]
     # A chunk is at most chunk_size rows unless many rows share one hash bucket (duplicates): then
     # imbalanced-learn still sees at most chunk_size rows at a time, in even parts.
     parts = np.array_split(np.arange(len(own_x)), math.ceil(len(own_x) / self._params.chunk_size))
-    for part, (indices, part_new) in enumerate(zip(parts, allocate(n_new, [len(p) for p in parts]))):
+    shares = allocate(n_new, [len(p) for p in parts])
+    for part, (indices, part_new) in enumerate(zip(parts, shares)):
       new = synthesize(self._strategy, own_x[indices], part_new, self._params.k_neighbors,
                        _derived_seed(self._params.seed, class_id, chunk, part),
                        self._kinds.categorical_columns, context_x)
       for vector in new:
         yield class_id, vector_example(vector, columns, self._kinds.categorical,
                                        self._kinds.label, class_id), 0
+
+
+def _matrix(entries: Sequence[Tuple[int, bytes]], columns: Sequence[str]) -> np.ndarray:
+  vectors = [example_vector(example_pb2.Example.FromString(r), columns) for _, r in entries]
+  return np.array(vectors, dtype=np.float64).reshape(len(entries), len(columns))
 
 
 def _shard_entry(row, seed: int, num_shards: int):
@@ -922,12 +925,14 @@ def _split_pattern(artifact: types.Artifact, split: str) -> str:
   return os.path.join(artifact_utils.get_split_uri([artifact], split), "*")
 
 
-def _read_lines(prefix: str) -> List[dict]:
-  lines = []
-  for path in sorted(fileio.glob(prefix + "*")):
-    with fileio.open(path, "r") as f:
-      lines.extend(json.loads(line) for line in f if line.strip())
-  return lines
+def _read_lines(path: str) -> List[dict]:
+  with fileio.open(path, "r") as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def _imbalance(counts: Mapping[int, int]) -> Optional[float]:
+  smallest = min(counts.values())
+  return round(max(counts.values()) / smallest, 4) if smallest else None
 
 
 def _copy_split(source: types.Artifact, target: types.Artifact, split: str) -> None:
@@ -982,39 +987,44 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         raise ValueError(f"split {split!r} has no files ({pattern}); Rebalance needs a non-empty "
                          "split to resample: check the upstream component's splits.")
 
-    work_dir = os.path.join(self._work_dir(output), "rebalance")
-    stats = self._count(patterns, kinds, params, os.path.join(work_dir, "counts"))
-    plans = {
-        s: plan_split(s, stats[s], params, kinds, patterns[s]) for s in params.splits_to_resample
-    }
+    work_dir = self._work_dir(output)
+    try:
+      stats = self._count(patterns, kinds, params, os.path.join(work_dir, "counts.json"))
+      plans = {
+          s: plan_split(s, stats[s], params, kinds, patterns[s])
+          for s in params.splits_to_resample
+      }
 
-    output.split_names = examples.split_names
-    examples_utils.set_payload_format(output, examples_utils.get_payload_format(examples))
-    examples_utils.set_file_format(output, examples_utils.get_file_format(examples))
-    for split in split_names:
-      if split not in plans or not plans[split].resampled:
-        _copy_split(examples, output, split)
-    after = {s: dict(p.counts) for s, p in plans.items()}
-    to_resample = {s: p for s, p in plans.items() if p.resampled}
-    if to_resample:
-      written = self._resample(patterns, to_resample, kinds, params, output,
-                               os.path.join(work_dir, "written"))
-      for split, plan in to_resample.items():
-        after[split] = {c: written.get((split, c), 0) for c in plan.counts}
-        if plan.strategy in EXACT and after[split] != plan.targets:
-          raise RuntimeError(f"Rebalance wrote {after[split]} rows per class for split {split!r} "
-                             f"instead of the planned {plan.targets}; this is a bug, please report.")
-    if fileio.exists(work_dir):
-      fileio.rmtree(work_dir)
+      output.split_names = examples.split_names
+      examples_utils.set_payload_format(output, examples_utils.get_payload_format(examples))
+      examples_utils.set_file_format(output, examples_utils.get_file_format(examples))
+      for split in split_names:
+        if split not in plans or not plans[split].resampled:
+          _copy_split(examples, output, split)
+      after = {s: dict(p.counts) for s, p in plans.items()}
+      to_resample = {s: p for s, p in plans.items() if p.resampled}
+      if to_resample:
+        written = self._resample(patterns, to_resample, kinds, params, output,
+                                 os.path.join(work_dir, "written.json"))
+        for split, plan in to_resample.items():
+          after[split] = {c: written.get((split, c), 0) for c in plan.counts}
+          if plan.strategy in EXACT and after[split] != plan.targets:
+            raise RuntimeError(
+                f"Rebalance wrote {after[split]} rows per class for split {split!r} instead of "
+                f"the planned {plan.targets}; this is a bug, please report it.")
+    finally:
+      if fileio.exists(work_dir):
+        fileio.rmtree(work_dir)
     self._record(output, params, kinds, plans, after, split_names)
 
   def _work_dir(self, output: types.Artifact) -> str:
+    """Scratch space for the two small summaries the launcher reads back from Beam."""
     if self._context is not None:
-      return self._get_tmp_dir()
-    return os.path.join(output.uri, ".work")
+      return os.path.join(self._get_tmp_dir(), "rebalance")
+    return os.path.join(output.uri, ".rebalance-work")
 
   def _count(self, patterns: Dict[str, str], kinds: FeatureKinds, params: Params,
-             prefix: str) -> Dict[str, SplitStats]:
+             summary: str) -> Dict[str, SplitStats]:
     """Pass 1 over every split to resample; its small summary is read back by the launcher."""
     with self._make_beam_pipeline() as pipeline:
       summaries = []
@@ -1027,12 +1037,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | "FlattenCounts" >> beam.Flatten()
            | "SumCounts" >> beam.CombinePerKey(_SumMinMax())
            | "FormatCounts" >> beam.Map(_summary_line)
-           | "WriteCounts" >> beam.io.WriteToText(prefix, shard_name_template=""))
+           | "WriteCounts" >> beam.io.WriteToText(summary, shard_name_template=""))
     histograms = {s: {} for s in patterns}
     bad_labels = {s: {} for s in patterns}
     malformed = {s: {} for s in patterns}
     id_ranges = {s: {} for s in patterns}
-    for line in _read_lines(prefix):
+    for line in _read_lines(summary):
       split, kind, *key = line["key"]
       if kind == "class":
         class_id, bucket = key
@@ -1049,12 +1059,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     }
 
   def _resample(self, patterns: Dict[str, str], plans: Dict[str, SplitPlan], kinds: FeatureKinds,
-                params: Params, output: types.Artifact, prefix: str) -> Dict[Tuple[str, int], int]:
+                params: Params, output: types.Artifact,
+                summary: str) -> Dict[Tuple[str, int], int]:
     """Pass 2: route, resample and write every split to resample; returns rows written per class."""
     with self._make_beam_pipeline() as pipeline:
       written = []
       for split, plan in plans.items():
         directory = artifact_utils.get_split_uri([output], split)
+        if fileio.exists(directory):  # a retried execution: no stale shard may survive
+          fileio.rmtree(directory)
         fileio.makedirs(directory)
         routed = (
             pipeline
@@ -1081,14 +1094,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | "FlattenWritten" >> beam.Flatten()
            | "SumWritten" >> beam.CombinePerKey(_SumMinMax())
            | "FormatWritten" >> beam.Map(_summary_line)
-           | "WriteWritten" >> beam.io.WriteToText(prefix, shard_name_template=""))
-    return {(line["key"][0], line["key"][2]): line["rows"] for line in _read_lines(prefix)}
+           | "WriteWritten" >> beam.io.WriteToText(summary, shard_name_template=""))
+    return {(line["key"][0], line["key"][2]): line["rows"] for line in _read_lines(summary)}
 
   def _record(self, output: types.Artifact, params: Params, kinds: FeatureKinds,
               plans: Dict[str, SplitPlan], after: Dict[str, Dict[int, int]],
               split_names: Sequence[str]) -> None:
     """`rebalance.json` at the artifact's root (read by the run report) and custom properties."""
-    as_json = lambda counts: {str(c): n for c, n in sorted(counts.items())}  # pylint: disable=g-long-lambda
+    as_json = lambda counts: {str(c): n for c, n in sorted(counts.items())}
     splits = {}
     for split, plan in plans.items():
       counts = plan.counts
@@ -1097,8 +1110,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           "strategy": plan.strategy,
           "resampled": plan.resampled,
           "exact": plan.strategy in EXACT,
-          "imbalance_before": round(max(counts.values()) / min(counts.values()), 4),
-          "imbalance_after": round(max(after[split].values()) / min(after[split].values()), 4),
+          "imbalance_before": _imbalance(counts),
+          "imbalance_after": _imbalance(after[split]),
           "class_counts_before": as_json(counts),
           "class_counts_target": as_json(plan.targets),
           "class_counts_after": as_json(after[split]),
