@@ -13,7 +13,7 @@ def test_blocked_run_exits_non_zero_with_a_message_naming_the_feature(blocked_ru
   assert blocked_run.returncode == 1, blocked_run.output[-3000:]
   assert "DataGuard blocked the run" in blocked_run.output
   assert "bill_length_mm: UNEXPECTED_DATA_TYPE: expected FLOAT values" in blocked_run.output
-  assert "'broken'" in blocked_run.output
+  assert "line 6: 'broken'" in blocked_run.output  # the pre-flight keeps row numbers
   assert "Fix:" in blocked_run.output
 
 
@@ -31,4 +31,5 @@ def test_findings_are_readable_from_ml_metadata_after_the_block(summary):
   assert anomalies.custom_properties["blocking_findings"].int_value >= 1
   assert summary.blocked
   blocking = summary.findings.blocking
-  assert {(f.feature, f.kind) for f in blocking} == {("bill_length_mm", "UNEXPECTED_DATA_TYPE")}
+  assert {(f.feature, f.kind) for f in blocking} == {
+      ("bill_length_mm", "UNEXPECTED_DATA_TYPE"), ("bill_length_mm", "NUMERIC_COLUMN_WITH_TEXT")}

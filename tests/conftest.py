@@ -56,16 +56,17 @@ def penguins_rerun(penguins_run) -> CompletedRun:
 
 @pytest.fixture(scope="session")
 def blocked_run(tmp_path_factory) -> CompletedRun:
-  """150 penguins rows in which one bill length is the text 'broken': DataGuard must stop the run."""
+  """Every other penguins row (172, all three species) with one bill length written as the text
+  'broken' on line 6: the pre-flight and DataGuard must both name it and stop the run."""
   from trainguard import schemas
   from trainguard.pipeline import datasets
   workdir = str(tmp_path_factory.mktemp("blocked"))
   data = os.path.join(workdir, "penguins.csv")
   with open(datasets.penguins_source_csv()) as f, open(data, "w") as out:
-    for i, line in enumerate(f):
-      if i > 150:
-        break
-      if i == 5:
+    lines = f.readlines()
+    out.write(lines[0])
+    for i, line in enumerate(lines[1::2]):
+      if i == 4:  # line 6 of the written file
         cells = line.split(",")
         cells[2] = "broken"
         line = ",".join(cells)
