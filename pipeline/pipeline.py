@@ -15,7 +15,7 @@ from tfx.proto import transform_pb2
 
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
-from trainguard.models import features
+from trainguard.models import features, preprocessing_plan
 from trainguard.policy import Policy
 
 
@@ -90,6 +90,7 @@ def create_pipeline(
 
   data_guard = DataGuard(
       statistics=statistics_gen.outputs["statistics"],
+      examples=example_gen.outputs["examples"],
       schema=schema_importer.outputs["schema"],
       policy=policy,
       label_key=label_key,
@@ -111,11 +112,9 @@ def create_pipeline(
         preprocessing_fn=preprocessing_fn,
         # Leakage by construction: means, variances and vocabularies come from train rows only.
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config={
-            "label_key": label_key,
-            "label_classes": list(label_classes),
-            "excluded_features": policy.excluded_features(),
-        },
+        # Each feature's imputation, scaling and encoding, resolved from the schema and the policy.
+        custom_config=preprocessing_plan.transform_config(
+            policy, schema_path, label_key, label_classes),
         # Statistics of transformed data are read by no one; computing them doubles the pass.
         disable_statistics=True,
         disable_analyzer_cache=True)

@@ -18,16 +18,21 @@ Format (every key optional; see `docs/policy.md`):
   thresholds:
     skew:  {categorical: 0.3, numeric: 0.3}   # L-infinity / Jensen-Shannon, train vs serving
     drift: {categorical: 0.3, numeric: 0.3}   # this span's train vs the previous span's
+    dataset: {cross_split_fraction: 0.01, leakage_balanced_accuracy: 0.98, leakage_nmi: 0.98,
+              imbalance_ratio: 1.5, scale_ratio: 100, id_like_fraction: 0.95}
   preprocessing:
     numeric: {impute: mean, scale: z_score}
     categorical: {impute: most_frequent, encode: vocabulary}
+    missing_indicators: false    # add <feature>_was_missing (0/1) for every feature
   features:
-    <feature>: {impute: ..., scale: ..., exclude: false, skew: 0.2, drift: 0.2, block: [...], warn: [...]}
+    <feature>: {impute: ..., scale: ..., exclude: false, missing_indicator: true, skew: 0.2,
+                drift: 0.2, block: [...], warn: [...]}
   rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5}
 """
 import copy
 import fnmatch
 import json
+import math
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -47,6 +52,8 @@ DEFAULT_BLOCK = (
     "COMPARATOR_L_INFTY_HIGH",
     "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
     "NUMERIC_COLUMN_WITH_TEXT",
+    "CROSS_SPLIT_DUPLICATES",
+    "LABEL_LEAKAGE",
 )
 DEFAULT_WARN = (
     "FEATURE_TYPE_LOW_FRACTION_PRESENT",
@@ -57,8 +64,22 @@ DEFAULT_WARN = (
     "ENUM_TYPE_UNEXPECTED_STRING_VALUES",
     "ALL_VALUES_MISSING",
     "LABEL_MISSING_ROWS_DROPPED",
+    "DUPLICATE_ROWS",
+    "CLASS_IMBALANCE",
+    "ID_LIKE_COLUMN",
+    "CONSTANT_COLUMN",
 )
-DEFAULT_INFO = ("MISSING_VALUES",)
+DEFAULT_INFO = ("MISSING_VALUES", "SCALE_DISPARITY")
+
+# Dataset checks (components/data_guard/dataset_checks.py): where each starts to count.
+DATASET_THRESHOLDS = {
+    "cross_split_fraction": 0.01,       # eval rows identical to train rows, as a fraction of eval
+    "leakage_balanced_accuracy": 0.98,  # one feature predicting the label this well leaks it
+    "leakage_nmi": 0.98,                # ... or sharing this much normalized mutual information
+    "imbalance_ratio": 1.5,             # majority / minority rows in train
+    "scale_ratio": 100.0,               # largest / smallest std of numeric features
+    "id_like_fraction": 0.95,           # distinct values / rows with a value
+}
 
 IMPUTATIONS = ("mean", "median", "most_frequent", "none")  # plus "constant:<value>"
 SCALINGS = ("z_score", "min_max", "none")  # plus "bucketize:<n>"
@@ -69,7 +90,11 @@ NUMERIC_ONLY_IMPUTATIONS = ("mean", "median")
 
 _TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
-_FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "skew", "drift", "block", "warn", "info"}
+_FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "skew", "drift",
+                 "block", "warn", "info"}
+_PREPROCESSING_KEYS = {"numeric", "categorical", "missing_indicators"}
+_NUMERIC_DEFAULT_KEYS = {"impute", "scale"}
+_CATEGORICAL_DEFAULT_KEYS = {"impute", "encode"}
 _REBALANCE_KEYS = {"strategy", "sampling_strategy", "k_neighbors", "seed", "chunk_size"}
 
 
@@ -90,10 +115,12 @@ def defaults() -> Dict[str, Any]:
       "thresholds": {
           "skew": {"categorical": 0.3, "numeric": 0.3},
           "drift": {"categorical": 0.3, "numeric": 0.3},
+          "dataset": dict(DATASET_THRESHOLDS),
       },
       "preprocessing": {
           "numeric": {"impute": "mean", "scale": "z_score"},
           "categorical": {"impute": "most_frequent", "encode": "vocabulary"},
+          "missing_indicators": False,
       },
       "features": {},
       "rebalance": {"strategy": "auto", "sampling_strategy": "auto", "k_neighbors": 5},
@@ -200,11 +227,22 @@ class Policy:
       _check_keys(section, {"categorical", "numeric"}, src, f"thresholds.{comparison}.")
       for kind, value in section.items():
         _check_threshold(value, src, f"thresholds.{comparison}.{kind}")
-    _check_keys(self.data["thresholds"], {"skew", "drift"}, src, "thresholds.")
+    _check_keys(self.data["thresholds"], {"skew", "drift", "dataset"}, src, "thresholds.")
+    dataset = self.data["thresholds"]["dataset"]
+    _check_keys(dataset, set(DATASET_THRESHOLDS), src, "thresholds.dataset.")
+    for key, value in dataset.items():
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise PolicyError(f"{src}: thresholds.dataset.{key} is {value!r}; use a positive number.")
     prep = self.data["preprocessing"]
-    _check_keys(prep, {"numeric", "categorical"}, src, "preprocessing.")
-    _check_treatment(prep["numeric"], src, "preprocessing.numeric", numeric=True)
-    _check_treatment(prep["categorical"], src, "preprocessing.categorical", numeric=False)
+    _check_keys(prep, _PREPROCESSING_KEYS, src, "preprocessing.")
+    for kind, allowed in (("numeric", _NUMERIC_DEFAULT_KEYS),
+                          ("categorical", _CATEGORICAL_DEFAULT_KEYS)):
+      if not isinstance(prep[kind], Mapping):
+        raise PolicyError(f"{src}: preprocessing.{kind} must be a mapping of settings, got "
+                          f"{prep[kind]!r}.")
+      _check_keys(prep[kind], allowed, src, f"preprocessing.{kind}.")
+      _check_treatment(prep[kind], src, f"preprocessing.{kind}", numeric=kind == "numeric")
+    _check_bool(prep["missing_indicators"], src, "preprocessing.missing_indicators")
     self._validate_rebalance()
     feature_types = _feature_types(schema) if schema is not None else None
     for name, entry in self.data["features"].items():
@@ -218,8 +256,9 @@ class Policy:
       _check_keys(entry, _FEATURE_KEYS, src, where + ".")
       numeric = None if feature_types is None else feature_types[name] in ("INT", "FLOAT")
       _check_treatment(entry, src, where, numeric=numeric)
-      if "exclude" in entry and not isinstance(entry["exclude"], bool):
-        raise PolicyError(f"{src}: {where}.exclude is {entry['exclude']!r}; use true or false.")
+      for flag in ("exclude", "missing_indicator"):
+        if flag in entry:
+          _check_bool(entry[flag], src, f"{where}.{flag}")
       for comparison in ("skew", "drift"):
         if comparison in entry:
           _check_threshold(entry[comparison], src, f"{where}.{comparison}")
@@ -276,6 +315,11 @@ def _check_kind_list(value, source: str, where: str) -> None:
                       f"[UNEXPECTED_DATA_TYPE]), got {value!r}.")
 
 
+def _check_bool(value, source: str, where: str) -> None:
+  if not isinstance(value, bool):
+    raise PolicyError(f"{source}: {where} is {value!r}; use true or false.")
+
+
 def _check_threshold(value, source: str, where: str) -> None:
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
     raise PolicyError(f"{source}: {where} is {value!r}; a skew/drift threshold is a number in "
@@ -294,10 +338,18 @@ def _check_treatment(entry: Mapping[str, Any], source: str, where: str,
                         "feature is categorical; use most_frequent or constant:<value>.")
     if numeric and impute.startswith("constant:"):
       try:
-        float(impute.split(":", 1)[1])
+        constant = float(impute.split(":", 1)[1])
       except ValueError as e:
         raise PolicyError(f"{source}: {where}.impute is {impute!r}, but the feature is numeric; "
                           "the constant must be a number.") from e
+      if not math.isfinite(constant):
+        raise PolicyError(f"{source}: {where}.impute is {impute!r}; the constant must be a finite "
+                          "number (NaN and inf count as missing themselves).")
+    if numeric is False and impute.startswith("constant:"):
+      constant = impute.split(":", 1)[1]
+      if not constant.strip() or "\n" in constant or "\r" in constant:
+        raise PolicyError(f"{source}: {where}.impute is {impute!r}; a categorical constant must be "
+                          "a non-empty category on one line (an empty string counts as missing).")
   scale = entry.get("scale")
   if scale is not None:
     if not isinstance(scale, str) or not (scale in SCALINGS or _is_bucketize(scale)):

@@ -10,8 +10,8 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
-from trainguard.components.data_guard import spec, validation
-from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding
+from trainguard.components.data_guard import dataset_checks, spec, validation
+from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding, FindingsReport
 from trainguard.policy import Policy
 
 SCHEMA_DIFF_FILE = "SchemaDiff.pb"
@@ -40,6 +40,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             exec_properties.get(spec.PREFLIGHT_FINDINGS_KEY) or "[]")])
 
     output = artifact_utils.get_single_instance(output_dict[spec.ANOMALIES_KEY])
+    if input_dict.get(spec.EXAMPLES_KEY):
+      report = FindingsReport(report.findings + self._dataset_findings(
+          artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY]), statistics, schema,
+          policy, label_key, output.uri), report.policy_source)
     output.split_names = artifact_utils.encode_split_names(list(anomalies))
     output.span = statistics_artifact.span
     for split, split_anomalies in anomalies.items():
@@ -54,6 +58,19 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       logging.error("%s", report.block_message())
     else:
       logging.info("DataGuard passed: %s", counts)
+
+
+  def _dataset_findings(self, examples, statistics, schema, policy, label_key, output_uri):
+    """One Beam pass over every split of `examples` (dataset_checks.py), then its findings."""
+    splits = artifact_utils.decode_split_names(examples.split_names)
+    result_path = os.path.join(output_uri, dataset_checks.RESULT_FILE)
+    binning = dataset_checks.binnings(statistics["train"], schema, label_key)
+    with self._make_beam_pipeline() as pipeline:
+      dataset_checks.run_beam_pass(
+          pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
+          result_path)
+    result = dataset_checks.read_result(result_path)
+    return validation.dataset_findings(result, statistics, schema, policy, label_key)
 
 
 def _single_split(artifacts: Optional[List[types.Artifact]], prefer: Optional[str] = None):

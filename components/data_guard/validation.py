@@ -16,6 +16,7 @@ environments, train/serving skew and span-to-span drift are never checked. Here:
 Anomalies stay data (protos); the policy alone decides what blocks.
 """
 import copy
+import math
 import dataclasses
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -275,3 +276,113 @@ def _fix(kind: str, feature: str, is_label: bool) -> str:
   if kind.startswith(("STRING_TYPE_NOW_", "INT_TYPE_", "FLOAT_TYPE_", "BOOL_TYPE_")):
     return _FIXES["UNEXPECTED_DATA_TYPE"]
   return _FIXES.get(kind, f"review {feature or 'the data'} against schema.pbtxt.")
+
+
+# --- dataset checks (leakage, duplicates, imbalance, scale, ID-like and constant columns) -------
+
+def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
+                     schema: schema_pb2.Schema, policy: Policy, label_key: str) -> List[Finding]:
+  """Findings from the Beam pass (`dataset_checks.run_beam_pass`) and the statistics."""
+  from trainguard.components.data_guard import dataset_checks  # pylint: disable=g-import-not-at-top
+  limits = policy.data["thresholds"]["dataset"]
+  excluded = set(policy.excluded_features())
+  findings: List[Finding] = []
+
+  def add(kind, feature, split, expected, found, fix, measured=None, threshold=None,
+          severity=None):
+    findings.append(Finding(
+        kind=kind, feature=feature, split=split,
+        severity=severity or policy.severity(kind, feature), expected=expected, found=found,
+        fix=fix, source="dataset", measured=measured, threshold=threshold))
+
+  rows = {split: s.datasets[0].num_examples for split, s in statistics.items() if s.datasets}
+  counts = result.get("rows", {})
+  for split, n in sorted(rows.items()):
+    duplicates = counts.get(f"duplicates/{split}", 0)
+    if duplicates and n:
+      add("DUPLICATE_ROWS", "", split, "each row once",
+          f"{duplicates} of {n} rows repeat an earlier row ({duplicates / n:.1%})",
+          "drop the duplicates at the source if they are not real repeated observations; they "
+          "weigh those rows more in training.", measured=duplicates / n)
+    shared = counts.get(f"shared_with_train/{split}", 0)
+    if split != "train" and shared and n:
+      fraction = shared / n
+      threshold = limits["cross_split_fraction"]
+      add("CROSS_SPLIT_DUPLICATES", "", split, f"≤ {threshold:.0%} of {split} rows also in train",
+          f"{shared} of {n} {split} rows ({fraction:.1%}) are identical to train rows",
+          "the evaluation would score memorised rows: de-duplicate before splitting, or split by "
+          "an entity key so one entity never lands in both files.",
+          measured=fraction, threshold=threshold,
+          severity=None if fraction > threshold else "info")
+
+  for feature, (balanced, nmi) in sorted(dataset_checks.label_leakage_scores(
+      result.get("cells", [])).items()):
+    if balanced >= limits["leakage_balanced_accuracy"] or nmi >= limits["leakage_nmi"]:
+      add("LABEL_LEAKAGE", feature, "train",
+          f"balanced accuracy < {limits['leakage_balanced_accuracy']:g} and normalized mutual "
+          f"information < {limits['leakage_nmi']:g} for any single feature",
+          f"{feature} alone predicts {label_key} with balanced accuracy {balanced:.3f} "
+          f"(normalized mutual information {nmi:.3f})",
+          "a feature this predictive is usually derived from the label or recorded after it: drop "
+          f"it (features.{feature}.exclude: true in policy.yaml) unless it is truly available at "
+          "prediction time.", measured=balanced,
+          threshold=limits["leakage_balanced_accuracy"])
+
+  labels = result.get("labels", {})
+  if len(labels) >= 2:
+    majority, minority = max(labels.values()), min(labels.values())
+    ratio = majority / max(minority, 1)
+    if ratio >= limits["imbalance_ratio"]:
+      smallest = min(labels, key=labels.get)
+      add("CLASS_IMBALANCE", label_key, "train",
+          f"majority/minority < {limits['imbalance_ratio']:g}",
+          f"{ratio:.1f}:1 (" + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items()))
+          + f"); minority class {smallest!r} has {minority} rows",
+          _rebalance_fix(policy, schema, label_key, excluded), measured=ratio,
+          threshold=limits["imbalance_ratio"])
+
+  if "train" in statistics:
+    spread = {f: s for f, (s, _) in dataset_checks.numeric_spread(
+        statistics["train"], schema, label_key).items() if s > 0 and f not in excluded}
+    if len(spread) >= 2:
+      widest, narrowest = max(spread, key=spread.get), min(spread, key=spread.get)
+      ratio = spread[widest] / spread[narrowest]
+      if ratio >= limits["scale_ratio"]:
+        add("SCALE_DISPARITY", widest, "train",
+            f"standard deviations within {limits['scale_ratio']:g}× of each other",
+            f"std of {widest} is {spread[widest]:.4g}, of {narrowest} {spread[narrowest]:.4g} "
+            f"({ratio:.0f}×)",
+            "Transform scales numeric features (z-score by default), so they train on one scale; "
+            "keep scaling on for these features in policy.yaml.", measured=ratio,
+            threshold=limits["scale_ratio"], severity="info")
+
+    for feature, (unique, present, std) in sorted(dataset_checks.distinct_counts(
+        statistics["train"]).items()):
+      if feature == label_key or present == 0:
+        continue
+      note = ("it is excluded from the model (policy)" if feature in excluded else
+              f"exclude it: features.{feature}.exclude: true in policy.yaml")
+      if unique == 1:
+        add("CONSTANT_COLUMN", feature, "train", "at least two distinct values",
+            "a single value in every row" if math.isnan(std) else "zero variance",
+            f"a constant carries no signal; {note}.", measured=1.0)
+      elif unique and present > 20 and unique / present >= limits["id_like_fraction"]:
+        add("ID_LIKE_COLUMN", feature, "train",
+            f"fewer than {limits['id_like_fraction']:.0%} distinct values",
+            f"{unique} distinct values in {present} rows", f"an identifier lets a model memorise "
+            f"rows instead of learning; {note}.", measured=unique / present,
+            threshold=limits["id_like_fraction"])
+  return findings
+
+
+def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str, excluded) -> str:
+  strategy = policy.rebalance["strategy"]
+  if strategy == "auto":
+    categorical = any(f.type == schema_pb2.BYTES and f.name != label_key and f.name not in excluded
+                      for f in schema.feature)
+    strategy = "smotenc" if categorical else "smote"
+  if strategy == "none":
+    return ("rebalancing is off (rebalance.strategy: none); consider smote or class weights, or "
+            "the model will favour the majority class.")
+  return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy in "
+          "policy.yaml) so every class weighs the same in training; eval keeps the real mix.")
