@@ -175,6 +175,11 @@ def prepare(args) -> Plan:
     schema = csv_input.infer_schema(profile)
     _write_schema_folder(schema, schema_folder, overwrite=True, keep_policy=True)
   policy = Policy.load(schema_folder, schema)
+  schema_features = {f.name for f in schema.feature}
+  for column in profile.unusable_columns:
+    entry = policy.data["features"].setdefault(column, {})
+    if column in schema_features and entry.get("exclude") is not False:
+      entry["exclude"] = True
   if getattr(args, "rebalance", None):
     policy.data["rebalance"]["strategy"] = args.rebalance
   from trainguard.models import features  # pylint: disable=g-import-not-at-top

@@ -25,6 +25,7 @@ DEFAULT_NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL",
 NUMERIC_SHARE = 0.9          # ≥ 90% numeric-parseable values: a numeric column with bad values
 MAX_TRACKED_VALUES = 200     # distinct values remembered per column (domains, label classes)
 MAX_DOMAIN_SIZE = 50         # a text column with at most this many values gets a string domain
+ID_LIKE_SHARE = 0.95         # distinct / present at or above it: an identifier column
 MIN_ROWS = 10                # fewer rows cannot be split into train and eval meaningfully
 MAX_LABEL_MISSING_SHARE = 0.2
 MAX_LABEL_CLASSES = 100
@@ -94,6 +95,20 @@ class ColumnProfile:
   def distinct(self) -> Optional[int]:
     return None if self.overflow else len(self.values)
 
+  @property
+  def is_constant(self) -> bool:
+    return self.present > 0 and not self.overflow and len(self.values) == 1
+
+  @property
+  def is_id_like(self) -> bool:
+    """Text or integer values that (nearly) never repeat: an identifier, not a feature. Decimal
+    measurements never repeat either and are not identifiers, so FLOAT columns are not judged."""
+    if self.present <= 20 or self.type_name == "FLOAT":
+      return False
+    if self.overflow:
+      return all(count == 1 for count in self.values.values())
+    return len(self.values) / self.present >= ID_LIKE_SHARE
+
 
 @dataclasses.dataclass
 class CsvProfile:
@@ -116,6 +131,12 @@ class CsvProfile:
   @property
   def kept_columns(self) -> List[ColumnProfile]:
     return [c for c in self.columns if not c.all_missing]
+
+  @property
+  def unusable_columns(self) -> List[str]:
+    """Constant and ID-like columns: excluded from the model unless the policy keeps them."""
+    return [c.name for c in self.kept_columns
+            if c.name != self.label and (c.is_constant or c.is_id_like)]
 
   @property
   def label_classes(self) -> List[str]:
@@ -308,6 +329,15 @@ def _findings(profile: CsvProfile) -> List[Finding]:
           fix="fix or blank those cells (empty cells are imputed), or declare them missing with "
               "--na-values.",
           source="preflight", measured=column.non_numeric / column.present))
+    elif column.name != profile.label and (column.is_constant or column.is_id_like):
+      kind = "CONSTANT_COLUMN" if column.is_constant else "ID_LIKE_COLUMN"
+      found = (f"the single value {next(iter(column.values))!r} in every row" if column.is_constant
+               else f"values that (nearly) never repeat in {column.present} rows")
+      findings.append(Finding(
+          kind=kind, feature=column.name, split="input", severity="warn",
+          expected="a feature that varies and repeats", found=found,
+          fix=f"left out of the model; set features.{column.name}.exclude: false in policy.yaml "
+              "to keep it.", source="preflight"))
   if profile.label_missing_rows:
     findings.append(Finding(
         kind="LABEL_MISSING_ROWS_DROPPED", feature=profile.label, split="input", severity="warn",

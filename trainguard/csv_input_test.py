@@ -117,3 +117,13 @@ def test_unusable_input_is_rejected_with_the_file_and_the_fix(tmp_path, make, me
     csv_input.inspect(path, "y")
   assert message in str(raised.value)
   assert str(raised.value).startswith(path)
+
+
+def test_constant_and_id_like_columns_are_flagged_for_exclusion(tmp_path):
+  lines = ["id,code,const,x,y"] + [
+      f"{i},c{i},k,{i % 7},{'a' if i % 2 else 'b'}" for i in range(40)]
+  profile = csv_input.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
+  assert profile.unusable_columns == ["id", "code", "const"]
+  kinds = {(f.kind, f.feature) for f in profile.findings}
+  assert kinds == {("ID_LIKE_COLUMN", "id"), ("ID_LIKE_COLUMN", "code"),
+                   ("CONSTANT_COLUMN", "const")}

@@ -41,9 +41,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     output = artifact_utils.get_single_instance(output_dict[spec.ANOMALIES_KEY])
     if input_dict.get(spec.EXAMPLES_KEY):
-      report = FindingsReport(report.findings + self._dataset_findings(
+      known = {(f.kind, f.feature) for f in report.findings}  # the pre-flight may have said it
+      extra = [f for f in self._dataset_findings(
           artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY]), statistics, schema,
-          policy, label_key, output.uri), report.policy_source)
+          policy, label_key, output.uri) if (f.kind, f.feature) not in known]
+      report = FindingsReport(report.findings + extra, report.policy_source)
     output.split_names = artifact_utils.encode_split_names(list(anomalies))
     output.span = statistics_artifact.span
     for split, split_anomalies in anomalies.items():
