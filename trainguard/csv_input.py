@@ -102,9 +102,12 @@ class ColumnProfile:
   @property
   def is_id_like(self) -> bool:
     """Text or integer values that (nearly) never repeat: an identifier, not a feature. Decimal
-    measurements never repeat either and are not identifiers, so FLOAT columns are not judged."""
+    measurements never repeat either and are not identifiers, so FLOAT columns are not judged, and
+    an integer column counts only when its values fill their range densely (a row counter)."""
     if self.present <= 20 or self.type_name == "FLOAT":
       return False
+    if self.type_name == "INT" and self.maximum - self.minimum + 1 > 1.5 * self.present:
+      return False  # integer measurements (incomes, counts) are sparse over their range; ids are not
     if self.overflow:
       return all(count == 1 for count in self.values.values())
     return len(self.values) / self.present >= ID_LIKE_SHARE

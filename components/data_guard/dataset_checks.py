@@ -74,12 +74,29 @@ def _values(feature: tf.train.Feature):
   return list(getattr(feature, kind).value) if kind else []
 
 
+def _canonical(value) -> str:
+  """One text form per value, whatever type ExampleGen inferred for its column in this split: a
+  column typed as text in train (one stray word) and as float in eval must still match."""
+  if isinstance(value, bytes):
+    text = value.decode("utf-8", "replace").strip()
+    try:
+      value = float(text)
+    except ValueError:
+      return "s:" + text
+  if isinstance(value, float):
+    if value.is_integer() and abs(value) < 1e15:
+      return f"n:{int(value)}"
+    return f"n:{value:.7g}"  # float32 precision, as tf.Example stores floats
+  return f"n:{value}"
+
+
 def _row_key(example: tf.train.Example) -> str:
-  """A content hash independent of how the proto happened to be serialized."""
+  """A content hash independent of how the proto happened to be serialized and of column types."""
   digest = hashlib.sha1()
   for name in sorted(example.features.feature):
     digest.update(name.encode())
-    digest.update(repr(_values(example.features.feature[name])).encode())
+    digest.update("|".join(_canonical(v) for v in _values(example.features.feature[name])).encode())
+    digest.update(b"\x00")
   return digest.hexdigest()
 
 
