@@ -12,6 +12,8 @@ from setuptools import find_packages, setup
 
 _TOP = ("pipeline", "components", "models", "schemas", "kubeflow")
 _FOLDERS = {"trainguard": "trainguard"}
+for _sub in find_packages("trainguard", exclude=["*_test"]):
+  _FOLDERS[f"trainguard.{_sub}"] = os.path.join("trainguard", *_sub.split("."))
 for _top in _TOP:
   _FOLDERS[f"trainguard.{_top}"] = _top
   for _sub in find_packages(_top, exclude=["*_test", "*.testdata"]):
@@ -28,7 +30,8 @@ setup(
     packages=list(_FOLDERS),
     package_dir=_FOLDERS,
     # Curated schemas and policies ship with the package so runners inside an image find them.
-    package_data={"trainguard.schemas": ["*/*.pbtxt", "*/*.yaml"], "": ["*.md"]},
+    package_data={"trainguard.schemas": ["*/*.pbtxt", "*/*.yaml"], "": ["*.md"],
+                  "trainguard": ["report/templates/*.j2"]},
     # The exact pins live in requirements.lock (installed by `make`); these are the direct needs.
     install_requires=[
         "tfx==1.16.0",

@@ -1,4 +1,6 @@
 """End to end: DataGuard stops a run on bad data before Transform, and its findings stay readable."""
+import os
+
 import pytest
 
 from trainguard.pipeline import results
@@ -33,3 +35,12 @@ def test_findings_are_readable_from_ml_metadata_after_the_block(summary):
   blocking = summary.findings.blocking
   assert {(f.feature, f.kind) for f in blocking} == {
       ("bill_length_mm", "UNEXPECTED_DATA_TYPE"), ("bill_length_mm", "NUMERIC_COLUMN_WITH_TEXT")}
+
+
+def test_blocked_run_still_writes_a_report_that_says_why(blocked_run):
+  line = next(l for l in blocked_run.output.splitlines() if l.startswith("report:"))
+  path = line.split(":", 1)[1].strip()
+  assert os.path.isabs(path) and os.path.isfile(path)
+  html = open(path, encoding="utf-8").read()
+  assert "blocked" in html.lower()
+  assert "bill_length_mm" in html and "UNEXPECTED_DATA_TYPE" in html

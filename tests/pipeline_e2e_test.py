@@ -118,6 +118,16 @@ def test_runner_prints_where_everything_is(penguins_run, summary):
   assert "eval accuracy:   0.9" in penguins_run.output
 
 
+def test_run_ends_with_the_path_of_a_self_contained_report(penguins_run, summary):
+  line = next(l for l in penguins_run.output.splitlines() if l.startswith("report:"))
+  path = line.split(":", 1)[1].strip()
+  assert os.path.isabs(path) and os.path.isfile(path)
+  html = open(path, encoding="utf-8").read()
+  assert "pushed" in html and summary.pushed_model in html
+  assert "smotenc" in html  # the rebalancing strategy by name
+  assert "http://" not in html and "https://" not in html
+
+
 def test_second_run_reuses_cached_executions(penguins_rerun, summary):
   rerun = results.latest_run(penguins_rerun.paths)
   assert rerun.run_id != summary.run_id

@@ -320,10 +320,23 @@ def run_pipeline(plan: Plan, args, include_training: bool):
     try:
       tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
     except Exception as e:  # pylint: disable=broad-except
-      raise PipelineFailed(e, log_path) from e
+      failed = PipelineFailed(e, log_path)
+      failed.report_path = _write_report(results, paths)
+      raise failed from e
     summary = results.latest_run(paths)
+    summary.report_path = _write_report(results, paths, summary)
   summary.log_path = log_path
   return summary
+
+
+def _write_report(results, paths, summary=None) -> Optional[str]:
+  """The HTML run report, after every run (finished, blocked or failed), from ML Metadata."""
+  from trainguard import report  # pylint: disable=g-import-not-at-top
+  try:
+    return report.write_report(summary or results.latest_run(paths))
+  except Exception:  # pylint: disable=broad-except
+    logging.exception("could not write the run report")
+    return None
 
 
 class PipelineFailed(RuntimeError):
@@ -332,6 +345,7 @@ class PipelineFailed(RuntimeError):
     super().__init__(str(error))
     self.error = error
     self.log_path = log_path
+    self.report_path: Optional[str] = None
 
 
 class _Progress(logging.Handler):
@@ -464,9 +478,10 @@ def _print_plan(plan: Plan) -> None:
 
 
 def _print_paths(summary) -> None:
-  log_path = getattr(summary, "log_path", None)
-  if log_path:
-    print(f"log:             {log_path}")
+  if getattr(summary, "report_path", None):
+    print(f"report:          {summary.report_path}")
+  if getattr(summary, "log_path", None):
+    print(f"log:             {summary.log_path}")
 
 
 def format_findings(report: FindingsReport) -> str:
@@ -504,8 +519,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"trainguard: error: {e}", file=sys.stderr)
     return EXIT_USAGE
   except PipelineFailed as e:
-    print(f"trainguard: the pipeline failed: {_root_cause(e.error)}\n"
-          f"full log: {e.log_path}", file=sys.stderr)
+    print(f"trainguard: internal error, the pipeline failed: {_root_cause(e.error)}\n"
+          f"full log: {e.log_path}" + (f"\nreport: {e.report_path}" if e.report_path else ""),
+          file=sys.stderr)
     return EXIT_INTERNAL
   except KeyboardInterrupt:
     print("trainguard: interrupted", file=sys.stderr)

@@ -1,0 +1,165 @@
+"""The report's charts: matplotlib figures rendered to inline SVG, ready to paste into HTML.
+
+Text stays text (`svg.fonttype: none`), so it is searchable, selectable and drawn in the page's own
+font; nothing is fetched. Each SVG is cleaned for inlining: no XML prolog, DOCTYPE, metadata or
+namespace URLs, element ids prefixed with the chart's name (several SVGs share one document), and a
+height left to the `viewBox`, so that CSS can shrink it to its column. Output is deterministic for
+the same input.
+"""
+import io
+import re
+from typing import Dict, List, Optional, Sequence
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from trainguard.report.data import ClassCounts, ConfusionMatrix
+
+# The page's palette (kept in step with the template's CSS).
+BEFORE = "#9aa5b1"
+AFTER = "#2f6fde"
+TRAIN = "#2f6fde"
+VALIDATION = "#e0782f"
+INK = "#1f2933"
+GRID = "#e4e7eb"
+
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "trainguard-report",
+    "font.family": "sans-serif",
+    "font.size": 10,
+    "axes.edgecolor": "#cbd2d9",
+    "axes.labelcolor": INK,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": GRID,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "legend.frameon": False,
+}
+# Text drawn by the browser: the page's font stack, not matplotlib's DejaVu Sans.
+_FONT_STACK = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+               "sans-serif")
+
+
+def class_counts_svg(splits: Sequence[ClassCounts], name: str = "class-counts") -> str:
+  """Grouped bars, rows per class before and after rebalancing, one panel per split."""
+  splits = [s for s in splits if s.before or s.after]
+  if not splits:
+    return ""
+  with matplotlib.rc_context(_RC):
+    fig = Figure(figsize=(min(10.5, 6.4 + 4.0 * (len(splits) - 1)), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(splits), squeeze=False)[0]
+    for ax, counts in zip(axes, splits):
+      classes = list(dict.fromkeys(list(counts.before) + list(counts.after)))
+      x = range(len(classes))
+      width = 0.38
+      before = [counts.before.get(c, 0) for c in classes]
+      after = [counts.after.get(c, 0) for c in classes]
+      bars_before = ax.bar([i - width / 2 for i in x], before, width, label="before",
+                           color=BEFORE)
+      bars_after = ax.bar([i + width / 2 for i in x], after, width, label="after", color=AFTER)
+      ax.bar_label(bars_before, fontsize=8, padding=2, color=INK)
+      ax.bar_label(bars_after, fontsize=8, padding=2, color=INK)
+      ax.set_xticks(list(x), classes)
+      ax.set_ylabel("rows")
+      ax.set_title(f"{counts.split} split" + (f": {counts.strategy}" if counts.strategy else ""))
+      ax.grid(axis="x", visible=False)
+      ax.margins(y=0.12)
+    fig.legend(handles=[bars_before, bars_after], loc="outside lower center", ncols=2,
+               fontsize=9)
+    return _to_svg(fig, name, "Rows per class before and after rebalancing")
+
+
+def training_curves_svg(history: Dict[str, List[float]], name: str = "training-curves") -> str:
+  """One panel per metric (loss first, then accuracy, then the rest): train vs validation."""
+  metrics = [m for m in history if not m.startswith("val_") and history[m]]
+  metrics += [m[4:] for m in history if m.startswith("val_") and m[4:] not in history]
+  order = {"loss": 0, "accuracy": 1}
+  metrics = sorted(dict.fromkeys(metrics), key=lambda m: (order.get(m, 2), m))[:4]
+  if not metrics:
+    return ""
+  best_epoch = _best_epoch(history.get("val_loss"))
+  with matplotlib.rc_context(_RC):
+    cols, rows = min(2, len(metrics)), (len(metrics) + 1) // 2
+    fig = Figure(figsize=(5.0 * cols, 3.1 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    for unused in axes[len(metrics):]:
+      unused.set_visible(False)
+    for ax, metric in zip(axes, metrics):
+      for key, label, color in ((metric, "train", TRAIN), (f"val_{metric}", "validation",
+                                                            VALIDATION)):
+        values = history.get(key)
+        if values:
+          ax.plot(range(1, len(values) + 1), values, label=label, color=color, linewidth=1.8)
+      if best_epoch is not None:
+        ax.axvline(best_epoch, color="#7b8794", linestyle=":", linewidth=1.2,
+                   label=f"lowest val loss (epoch {best_epoch})")
+      ax.set_title(metric.replace("_", " "))
+      ax.set_xlabel("epoch")
+      ax.legend(fontsize=8)
+    return _to_svg(fig, name, "Training curves: " + ", ".join(metrics) + ", train vs validation")
+
+
+def _best_epoch(val_loss: Optional[List[float]]) -> Optional[int]:
+  finite = [(v, i) for i, v in enumerate(val_loss or []) if v == v]  # drops NaN
+  return min(finite)[1] + 1 if finite else None
+
+
+def confusion_matrix_svg(matrix: ConfusionMatrix, name: str = "confusion-matrix") -> str:
+  """A heatmap of example counts, rows actual class, columns predicted class, counts written in."""
+  if not matrix.counts:
+    return ""
+  rows, cols = len(matrix.actual), len(matrix.predicted)
+  with matplotlib.rc_context({**_RC, "axes.grid": False}):
+    fig = Figure(figsize=(1.1 * cols + 2.2, 0.8 * rows + 1.4), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(matrix.counts, cmap="Blues", vmin=0, aspect="auto")
+    peak = max((max(r) for r in matrix.counts), default=0) or 1
+    for i, row in enumerate(matrix.counts):
+      for j, count in enumerate(row):
+        ax.text(j, i, f"{count:g}", ha="center", va="center", fontsize=10,
+                color="white" if count > peak * 0.6 else INK)
+    ax.set_xticks(range(cols), matrix.predicted)
+    ax.set_yticks(range(rows), matrix.actual)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("actual class")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+      spine.set_visible(False)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="examples")
+    return _to_svg(fig, name, "Confusion matrix: actual class by predicted class")
+
+
+def _to_svg(fig: Figure, name: str, title: str) -> str:
+  buffer = io.StringIO()
+  fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
+                                               "Type": None})
+  return inline_svg(buffer.getvalue(), name, title)
+
+
+def inline_svg(svg: str, name: str, title: str) -> str:
+  """matplotlib's SVG document made fit to paste into an HTML page (see the module docstring)."""
+  svg = svg[svg.index("<svg"):]
+  svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+  svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+  svg = re.sub(r'\s+version="[^"]*"', "", svg, count=1)
+  # Several SVGs share one document: their ids (clip paths, markers) must not collide.
+  svg = re.sub(r'(\sid="|url\(#|href="#)([^")]+)', lambda m: f"{m.group(1)}{name}-{m.group(2)}",
+               svg)
+  # Natural width kept (the page's CSS caps it at the column's width); the height follows from
+  # the viewBox, so a narrow window shrinks the chart instead of cropping it.
+  head_end = svg.index(">")
+  head = re.sub(r'\s+height="[^"]*"', "", svg[:head_end])
+  svg = (f'{head} role="img" aria-labelledby="{name}-title" class="chart-svg">'
+         f'<title id="{name}-title">{_escape(title)}</title>{svg[head_end + 1:]}')
+  svg = re.sub(r"font-family:[^;\"]*", f"font-family: {_FONT_STACK}", svg)
+  return svg.strip()
+
+
+def _escape(text: str) -> str:
+  return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
