@@ -3,7 +3,7 @@
 Nothing here lists the dataset's features: they come from the curated schema, so the same code
 serves penguins and any CSV a user brings. What lives here is the naming contract between stages.
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 # Transformed features carry a suffix so that a raw feature and its transformed twin never share a
 # name (TFMA merges both into one feature dict when it runs the `transform_features` signature).
@@ -11,6 +11,10 @@ TRANSFORMED_SUFFIX = "_xf"
 
 # One out-of-vocabulary bucket per categorical feature: an unseen category at serving time gets it.
 NUM_OOV_BUCKETS = 1
+
+# A feature's optional missing indicator, `<feature>_was_missing_xf`: float 1.0 where the raw value
+# was absent, NaN, ±inf or an empty string, else 0.0.
+MISSING_INDICATOR_SUFFIX = "_was_missing"
 
 
 def transformed_name(key: str) -> str:
@@ -21,6 +25,27 @@ def raw_name(transformed: str) -> str:
   if not transformed.endswith(TRANSFORMED_SUFFIX):
     raise ValueError(f"{transformed!r} is not a transformed feature name")
   return transformed[: -len(TRANSFORMED_SUFFIX)]
+
+
+def missing_indicator_name(key: str) -> str:
+  """The transformed name of `key`'s missing indicator."""
+  return transformed_name(key + MISSING_INDICATOR_SUFFIX)
+
+
+def num_ids(transformed_schema, transformed: str) -> Optional[int]:
+  """How many ids an int64 transformed feature takes (`0 … n-1`), from the transformed schema.
+
+  Every integer the preprocessing_fn outputs, except the label, is a category id or a bucket id,
+  and carries `int_domain { min: 0 max: n-1 }` in the transformed schema (tf.Transform fills in the
+  max once the vocabulary or the buckets are known). None when the feature has no such domain (a
+  transform graph written before this contract): the caller falls back to the vocabulary size.
+  """
+  for feature in transformed_schema.feature:
+    if feature.name == transformed:
+      if feature.HasField("int_domain") and feature.int_domain.HasField("max"):
+        return int(feature.int_domain.max) + 1
+      return None
+  raise ValueError(f"{transformed!r} is not a feature of the transformed schema")
 
 
 def vocabulary_name(key: str) -> str:

@@ -1,51 +1,110 @@
-"""The tf.Transform `preprocessing_fn`: full-pass imputation, scaling and encoding from the schema.
+"""The tf.Transform `preprocessing_fn`: full-pass imputation, scaling and encoding, per the plan.
 
-Why tf.Transform rather than scikit-learn's imputer and scaler: the statistics (means, variances,
-vocabularies) are computed by Beam in a full pass over the train split only (Transform's
+Why tf.Transform rather than scikit-learn's imputer and scaler: the statistics (means, medians,
+quantiles, vocabularies) are computed by Beam in a full pass over the train split only (Transform's
 `splits_config`), and the same graph is exported with the model, so a serving request with a missing
-value is imputed with exactly the training value. No feature list is written here: numeric and
-categorical features are told apart by the dtype the schema gave them.
+value is imputed with exactly the training value. No feature list is written here: each feature's
+treatment comes from `custom_config["features"]`, the plan that
+`preprocessing_plan.transform_config` resolved from the schema and the policy. A config without a
+plan (`label_key`, `label_classes`, `excluded_features` only) gets the policy defaults, numeric and
+categorical told apart by dtype.
 
-Per feature (defaults; `custom_config['excluded_features']` drops a feature):
-- numeric (INT or FLOAT): missing, NaN and ±inf are imputed with the mean of the present values, then
-  z-scored with the mean and standard deviation of the present values (an imputed value becomes 0).
-- categorical (BYTES): a vocabulary of the present values, most frequent first; missing values take
-  id 0 (the most frequent category); an unseen category takes the out-of-vocabulary id.
-- the label: its id in the schema's string domain; a value outside the domain becomes -1 (DataGuard
-  blocks such data before it gets here).
+What counts as missing: an absent value, NaN or ±inf in a numeric feature, an empty (or blank)
+string in a categorical one. Analyzers only ever see present values.
+
+Numeric features (INT and FLOAT; the output is float32, or int64 bucket ids for `bucketize`):
+- impute `mean` (`tft.mean`), `median` (`tft.quantiles` with 2 buckets: approximate, rank error
+  at most `QUANTILE_EPSILON`), `most_frequent` (a vocabulary of the values' text form, top 1; ties
+  go to the value tf.Transform's vocabulary lists first), `constant:<v>`, or `none`: the missing
+  cell is output as 0 after scaling (bucket 0 for bucketize), and the missing indicator is on by
+  default so the model can tell it from a real value.
+- scale `z_score` ((x − mean) / std), `min_max` ((x − min) / (max − min), the statistics of
+  tf.Transform's `scale_to_0_1` on present values; not clipped at serving), `none`, or
+  `bucketize:<n>` (`tft.quantiles` boundaries, `tft.apply_buckets`: ids 0 … n−1, declared in the
+  transformed schema as `int_domain { min: 0 max: n-1 }` so the Trainer knows n).
+- no variation in train: a feature whose treatment needs statistics and that has no present value
+  in the train split, or that z_score / min_max sees with a single value, is output as a constant 0
+  (bucket 0) for every row, at training and serving alike. It carries no information, and a
+  constant cannot make the model react to values it never trained on. The transform summary
+  reports it and the Trainer leaves it out of the model. (With `constant:<v>` and `scale: none` no
+  statistics are needed, so the constant is used even when train has no value.)
+
+Categorical features (BYTES; the output is an int64 id, declared as `int_domain {min: 0 max: n-1}`):
+- a vocabulary of present values, most frequent first (id 0), then one out-of-vocabulary id (an
+  unseen category at serving time).
+- impute `most_frequent`: a missing value takes id 0; `constant:<v>`: missing values become `v`
+  before the vocabulary is computed, so `v` has its own id; `none`: missing values take the
+  out-of-vocabulary id (with the missing indicator on by default).
+
+Missing indicators (`<feature>_was_missing_xf`, float32 1.0 where missing, else 0.0) are added where
+the plan says so. The label becomes its id in the schema's string domain; a value outside the domain
+becomes -1 (DataGuard blocks such data before it gets here).
 """
 from typing import Any, Dict, Mapping, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_transform import schema_inference
 
 from trainguard.models import features
+from trainguard.models import preprocessing_plan as plan_lib
+
+# Quantile sketches (median, bucketize) are approximate: a returned value's rank is within
+# QUANTILE_EPSILON × n of the exact one. 0.001 keeps the sketch at a few kilobytes per feature.
+QUANTILE_EPSILON = 0.001
 
 
-def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
-  label_key = custom_config["label_key"]
-  label_classes = custom_config["label_classes"]
-  excluded = set(custom_config.get("excluded_features", ()))
+def preprocessing_fn(inputs: Mapping[str, Any],
+                     custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
+  config = _plan(inputs, custom_config)
+  label_key = config["label_key"]
+  plan = config["features"]
+  unplanned = sorted(set(inputs) - set(plan) - {label_key})
+  if unplanned:
+    raise ValueError(
+        f"raw feature(s) {', '.join(unplanned)} reach Transform but are not in its custom_config "
+        "plan: the plan was built from another schema. Rebuild it with "
+        "preprocessing_plan.transform_config() from the schema Transform reads.")
   outputs = {}
   for name in sorted(inputs):
-    if name == label_key or name in excluded:
+    if name == label_key or plan[name]["excluded"]:
       continue
+    spec = plan[name]
     values, present = dense_with_presence(inputs[name])
-    if values.dtype == tf.string:
-      outputs[features.transformed_name(name)] = _encode_categorical(name, values, present)
+    is_string = values.dtype == tf.string
+    if is_string != (spec["kind"] == plan_lib.CATEGORICAL):
+      raise ValueError(
+          f"feature {name!r} is {spec['kind']} in the plan but arrives as "
+          f"{inputs[name].dtype.name}; the plan was built from another schema.")
+    if is_string:
+      outputs[features.transformed_name(name)] = _encode_categorical(name, values, present, spec)
     else:
-      outputs[features.transformed_name(name)] = _impute_and_z_score(values, present)
+      outputs[features.transformed_name(name)] = _impute_and_scale(name, values, present, spec)
+    if spec["missing_indicator"]:
+      outputs[features.missing_indicator_name(name)] = tf.cast(tf.logical_not(present), tf.float32)
   if label_key in inputs:
-    outputs[features.transformed_name(label_key)] = label_ids(inputs[label_key], label_classes)
+    outputs[features.transformed_name(label_key)] = label_ids(inputs[label_key],
+                                                              config["label_classes"])
   return outputs
+
+
+def _plan(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]) -> Mapping[str, Any]:
+  if "features" in custom_config:
+    plan_lib.check_config(custom_config)
+    return custom_config
+  kinds = {name: plan_lib.CATEGORICAL if tensor.dtype == tf.string else plan_lib.NUMERIC
+           for name, tensor in inputs.items()}
+  return plan_lib.config_from_kinds(kinds, custom_config["label_key"],
+                                    custom_config["label_classes"],
+                                    custom_config.get("excluded_features", ()))
 
 
 def dense_with_presence(tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   """A `[batch, 1]` dense tensor of the feature and a boolean mask of where a usable value is.
 
   Schema features without a fixed shape arrive as `SparseTensor`s (absent → no entry); NaN and ±inf
-  in float features count as missing too. Absent cells are filled with a placeholder that the mask
-  marks as missing, so no analyzer ever sees it.
+  in numeric features and empty or blank strings count as missing too. Absent cells are filled with
+  a placeholder that the mask marks as missing, so no analyzer ever sees it.
   """
   if isinstance(tensor, tf.SparseTensor):
     dense_shape = tf.stack([tensor.dense_shape[0], tf.constant(1, tf.int64)])
@@ -58,30 +117,99 @@ def dense_with_presence(tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   else:
     values = tf.reshape(tensor, [-1, 1])
     present = tf.ones_like(values, dtype=tf.bool)
-  if values.dtype != tf.string:
+  if values.dtype == tf.string:
+    present = tf.logical_and(present, tf.not_equal(tf.strings.strip(values), ""))
+  else:
     values = tf.cast(values, tf.float32)
     present = tf.logical_and(present, tf.math.is_finite(values))
   return values, present
 
 
-def _impute_and_z_score(values: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+def _impute_and_scale(name: str, values: tf.Tensor, present: tf.Tensor,
+                      spec: Mapping[str, Any]) -> tf.Tensor:
   observed = tf.boolean_mask(values, present)
-  mean = tft.mean(observed)
-  variance = tft.var(observed)
-  # A column with no present value in train has no mean: it becomes a constant 0, never NaN.
-  mean = tf.where(tf.math.is_finite(mean), mean, 0.0)
-  std = tf.sqrt(variance)
-  std = tf.where(tf.logical_and(tf.math.is_finite(std), std > 0), std, 1.0)
-  imputed = tf.where(present, values, mean)
-  return (imputed - mean) / std
+  impute, scale = spec["impute"], spec["scale"]
+  statistics = {}
+
+  def mean():
+    if "mean" not in statistics:
+      statistics["mean"] = tft.mean(observed)
+    return statistics["mean"]
+
+  if impute == "mean":
+    fill = mean()
+  elif impute == "median":
+    fill = tf.reshape(tft.quantiles(observed, num_buckets=2, epsilon=QUANTILE_EPSILON), [])
+  elif impute == "most_frequent":
+    fill = _most_frequent_number(name, values, present)
+  elif impute == "constant":
+    fill = tf.constant(spec["impute_value"], tf.float32)
+  else:  # none: the missing cell is set to 0 after scaling
+    fill = None
+  imputed = values if fill is None else tf.where(present, values, fill)
+
+  if scale == "bucketize":
+    num_buckets = int(spec["num_buckets"])
+    boundaries = tft.quantiles(observed, num_buckets=num_buckets, epsilon=QUANTILE_EPSILON)
+    output = tft.apply_buckets(imputed, boundaries)
+  else:
+    if scale == "z_score":
+      center, spread = mean(), tf.sqrt(tft.var(observed))
+    elif scale == "min_max":
+      center = tft.min(observed)
+      spread = tft.max(observed) - center
+    else:
+      center, spread = tf.constant(0.0), tf.constant(1.0)
+    varies = tf.logical_and(tf.math.is_finite(spread), spread > 0)
+    output = tf.where(varies, (imputed - center) / tf.where(varies, spread, 1.0), 0.0)
+  if fill is None:
+    output = tf.where(present, output, tf.zeros_like(output))
+  if impute in ("mean", "median", "most_frequent") or scale != "none":
+    has_train_values = tft.size(observed) > 0
+    output = tf.where(has_train_values, output, tf.zeros_like(output))
+  if scale == "bucketize":
+    _declare_ids(output, tf.constant(num_buckets, tf.int64))
+  return output
 
 
-def _encode_categorical(name: str, values: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-  vocabulary = tft.vocabulary(
-      tf.boolean_mask(values, present), vocab_filename=features.vocabulary_name(name))
+def _most_frequent_number(name: str, values: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+  """The most frequent present value: a top-1 vocabulary of the values' exact text form, then the
+  largest value whose text is that entry (all such values are equal)."""
+  text = tf.strings.as_string(values, precision=9, scientific=True)  # round-trips any float32
+  top = tft.vocabulary(tf.boolean_mask(text, present), top_k=1,
+                       vocab_filename=features.vocabulary_name(name) + ".most_frequent")
+  is_top = tf.logical_and(present, tf.equal(tft.apply_vocabulary(text, top, default_value=-1), 0))
+  return tft.max(tf.where(is_top, values, float("-inf")))
+
+
+def _encode_categorical(name: str, values: tf.Tensor, present: tf.Tensor,
+                        spec: Mapping[str, Any]) -> tf.Tensor:
+  vocabulary_name = features.vocabulary_name(name)
+  if spec["impute"] == "constant":
+    values = tf.where(present, values, tf.constant(spec["impute_value"]))
+    vocabulary = tft.vocabulary(values, vocab_filename=vocabulary_name)
+  else:
+    vocabulary = tft.vocabulary(tf.boolean_mask(values, present), vocab_filename=vocabulary_name)
   ids = tft.apply_vocabulary(values, vocabulary, num_oov_buckets=features.NUM_OOV_BUCKETS)
-  # The vocabulary is sorted by descending frequency, so id 0 is the most frequent category.
-  return tf.where(present, ids, tf.zeros_like(ids))
+  # Vocabulary size + the out-of-vocabulary id; the last id is the out-of-vocabulary one.
+  num_ids = tft.get_num_buckets_for_transformed_feature(ids)
+  if spec["impute"] == "most_frequent":
+    # The vocabulary is sorted by descending frequency, so id 0 is the most frequent category.
+    ids = tf.where(present, ids, tf.zeros_like(ids))
+  elif spec["impute"] == "none":
+    ids = tf.where(present, ids, tf.fill(tf.shape(ids), num_ids - 1))
+  _declare_ids(ids, num_ids)
+  return ids
+
+
+def _declare_ids(ids: tf.Tensor, num_ids: tf.Tensor) -> None:
+  """Records `int_domain { min: 0 max: num_ids - 1 }` for `ids` in the transformed schema.
+
+  tf.Transform's own mappers (`apply_vocabulary`, `apply_buckets`) do this for their direct
+  outputs; imputation makes a new tensor, so the range is declared again on the one we output.
+  """
+  schema_inference.set_tensor_schema_override(
+      ids, tf.constant(0, tf.int64), tf.cast(num_ids, tf.int64) - 1)
 
 
 def label_ids(tensor, label_classes) -> tf.Tensor:

@@ -1,102 +1,173 @@
-"""The preprocessing_fn on small in-memory data, run by tf.Transform's own Beam implementation."""
+"""The generated preprocessing_fn, run by tf.Transform's Beam implementation on small in-memory data
+(the `transform_run` fixture in conftest.py), against numpy/pandas computed on the same data."""
 import math
-import tempfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
-import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+from tensorflow_transform.tf_metadata import schema_utils
 
-from trainguard.models import features, preprocessing
-
-CONFIG = {"label_key": "label", "label_classes": ["no", "yes"]}
-
-RAW_SPEC = {
-    "length": tf.io.VarLenFeature(tf.float32),
-    "count": tf.io.VarLenFeature(tf.int64),
-    "colour": tf.io.VarLenFeature(tf.string),
-    "label": tf.io.VarLenFeature(tf.string),
-}
-
-ROWS = [
-    {"length": [1.0], "count": [10], "colour": [b"red"], "label": [b"no"]},
-    {"length": [2.0], "count": [], "colour": [b"red"], "label": [b"yes"]},
-    {"length": [], "count": [30], "colour": [b"blue"], "label": [b"no"]},
-    {"length": [float("nan")], "count": [40], "colour": [], "label": [b"yes"]},
-    {"length": [6.0], "count": [50], "colour": [b"red"], "label": [b"maybe"]},
-    {"length": [float("inf")], "count": [60], "colour": [b"green"], "label": []},
-]
-
-
-def _analyze_and_transform(rows, config=CONFIG, raw_spec=RAW_SPEC):
-  metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(raw_spec))
-  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
-    (transformed, _), _ = (
-        (rows, metadata)
-        | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, config)))
-  return transformed
-
-
-@pytest.fixture(scope="module")
-def transformed():
-  return _analyze_and_transform(ROWS)
+from trainguard.models import fixtures as data
+from trainguard.models import features, preprocessing, preprocessing_plan
 
 
 def _column(rows, name):
-  return np.array([float(np.asarray(r[name]).reshape(-1)[0]) for r in rows])
+  return np.array([float(r[name]) for r in rows])
 
 
-def test_numeric_is_mean_imputed_then_z_scored_with_present_values_only(transformed):
-  present = np.array([1.0, 2.0, 6.0])  # NaN, inf and the absent cell are missing, not values
-  mean, std = present.mean(), present.std()
-  expected = [(1 - mean) / std, (2 - mean) / std, 0.0, 0.0, (6 - mean) / std, 0.0]
-  np.testing.assert_allclose(_column(transformed, "length_xf"), expected, rtol=1e-5, atol=1e-6)
+def _missing(name):
+  """Row mask of the cells that count as missing: absent, NaN, ±inf, empty or blank strings."""
+  out = []
+  for cell in data.COLUMNS[name]:
+    if not cell:
+      out.append(True)
+    elif isinstance(cell[0], bytes):
+      out.append(not cell[0].strip())
+    else:
+      out.append(not math.isfinite(cell[0]))
+  return np.array(out)
 
 
-def test_integer_feature_is_scaled_as_float_and_imputed(transformed):
-  present = np.array([10, 30, 40, 50, 60], dtype=float)
-  got = _column(transformed, "count_xf")
-  assert got[1] == pytest.approx(0.0, abs=1e-6)  # the absent cell takes the mean
-  np.testing.assert_allclose(got[[0, 2, 3, 4, 5]], (present - present.mean()) / present.std(),
-                             rtol=1e-5)
+def _raw(name):
+  missing = _missing(name)
+  return np.array([np.nan if m else float(c[0]) for m, c in
+                   zip(missing, data.COLUMNS[name])])
 
 
-def test_no_transformed_value_is_missing_or_nan(transformed):
-  for row in transformed:
-    for name in ("length_xf", "count_xf", "colour_xf", "label_xf"):
-      value = np.asarray(row[name]).reshape(-1)
-      assert value.shape == (1,), (name, row)
-      assert math.isfinite(float(value[0])), (name, row)
+def test_mean_imputation_then_z_score_use_present_values_only(transform_run):
+  raw, missing = _raw("mean_f"), _missing("mean_f")
+  present = raw[~missing]  # NaN, ±inf and absent cells are missing, not values
+  expected = np.where(missing, 0.0, (raw - present.mean()) / present.std())
+  np.testing.assert_allclose(_column(transform_run.rows, "mean_f_xf"), expected, rtol=1e-5,
+                             atol=1e-6)
 
 
-def test_categorical_missing_takes_the_most_frequent_category(transformed):
-  ids = _column(transformed, "colour_xf").astype(int).tolist()
-  # Vocabulary by descending frequency: red (3) = 0; blue and green once each take 1 and 2.
-  assert ids[0] == ids[1] == ids[4] == 0
-  assert ids[3] == 0  # absent → most frequent
-  assert sorted([ids[2], ids[5]]) == [1, 2]
+def test_median_imputation_and_min_max_scaling(transform_run):
+  raw, missing = _raw("median_f"), _missing("median_f")
+  present = raw[~missing]
+  got = _column(transform_run.rows, "median_f_xf")
+  low, high = present.min(), present.max()
+  np.testing.assert_allclose(got[~missing], (present - low) / (high - low), rtol=1e-6)
+  imputed = got[missing] * (high - low) + low
+  assert len(set(imputed.tolist())) == 1
+  # Quantiles are approximate: the imputed value must sit at the middle rank, within epsilon.
+  rank = np.mean(present <= imputed[0])
+  assert abs(rank - 0.5) <= 0.5 / len(present) + preprocessing.QUANTILE_EPSILON
+  assert imputed[0] == pytest.approx(np.median(present), rel=0.25)
 
 
-def test_label_ids_follow_the_schema_domain_and_mark_unknowns(transformed):
-  assert _column(transformed, "label_xf").astype(int).tolist() == [0, 1, 0, 1, -1, -1]
+def test_most_frequent_imputation_of_a_number_is_the_pandas_mode(transform_run):
+  raw, missing = _raw("mode_i"), _missing("mode_i")
+  mode = pd.Series(raw[~missing]).mode()
+  assert len(mode) == 1
+  got = _column(transform_run.rows, "mode_i_xf")
+  np.testing.assert_array_equal(got, np.where(missing, mode[0], raw))
 
 
-def test_excluded_feature_is_not_output():
-  rows = _analyze_and_transform(ROWS[:3], config={**CONFIG, "excluded_features": ["count"]})
-  assert "count_xf" not in rows[0]
-  assert "length_xf" in rows[0]
+def test_constant_imputation_without_scaling(transform_run):
+  raw, missing = _raw("const_f"), _missing("const_f")
+  np.testing.assert_array_equal(_column(transform_run.rows, "const_f_xf"),
+                                np.where(missing, -1.0, raw))
 
 
-def test_constant_and_all_missing_columns_stay_finite():
-  rows = [
-      {"length": [], "count": [7], "colour": [b"a"], "label": [b"no"]},
-      {"length": [], "count": [7], "colour": [b"a"], "label": [b"yes"]},
-  ]
-  out = _analyze_and_transform(rows)
-  assert _column(out, "length_xf").tolist() == [0.0, 0.0]
-  assert _column(out, "count_xf").tolist() == [0.0, 0.0]
+def test_bucketize_gives_equal_frequency_ids_declared_in_the_schema(transform_run):
+  raw = _raw("bucket_f")
+  ids = _column(transform_run.rows, "bucket_f_xf").astype(int)
+  assert sorted(np.bincount(ids, minlength=4).tolist()) == [3, 3, 3, 3]
+  assert (np.diff(ids[np.argsort(raw)]) >= 0).all()  # monotone in the raw value
+  schema = transform_run.output.transformed_metadata.schema
+  assert features.num_ids(schema, "bucket_f_xf") == 4
+  assert transform_run.output.transformed_feature_spec()["bucket_f_xf"].dtype == tf.int64
+
+
+def test_impute_none_outputs_zero_and_the_indicator_says_missing(transform_run):
+  raw, missing = _raw("none_f"), _missing("none_f")
+  present = raw[~missing]
+  expected = np.where(missing, 0.0, (raw - present.mean()) / present.std())
+  np.testing.assert_allclose(_column(transform_run.rows, "none_f_xf"), expected, rtol=1e-5)
+  np.testing.assert_array_equal(_column(transform_run.rows, "none_f_was_missing_xf"),
+                                missing.astype(float))
+
+
+def test_columns_without_variation_become_a_constant_zero(transform_run):
+  # Missing on every train row, and a single value: nothing to learn, never NaN, never a crash.
+  assert _column(transform_run.rows, "empty_f_xf").tolist() == [0.0] * data.NUM_ROWS
+  assert _column(transform_run.rows, "single_i_xf").tolist() == [0.0] * data.NUM_ROWS
+  assert _column(transform_run.rows, "empty_c_xf").tolist() == [0.0] * data.NUM_ROWS
+  serving = transform_run.serving_rows[2]  # values the train split never had
+  assert (serving["empty_f_xf"], serving["single_i_xf"]) == (0.0, 0.0)
+
+
+def test_categorical_missing_and_blank_strings_take_the_most_frequent_id(transform_run):
+  missing = _missing("colour")
+  ids = _column(transform_run.rows, "colour_xf").astype(int)
+  counts = pd.Series([c[0] for c, m in zip(data.COLUMNS["colour"], missing)
+                      if not m]).value_counts()
+  vocabulary = transform_run.output.vocabulary_by_name("colour")
+  assert vocabulary == counts.index.tolist()  # most frequent first, blank strings left out
+  assert (ids[missing] == 0).all()
+  assert [vocabulary[i] for i in ids[~missing]] == [c[0] for c, m in zip(
+      data.COLUMNS["colour"], missing) if not m]
+  np.testing.assert_array_equal(_column(transform_run.rows, "colour_was_missing_xf"),
+                                missing.astype(float))
+
+
+def test_categorical_constant_gets_its_own_id(transform_run):
+  vocabulary = transform_run.output.vocabulary_by_name("shape")
+  ids = _column(transform_run.rows, "shape_xf").astype(int)
+  missing = _missing("shape")
+  assert b"unknown" in vocabulary
+  assert (ids[missing] == vocabulary.index(b"unknown")).all()
+
+
+def test_categorical_impute_none_takes_the_out_of_vocabulary_id(transform_run):
+  vocabulary = transform_run.output.vocabulary_by_name("size")
+  ids = _column(transform_run.rows, "size_xf").astype(int)
+  assert (ids[_missing("size")] == len(vocabulary)).all()
+  assert (ids[~_missing("size")] < len(vocabulary)).all()
+  assert "size_was_missing_xf" not in transform_run.rows[0]  # the policy turned it off
+
+
+def test_every_int_output_declares_its_id_range(transform_run):
+  output = transform_run.output
+  schema = output.transformed_metadata.schema
+  for name in ("colour", "shape", "size"):
+    assert features.num_ids(schema, name + "_xf") == output.vocabulary_size_by_name(name) + 1
+  assert features.num_ids(schema, "empty_c_xf") == 2  # tf.Transform's placeholder + OOV
+  assert features.num_ids(schema, "label_xf") is None
+
+
+def test_no_transformed_value_is_missing_or_nan(transform_run):
+  expected = set(transform_run.rows[0])
+  assert "row_id_xf" not in expected  # excluded by the policy
+  for row in transform_run.rows + transform_run.serving_rows:
+    assert set(row) == expected
+    for name, value in row.items():
+      assert math.isfinite(float(value)), (name, row)
+
+
+def test_label_ids_follow_the_schema_domain(transform_run):
+  labels = [c[0].decode() for c in data.COLUMNS[data.LABEL]]
+  assert _column(transform_run.rows, "label_xf").astype(int).tolist() == [
+      data.LABEL_CLASSES.index(v) for v in labels]
+  assert {r["label_xf"] for r in transform_run.serving_rows} == {-1}
+
+
+def test_a_config_without_a_plan_is_read_with_the_default_treatments():
+  inputs = {"x": tf.constant([1.0]), "c": tf.constant(["a"]), "y": tf.constant(["a"])}
+  config = {"label_key": "y", "label_classes": ["a", "b"], "excluded_features": ["x"]}
+  plan = preprocessing._plan(inputs, config)
+  assert plan["features"]["x"]["excluded"] is True
+  assert plan["features"]["c"]["impute"] == "most_frequent"
+
+
+def test_a_plan_from_another_schema_is_rejected_before_any_analyzer():
+  config = preprocessing_plan.config_from_kinds({"x": "numeric"}, "y", ["a", "b"])
+  with pytest.raises(ValueError, match="raw feature.* z reach Transform but are not in"):
+    preprocessing.preprocessing_fn({"x": tf.constant([1.0]), "z": tf.constant([1.0])}, config)
+  with pytest.raises(ValueError, match="'x' is numeric in the plan but arrives as string"):
+    preprocessing.preprocessing_fn({"x": tf.constant(["1"])}, config)
 
 
 def test_label_classes_come_from_the_schema_domain_in_order():

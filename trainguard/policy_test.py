@@ -41,6 +41,15 @@ def test_per_feature_settings_override_the_global_ones():
   assert policy.excluded_features() == ["x"]
 
 
+def test_missing_indicators_default_off_and_can_be_set_globally_or_per_feature():
+  assert _load({}).data["preprocessing"]["missing_indicators"] is False
+  policy = _load({"preprocessing": {"missing_indicators": True},
+                  "features": {"x": {"missing_indicator": False, "impute": "constant:0"},
+                               "c": {"impute": "constant:unknown"}}})
+  assert policy.data["preprocessing"]["missing_indicators"] is True
+  assert policy.data["features"]["x"]["missing_indicator"] is False
+
+
 def test_json_round_trip_keeps_everything():
   policy = _load({"features": {"x": {"impute": "median"}}})
   again = Policy.from_json(policy.to_json())
@@ -60,6 +69,12 @@ def test_json_round_trip_keeps_everything():
     ({"features": {"x": {"scale": "bucketize:1"}}}, "bucketize:<n> with n ≥ 2"),
     ({"features": {"x": {"colour": 1}}}, "unknown key features.x.colour"),
     ({"features": {"x": {"exclude": "yes"}}}, "features.x.exclude is 'yes'"),
+    ({"features": {"x": {"missing_indicator": 1}}}, "features.x.missing_indicator is 1"),
+    ({"features": {"x": {"impute": "constant:nan"}}}, "the constant must be a finite number"),
+    ({"features": {"c": {"impute": "constant: "}}}, "a categorical constant must be a non-empty"),
+    ({"preprocessing": {"missing_indicators": "no"}}, "preprocessing.missing_indicators is 'no'"),
+    ({"preprocessing": {"numeric": {"scal": "none"}}}, "unknown key preprocessing.numeric.scal"),
+    ({"preprocessing": {"categorical": "vocabulary"}}, "preprocessing.categorical must be a"),
     ({"rebalance": {"strategy": "smoote"}}, "rebalance.strategy is 'smoote'"),
     ({"rebalance": {"k_neighbors": 0}}, "rebalance.k_neighbors is 0"),
     ({"rebalance": {"sampling_strategy": 2.0}}, "must be in (0, 1]"),

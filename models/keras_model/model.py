@@ -7,11 +7,17 @@ The exported SavedModel takes raw serialized `tf.Example`s (`serving_default`), 
 Transform graph that was fitted on the train split (so missing values are imputed exactly as in
 training) and returns class probabilities with the class names from the schema. A second signature,
 `transform_features`, lets TFMA compute the transformed label from raw eval examples.
+
+Before training, what Transform learned (imputed values, scaling parameters, bucket boundaries,
+vocabularies) is written to `transform_summary.json` in the model run directory, next to
+`history.json`. Features that summary marks `dropped` (no variation in the train split) are left out
+of the model, with a warning.
 """
 import json
+import logging
 import math
 import os
-from typing import Any, Dict, List
+from typing import Any, Collection, Dict, List
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -19,9 +25,10 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainguard.models import features
+from trainguard.models import features, preprocessing_summary
 
 HISTORY_FILE = "history.json"
+TRANSFORM_SUMMARY_FILE = preprocessing_summary.SUMMARY_FILE
 
 
 class TrainingDivergedError(RuntimeError):
@@ -34,13 +41,25 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   label = features.transformed_name(config["label_key"])
 
-  train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
-                           config["batch_size"], seed=config["seed"], shuffle=True)
-  eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
-                          config["batch_size"], seed=config["seed"], shuffle=False)
+  # Written before training, so a run that diverges still shows what the inputs were.
+  # The Transform custom_config (the plan) names the treatments; without it the summary has the
+  # same numbers under neutral names (see preprocessing_summary).
+  plan = config.get("transform_config") or {"label_key": config["label_key"],
+                                             "label_classes": config["label_classes"]}
+  summary = preprocessing_summary.summarize(tf_transform_output, transform_config=plan)
+  preprocessing_summary.write(summary, fn_args.model_run_dir)
+  for warning in summary["warnings"]:
+    logging.warning("transform summary: %s", warning)
+  dropped = {features.transformed_name(name) for name in summary["dropped"]}
 
   model = build_model(tf_transform_output, label, len(config["label_classes"]),
-                      config["learning_rate"])
+                      config["learning_rate"], exclude=dropped)
+  train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
+                           config["batch_size"], seed=config["seed"], shuffle=True,
+                           keep=model.input_names)
+  eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
+                          config["batch_size"], seed=config["seed"], shuffle=False,
+                          keep=model.input_names)
   history = model.fit(
       train_dataset,
       validation_data=eval_dataset,
@@ -61,32 +80,45 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
 
 def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label: str,
-             batch_size: int, seed: int, shuffle: bool) -> tf.data.Dataset:
-  return data_accessor.tf_dataset_factory(
+             batch_size: int, seed: int, shuffle: bool, keep: Collection[str]) -> tf.data.Dataset:
+  dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, label_key=label, num_epochs=1, shuffle=shuffle,
           shuffle_seed=seed),
       tf_transform_output.transformed_metadata.schema)
+  keep = set(keep)
+  return dataset.map(lambda x, y: ({k: v for k, v in x.items() if k in keep}, y))
 
 
-def build_model(tf_transform_output, label: str, num_classes: int,
-                learning_rate: float) -> keras.Model:
-  """One input per transformed feature: floats as they are, category ids one-hot encoded."""
+def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,
+                exclude: Collection[str] = ()) -> keras.Model:
+  """One input per transformed feature (except `exclude`): floats as they are, ids one-hot encoded.
+
+  Every int64 feature but the label is a category id or a bucket id; how many ids it takes comes
+  from its `int_domain` in the transformed schema (see `features.num_ids`), or for a graph without
+  one, from its vocabulary size plus the out-of-vocabulary id.
+  """
   feature_spec = dict(tf_transform_output.transformed_feature_spec())
   feature_spec.pop(label)
+  schema = tf_transform_output.transformed_metadata.schema
   inputs, encoded = {}, []
-  for name in sorted(feature_spec):
+  for name in sorted(set(feature_spec) - set(exclude)):
     spec = feature_spec[name]
     inputs[name] = keras.Input(shape=spec.shape or (1,), name=name, dtype=spec.dtype)
     if spec.dtype == tf.int64:
-      vocabulary_size = tf_transform_output.vocabulary_size_by_name(
-          features.vocabulary_name(features.raw_name(name)))
-      encoded.append(keras.layers.CategoryEncoding(
-          num_tokens=vocabulary_size + features.NUM_OOV_BUCKETS, output_mode="one_hot")(
-              inputs[name]))
+      num_tokens = features.num_ids(schema, name)
+      if num_tokens is None:
+        num_tokens = tf_transform_output.vocabulary_size_by_name(
+            features.vocabulary_name(features.raw_name(name))) + features.NUM_OOV_BUCKETS
+      encoded.append(keras.layers.CategoryEncoding(num_tokens=num_tokens, output_mode="one_hot")(
+          inputs[name]))
     else:
       encoded.append(inputs[name])
+  if not encoded:
+    raise ValueError(
+        "no feature is left to train on: every transformed feature was excluded by the policy or "
+        "dropped for having no variation in the train split (see transform_summary.json).")
   x = keras.layers.concatenate(encoded) if len(encoded) > 1 else encoded[0]
   x = keras.layers.Dense(16, activation="relu")(x)
   x = keras.layers.Dense(8, activation="relu")(x)

@@ -1,0 +1,10 @@
+"""Shared fixtures of the model-code tests."""
+import pytest
+
+from trainguard.models import fixtures
+
+
+@pytest.fixture(scope="session")
+def transform_run(tmp_path_factory) -> fixtures.TransformRun:
+  """One Beam run of the generated preprocessing_fn, shared by every test that needs one."""
+  return fixtures.run_transform(str(tmp_path_factory.mktemp("transform")))

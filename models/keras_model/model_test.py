@@ -1,0 +1,75 @@
+"""The Trainer's run_fn on the shared Transform run: summary written, dropped features left out, and
+the exported serving signature scores raw requests with missing values and unseen categories."""
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.components.trainer import fn_args_utils
+from tfx.components.util import tfxio_utils
+from tfx.proto import example_gen_pb2
+
+from trainguard.models import features
+from trainguard.models import fixtures as data
+from trainguard.models.keras_model import model
+
+
+def _data_accessor():
+  def dataset_factory(file_pattern, options, schema):
+    return tfxio_utils.make_tfxio(
+        file_pattern=file_pattern, telemetry_descriptors=["trainguard-test"],
+        payload_format=example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE,
+        schema=schema).TensorFlowDataset(options)
+  return fn_args_utils.DataAccessor(tf_dataset_factory=dataset_factory, record_batch_factory=None,
+                                    data_view_decode_fn=None)
+
+
+def _labelled_examples(transform_run, path):
+  """The transformed train rows only (serving rows have no label)."""
+  spec = transform_run.output.transformed_feature_spec()
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in tf.data.TFRecordDataset(transform_run.examples_path):
+      if tf.io.parse_single_example(record, spec)[data.LABEL + "_xf"].numpy()[0] >= 0:
+        writer.write(record.numpy())
+  return path
+
+
+def test_run_fn_writes_the_summary_and_exports_a_model_that_serves_raw_requests(
+    transform_run, tmp_path):
+  examples = _labelled_examples(transform_run, str(tmp_path / "train.tfrecord"))
+  fn_args = tfx.components.FnArgs(
+      train_files=[examples], eval_files=[examples], transform_output=transform_run.transform_dir,
+      data_accessor=_data_accessor(), serving_model_dir=str(tmp_path / "serving"),
+      model_run_dir=str(tmp_path / "run"),
+      custom_config={"label_key": data.LABEL, "label_classes": data.LABEL_CLASSES, "epochs": 1,
+                     "batch_size": 4, "learning_rate": 0.01, "early_stopping_patience": 1,
+                     "seed": 1})
+  model.run_fn(fn_args)
+
+  with open(tmp_path / "run" / model.TRANSFORM_SUMMARY_FILE) as f:
+    summary = json.load(f)
+  assert summary["dropped"] == ["empty_c", "empty_f", "single_i"]
+  assert os.path.exists(tmp_path / "run" / model.HISTORY_FILE)
+
+  loaded = tf.saved_model.load(str(tmp_path / "serving"))
+  serving_spec = transform_run.output.raw_feature_spec()
+  serving_spec.pop(data.LABEL)
+  requests = [data.serialize(r, serving_spec) for r in data.SERVING_ROWS]
+  scored = loaded.signatures["serving_default"](examples=tf.constant(requests))
+  probabilities = scored["probabilities"].numpy()
+  assert probabilities.shape == (len(requests), len(data.LABEL_CLASSES))
+  assert np.isfinite(probabilities).all()
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_build_model_sizes_id_inputs_from_the_schema_and_skips_excluded(transform_run):
+  dropped = {features.transformed_name(n) for n in ("empty_c", "empty_f", "single_i")}
+  keras_model = model.build_model(transform_run.output, data.LABEL + "_xf", 2, 0.01,
+                                  exclude=dropped)
+  assert not dropped & set(keras_model.input_names)
+  assert {"bucket_f_xf", "colour_xf", "none_f_was_missing_xf"} <= set(keras_model.input_names)
+  encodings = {layer.input.name if hasattr(layer.input, "name") else "": layer.num_tokens
+               for layer in keras_model.layers if layer.__class__.__name__ == "CategoryEncoding"}
+  # bucket_f: 4 buckets; colour, shape, size: 3 categories + the out-of-vocabulary id.
+  assert sorted(encodings.values()) == [4, 4, 4, 4]

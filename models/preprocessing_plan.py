@@ -1,0 +1,187 @@
+"""The preprocessing plan: each schema feature's treatment, resolved from the policy, as plain JSON.
+
+`transform_config(policy, schema, label_key, label_classes)` is what the pipeline passes to
+Transform as `custom_config`; `preprocessing.preprocessing_fn` builds its graph from it. Resolving
+here, in plain Python and without TensorFlow, keeps every decision readable (the run report can
+print the plan as it is) and testable in milliseconds, and makes the preprocessing_fn a mechanical
+translation.
+
+The config (version 1):
+
+  {
+    "version": 1,
+    "label_key": "species",
+    "label_classes": ["Adelie", "Chinstrap", "Gentoo"],
+    "excluded_features": ["year"],               # kept for configs written before the plan existed
+    "features": {
+      "<numeric feature>": {"kind": "numeric", "impute": "mean" | "median" | "most_frequent" |
+                            "constant" | "none", "impute_value": <float, only for constant>,
+                            "scale": "z_score" | "min_max" | "none" | "bucketize",
+                            "num_buckets": <int ≥ 2, only for bucketize>,
+                            "missing_indicator": bool, "excluded": bool},
+      "<categorical feature>": {"kind": "categorical", "impute": "most_frequent" | "constant" |
+                                "none", "impute_value": <str, only for constant>,
+                                "encode": "vocabulary", "missing_indicator": bool,
+                                "excluded": bool},
+    }
+  }
+
+Kinds come from the schema's types (INT and FLOAT are numeric, BYTES categorical); treatments from
+the policy's per-feature entry, else its `preprocessing.numeric` / `preprocessing.categorical`
+defaults. The label is not in `features`: it is mapped to its class id by `label_classes`.
+`impute: none` turns the missing indicator on unless the policy sets `missing_indicator: false`
+for that feature, because without it a missing cell and a real value can look the same to the model.
+"""
+import os
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
+
+from trainguard import policy as policy_lib
+from trainguard.models import features as features_lib
+
+PLAN_VERSION = 1
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+_KINDS_BY_SCHEMA_TYPE = {"INT": NUMERIC, "FLOAT": NUMERIC, "BYTES": CATEGORICAL}
+
+
+def transform_config(policy: Optional[policy_lib.Policy], schema, label_key: str,
+                     label_classes: Sequence[str]) -> Dict[str, Any]:
+  """The Transform `custom_config` for `schema` under `policy` (defaults when `policy` is None).
+
+  Args:
+    policy: a validated `trainguard.policy.Policy` (its per-feature entries and type defaults).
+    schema: a `schema_pb2.Schema`, or the path of a `schema.pbtxt`.
+    label_key: the label column; it gets no treatment, only class ids.
+    label_classes: the label's classes in class-id order (from the schema's string domain).
+
+  Returns:
+    A JSON-serializable dict (see the module docstring).
+
+  Raises:
+    ValueError: the label is not in the schema, a feature has a type that cannot be preprocessed,
+      or a missing-indicator name would collide with a schema feature.
+  """
+  schema = _as_schema(schema)
+  kinds = {}
+  for feature in schema.feature:
+    if feature.name == label_key:
+      continue
+    type_name = _schema_type_name(feature.type)
+    if type_name not in _KINDS_BY_SCHEMA_TYPE:
+      raise ValueError(
+          f"schema feature {feature.name!r} has type {type_name}; Transform handles INT, FLOAT "
+          "(numeric) and BYTES (categorical). Change its type in schema.pbtxt or remove it.")
+    kinds[feature.name] = _KINDS_BY_SCHEMA_TYPE[type_name]
+  if label_key not in {f.name for f in schema.feature}:
+    raise ValueError(f"label {label_key!r} is not a feature of the schema (features: "
+                     f"{', '.join(sorted(kinds))}); add it to schema.pbtxt or pass the right "
+                     "label.")
+  data = policy.data if policy is not None else policy_lib.defaults()
+  return _config(data, kinds, label_key, label_classes)
+
+
+def config_from_kinds(kinds: Mapping[str, str], label_key: str, label_classes: Sequence[str],
+                      excluded_features: Iterable[str] = ()) -> Dict[str, Any]:
+  """The plan with the default policy, for a custom_config that carries no `features`.
+
+  Transform configs written before the plan existed (`label_key`, `label_classes`,
+  `excluded_features` only) keep working: the preprocessing_fn tells the kinds from the input
+  dtypes and calls this.
+  """
+  data = policy_lib.defaults()
+  data["features"] = {name: {"exclude": True} for name in excluded_features}
+  return _config(data, {k: v for k, v in kinds.items() if k != label_key}, label_key,
+                 label_classes)
+
+
+def treatment(policy_data: Mapping[str, Any], name: str, kind: str) -> Dict[str, Any]:
+  """One feature's resolved treatment: its policy entry over the defaults for its kind."""
+  prep = policy_data["preprocessing"]
+  defaults = prep[kind]
+  entry = policy_data.get("features", {}).get(name, {})
+  impute = entry.get("impute", defaults.get("impute", "mean" if kind == NUMERIC else
+                                             "most_frequent"))
+  resolved: Dict[str, Any] = {"kind": kind}
+  if impute.startswith("constant:"):
+    value = impute.split(":", 1)[1]
+    resolved.update(impute="constant", impute_value=float(value) if kind == NUMERIC else value)
+  else:
+    resolved["impute"] = impute
+  if kind == NUMERIC:
+    scale = entry.get("scale", defaults.get("scale", "z_score"))
+    if scale.startswith("bucketize:"):
+      resolved.update(scale="bucketize", num_buckets=int(scale.split(":", 1)[1]))
+    else:
+      resolved["scale"] = scale
+  else:
+    resolved["encode"] = entry.get("encode", defaults.get("encode", "vocabulary"))
+  indicator = entry.get("missing_indicator")
+  if indicator is None:
+    indicator = bool(prep.get("missing_indicators", False)) or resolved["impute"] == "none"
+  resolved["missing_indicator"] = bool(indicator)
+  resolved["excluded"] = bool(entry.get("exclude", False))
+  return resolved
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+  """Raises ValueError, naming the feature and the key, if `config` is not a usable plan."""
+  for key in ("label_key", "label_classes", "features"):
+    if key not in config:
+      raise ValueError(f"Transform custom_config has no {key!r}; build it with "
+                       "trainguard.models.preprocessing_plan.transform_config().")
+  if config.get("version", PLAN_VERSION) != PLAN_VERSION:
+    raise ValueError(f"Transform custom_config version {config['version']!r} is not supported "
+                     f"(this code reads version {PLAN_VERSION}).")
+  allowed = {
+      NUMERIC: {"impute": ("mean", "median", "most_frequent", "constant", "none"),
+                "scale": ("z_score", "min_max", "none", "bucketize")},
+      CATEGORICAL: {"impute": ("most_frequent", "constant", "none"), "encode": ("vocabulary",)},
+  }
+  for name, spec in config["features"].items():
+    kind = spec.get("kind")
+    if kind not in allowed:
+      raise ValueError(f"feature {name!r}: kind {kind!r} is not one of {', '.join(allowed)}.")
+    for key, values in allowed[kind].items():
+      if spec.get(key) not in values:
+        raise ValueError(f"feature {name!r} ({kind}): {key} is {spec.get(key)!r}; use one of "
+                         f"{', '.join(values)}.")
+    if spec["impute"] == "constant" and "impute_value" not in spec:
+      raise ValueError(f"feature {name!r}: impute is 'constant' but impute_value is missing.")
+    if spec.get("scale") == "bucketize" and int(spec.get("num_buckets", 0)) < 2:
+      raise ValueError(f"feature {name!r}: bucketize needs num_buckets ≥ 2, got "
+                       f"{spec.get('num_buckets')!r}.")
+
+
+def _config(policy_data: Mapping[str, Any], kinds: Mapping[str, str], label_key: str,
+            label_classes: Sequence[str]) -> Dict[str, Any]:
+  features = {name: treatment(policy_data, name, kinds[name]) for name in sorted(kinds)}
+  taken = {features_lib.transformed_name(n) for n in (*kinds, label_key)}
+  for name, spec in features.items():
+    indicator = features_lib.missing_indicator_name(name)
+    if spec["missing_indicator"] and not spec["excluded"] and indicator in taken:
+      raise ValueError(
+          f"feature {name!r} asks for a missing indicator {indicator!r}, but another schema "
+          f"feature is transformed to that name; rename one of them or set missing_indicator: "
+          f"false for {name!r} in policy.yaml.")
+  return {
+      "version": PLAN_VERSION,
+      "label_key": label_key,
+      "label_classes": list(label_classes),
+      "excluded_features": sorted(n for n, s in features.items() if s["excluded"]),
+      "features": features,
+  }
+
+
+def _as_schema(schema: Union[str, os.PathLike, Any]):
+  if isinstance(schema, (str, os.PathLike)):
+    from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+    from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+    with open(schema, encoding="utf-8") as f:
+      return text_format.Parse(f.read(), schema_pb2.Schema())
+  return schema
+
+
+def _schema_type_name(type_value: int) -> str:
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  return schema_pb2.FeatureType.Name(type_value)

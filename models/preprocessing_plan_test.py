@@ -1,0 +1,130 @@
+"""The plan is resolved in plain Python, from the schema's types and the policy, before Beam."""
+import json
+import subprocess
+import sys
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from trainguard import schemas
+from trainguard.models import preprocessing_plan
+from trainguard.policy import Policy
+
+SCHEMA = text_format.Parse("""
+feature { name: "x" type: FLOAT }
+feature { name: "n" type: INT }
+feature { name: "c" type: BYTES }
+feature { name: "y" type: BYTES }
+""", schema_pb2.Schema())
+
+
+def _config(raw_policy=None, schema=SCHEMA):
+  policy = Policy.from_dict(raw_policy or {}, source="policy.yaml", schema=schema)
+  return preprocessing_plan.transform_config(policy, schema, "y", ["a", "b"])
+
+
+def test_defaults_by_type_and_the_label_left_out():
+  config = _config()
+  assert config["label_key"] == "y" and config["label_classes"] == ["a", "b"]
+  assert config["excluded_features"] == []
+  assert config["features"] == {
+      "c": {"kind": "categorical", "impute": "most_frequent", "encode": "vocabulary",
+            "missing_indicator": False, "excluded": False},
+      "n": {"kind": "numeric", "impute": "mean", "scale": "z_score", "missing_indicator": False,
+            "excluded": False},
+      "x": {"kind": "numeric", "impute": "mean", "scale": "z_score", "missing_indicator": False,
+            "excluded": False},
+  }
+
+
+def test_per_feature_entries_override_the_type_defaults():
+  config = _config({
+      "preprocessing": {"numeric": {"scale": "min_max"}, "missing_indicators": True},
+      "features": {
+          "x": {"impute": "constant:-1.5", "scale": "bucketize:5", "missing_indicator": False},
+          "c": {"impute": "constant:unknown", "exclude": True},
+      },
+  })
+  features = config["features"]
+  assert features["x"] == {"kind": "numeric", "impute": "constant", "impute_value": -1.5,
+                           "scale": "bucketize", "num_buckets": 5, "missing_indicator": False,
+                           "excluded": False}
+  assert features["n"]["scale"] == "min_max" and features["n"]["missing_indicator"] is True
+  assert features["c"]["impute_value"] == "unknown" and features["c"]["excluded"] is True
+  assert config["excluded_features"] == ["c"]
+
+
+def test_impute_none_turns_the_missing_indicator_on_unless_the_policy_says_no():
+  config = _config({"features": {"x": {"impute": "none"},
+                                 "n": {"impute": "none", "missing_indicator": False}}})
+  features = config["features"]
+  assert features["x"]["missing_indicator"] is True
+  assert features["n"]["missing_indicator"] is False
+
+
+def test_config_is_json_and_survives_a_round_trip():
+  config = _config({"features": {"x": {"impute": "median", "scale": "bucketize:3"}}})
+  assert json.loads(json.dumps(config)) == config
+  preprocessing_plan.check_config(config)
+
+
+def test_schema_may_be_given_as_a_path(tmp_path):
+  path = tmp_path / "schema.pbtxt"
+  path.write_text(text_format.MessageToString(SCHEMA))
+  assert preprocessing_plan.transform_config(None, str(path), "y", ["a", "b"]) == _config()
+
+
+def test_a_config_without_a_plan_gets_the_same_treatments_as_the_default_policy():
+  legacy = preprocessing_plan.config_from_kinds(
+      {"x": "numeric", "n": "numeric", "c": "categorical", "y": "categorical"}, "y", ["a", "b"],
+      excluded_features=["n"])
+  expected = _config({"features": {"n": {"exclude": True}}})
+  assert legacy == expected
+
+
+def test_unsupported_type_and_unknown_label_are_rejected_with_the_feature_named():
+  schema = text_format.Parse('feature { name: "s" type: STRUCT } feature { name: "y" type: BYTES }',
+                             schema_pb2.Schema())
+  with pytest.raises(ValueError, match="'s' has type STRUCT"):
+    preprocessing_plan.transform_config(None, schema, "y", ["a", "b"])
+  with pytest.raises(ValueError, match="label 'z' is not a feature"):
+    preprocessing_plan.transform_config(None, SCHEMA, "z", ["a", "b"])
+
+
+def test_a_missing_indicator_that_would_shadow_a_feature_is_rejected():
+  schema = text_format.Parse("""
+  feature { name: "x" type: FLOAT }
+  feature { name: "x_was_missing" type: FLOAT }
+  feature { name: "y" type: BYTES }
+  """, schema_pb2.Schema())
+  with pytest.raises(ValueError, match="'x' asks for a missing indicator 'x_was_missing_xf'"):
+    _config({"features": {"x": {"missing_indicator": True}}}, schema=schema)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"kind": "text"}, "kind 'text'"),
+    ({"impute": "median", "kind": "categorical", "encode": "vocabulary"}, "impute is 'median'"),
+    ({"scale": "log"}, "scale is 'log'"),
+    ({"impute": "constant"}, "impute_value is missing"),
+    ({"scale": "bucketize", "num_buckets": 1}, "num_buckets ≥ 2"),
+])
+def test_check_config_names_the_feature_and_the_bad_key(change, message):
+  config = _config()
+  config["features"]["x"].update(change)
+  with pytest.raises(ValueError, match="feature 'x'") as raised:
+    preprocessing_plan.check_config(config)
+  assert message in str(raised.value)
+
+
+def test_penguins_plan_builds_without_tensorflow():
+  code = (
+      "import sys; from trainguard import schemas; from trainguard.policy import Policy; "
+      "from trainguard.models import preprocessing_plan; d = schemas.schema_dir('penguins'); "
+      "c = preprocessing_plan.transform_config(Policy.load(d), d + '/schema.pbtxt', 'species', "
+      "['Adelie', 'Chinstrap', 'Gentoo']); "
+      "assert sorted(c['features']) == ['bill_depth_mm', 'bill_length_mm', 'body_mass_g', "
+      "'flipper_length_mm', 'island', 'sex', 'year'], c; "
+      "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+  assert schemas.schema_dir("penguins")

@@ -1,0 +1,400 @@
+"""What Transform learned, written down for people: per feature, the imputed value, the scaling
+parameters, the bucket boundaries or the vocabulary.
+
+`tft.TFTransformOutput` exposes vocabularies and the transformed schema but no scalar analyzer
+result (no mean, no median, no boundaries). They are recovered by probing: hand-made raw examples go
+through `transform_features_layer()`, the very graph serving uses, and the outputs are inverted:
+- a numeric feature scaled with z_score, min_max or none is affine in its raw value,
+  `output = (x - center) / divisor`: two probes give center and divisor (refined with a second pair
+  near the data for float32 precision), and the all-missing probe gives the imputed value;
+- a bucketized feature is a step function: each boundary is found by bisection on the raw value
+  (exact for floats: the bisection runs over the float32 values themselves; for integer features it
+  is the first integer of the bucket);
+- a categorical feature: the vocabulary file (size, top values), the id the all-missing probe takes
+  (the imputed category) and the id of a category never seen (the out-of-vocabulary id).
+A feature whose output is the same for every probe has no variation in the train split (every value
+missing, or a single value; see preprocessing.py): it is marked `dropped`, with a warning, and the
+Trainer leaves it out of the model.
+
+The names of the treatments (mean or median, z_score or min_max) are not in the graph: give the
+Transform `custom_config` (the plan) to get them; without it the summary reports what the graph does
+(`"method": "affine"` with center and divisor, the imputed value without its method).
+"""
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tensorflow_transform import analyzers as tft_analyzers
+
+from trainguard.models import features
+
+SUMMARY_FILE = "transform_summary.json"
+SUMMARY_VERSION = 1
+TOP_VALUES = 10
+
+# Probe values for the first, rough fit of an affine output; a category that no vocabulary holds.
+_ROUGH_PROBES = (0, 1_000_000, 1_000_000_000_000)
+_UNSEEN_CATEGORY = "\x00trainguard-unseen-category-probe"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT_SEARCH_LIMIT = 2**62
+_INT_PROBE_LIMIT = 2**60
+_NO_VARIATION = ("no variation in the train split (missing on every row, or a single value): its "
+                 "output is a constant 0, so the Trainer leaves it out of the model")
+_NO_VALUE = ("no value in the train split (missing on every row): its vocabulary is empty, so the "
+             "Trainer leaves it out of the model")
+
+
+def summarize(transform_output: Union[str, tft.TFTransformOutput],
+              transform_config: Optional[Mapping[str, Any]] = None,
+              label_key: Optional[str] = None) -> Dict[str, Any]:
+  """A JSON-serializable summary of what the transform graph learned, per raw feature.
+
+  Args:
+    transform_output: the Transform `transform_graph` URI, or a `TFTransformOutput`.
+    transform_config: optional, the Transform `custom_config` (the plan from
+      `preprocessing_plan.transform_config`): adds the treatments' names (mean/std or min/max rather
+      than center/divisor, the imputation method).
+    label_key: the label column (taken from `transform_config` when not given); it is summarized
+      as its classes, not probed.
+
+  Returns:
+    {"version": 1, "features": {raw name: {...}}, "dropped": [raw names], "warnings": [str]}. Each
+    feature has "kind" (numeric/categorical), "output" (transformed name or None when excluded),
+    "missing_indicator" (bool), "dropped" (bool), and by kind "imputation", "scaling" or
+    "vocabulary_size", "top_values", "num_ids", "unseen_id".
+  """
+  if not isinstance(transform_output, tft.TFTransformOutput):
+    transform_output = tft.TFTransformOutput(transform_output)
+  config = dict(transform_config or {})
+  plan = config.get("features", {})
+  label_key = label_key or config.get("label_key")
+  raw_spec = transform_output.raw_feature_spec()
+  transformed_spec = transform_output.transformed_feature_spec()
+  schema = transform_output.transformed_metadata.schema
+  probe = _Prober(transform_output, raw_spec)
+
+  summary: Dict[str, Dict[str, Any]] = {}
+  affine, steps, categorical = [], [], []
+  for name in sorted(raw_spec):
+    if name == label_key:
+      continue
+    dtype = raw_spec[name].dtype
+    entry: Dict[str, Any] = {
+        "kind": "categorical" if dtype == tf.string else "numeric",
+        "output": None,
+        "missing_indicator": features.missing_indicator_name(name) in transformed_spec,
+        "dropped": False,
+    }
+    summary[name] = entry
+    output = features.transformed_name(name)
+    if output not in transformed_spec:
+      entry["excluded"] = True
+      continue
+    entry["output"] = output
+    if dtype == tf.string:
+      categorical.append(name)
+    elif transformed_spec[output].dtype == tf.int64:
+      steps.append(name)
+    else:
+      affine.append(name)
+
+  missing = probe.run([{}])
+  _summarize_affine(affine, raw_spec, probe, missing, plan, summary)
+  _summarize_buckets(steps, raw_spec, schema, probe, missing, plan, summary)
+  _summarize_categorical(categorical, transform_output, schema, probe, missing, plan, summary)
+
+  dropped = sorted(n for n, e in summary.items() if e["dropped"])
+  result = {
+      "version": SUMMARY_VERSION,
+      "features": summary,
+      "dropped": dropped,
+      "warnings": [f"{name}: {summary[name]['reason']}." for name in dropped],
+  }
+  if label_key and features.transformed_name(label_key) in transformed_spec:
+    result["label"] = {"key": label_key, "output": features.transformed_name(label_key)}
+    if "label_classes" in config:
+      result["label"]["classes"] = list(config["label_classes"])
+  return result
+
+
+def write(summary: Mapping[str, Any], directory: str) -> str:
+  """Writes `summary` as `transform_summary.json` into `directory`; returns the file's path."""
+  tf.io.gfile.makedirs(directory)
+  path = os.path.join(directory, SUMMARY_FILE)
+  with tf.io.gfile.GFile(path, "w") as f:
+    json.dump(summary, f, indent=1, sort_keys=True)
+  return path
+
+
+# --- numeric, affine outputs (z_score, min_max, none) ---------------------------------------------
+
+
+def _summarize_affine(names, raw_spec, probe, missing, plan, summary) -> None:
+  if not names:
+    return
+  # Pass 1, far-apart probes: is the output constant, and roughly which line is it?
+  rough = probe.run([{n: _probe_value(raw_spec[n], v) for n in names} for v in _ROUGH_PROBES])
+  fits: Dict[str, Optional[Tuple[float, float, float, float]]] = {}
+  for name in names:
+    outs = [float(o) for o in rough[features.transformed_name(name)]]
+    if len(set(outs)) == 1:  # every present value gives the same output
+      fits[name] = None
+      continue
+    x = [_as_graph_sees_it(raw_spec[name], v) for v in _ROUGH_PROBES]
+    j = 1 if outs[1] != outs[0] else 2  # the closest pair that moved the output
+    fits[name] = (x[0], x[j], outs[0], outs[j])
+  # Pass 2, a pair one divisor apart around the center, where float32 outputs keep their digits.
+  pairs = {}
+  for name, fit in fits.items():
+    if fit is not None:
+      center, divisor = _line(*fit)
+      if np.isfinite(center) and np.isfinite(divisor):
+        pairs[name] = _near_pair(raw_spec[name], center, divisor)
+  refined = probe.run([{n: p[0] for n, p in pairs.items()}, {n: p[1] for n, p in pairs.items()}])
+  for name in names:
+    entry, output = summary[name], features.transformed_name(name)
+    treatment = plan.get(name, {})
+    if fits[name] is None:
+      _mark_dropped(entry, treatment)
+      continue
+    fit = fits[name]
+    if name in pairs:
+      o_low, o_high = float(refined[output][0]), float(refined[output][1])
+      if o_low != o_high:
+        fit = (_as_graph_sees_it(raw_spec[name], pairs[name][0]),
+               _as_graph_sees_it(raw_spec[name], pairs[name][1]), o_low, o_high)
+    center, divisor = _line(*fit)
+    missing_output = float(missing[output][0])
+    entry["imputation"] = _imputation(treatment, center + missing_output * divisor, missing_output)
+    entry["scaling"] = _scaling(treatment.get("scale"), center, divisor)
+
+
+def _line(x_low: float, x_high: float, o_low: float, o_high: float) -> Tuple[float, float]:
+  """Center and divisor of `output = (x - center) / divisor` through two probe points."""
+  divisor = (x_high - x_low) / (o_high - o_low)
+  return x_low - o_low * divisor, divisor
+
+
+def _scaling(method: Optional[str], center: float, divisor: float) -> Dict[str, Any]:
+  if method == "z_score":
+    return {"method": method, "mean": _round(center), "std": _round(divisor)}
+  if method == "min_max":
+    return {"method": method, "min": _round(center), "max": _round(center + divisor)}
+  if method == "none":
+    return {"method": method}
+  return {"method": "affine", "center": _round(center), "divisor": _round(divisor),
+          "formula": "(x - center) / divisor"}
+
+
+def _near_pair(spec, center: float, divisor: float):
+  """Two probe values about one divisor apart around the center, where float32 outputs are exact."""
+  if spec.dtype == tf.int64:
+    low = int(np.clip(np.round(center), -_INT_PROBE_LIMIT, _INT_PROBE_LIMIT))
+    return low, low + max(1, int(min(abs(divisor), _INT_PROBE_LIMIT)))
+  low = float(np.float32(np.clip(center, -_FLOAT32_MAX / 4, _FLOAT32_MAX / 4)))
+  high = float(np.float32(low + min(abs(divisor), _FLOAT32_MAX / 4)))
+  if high == low:
+    high = float(np.nextafter(np.float32(low), np.float32(np.inf)))
+  return low, high
+
+
+def _imputation(treatment, value: float, missing_output: float) -> Dict[str, Any]:
+  method = treatment.get("impute")
+  if method == "none":
+    return {"method": method, "value": None, "missing_output": _round(missing_output),
+            "note": "a missing value is output as 0 after scaling"}
+  return {"method": method, "value": _round(value)}
+
+
+# --- numeric, bucketized outputs ------------------------------------------------------------------
+
+
+def _summarize_buckets(names, raw_spec, schema, probe, missing, plan, summary) -> None:
+  if not names:
+    return
+  extremes = probe.run([{n: _lowest(raw_spec[n]) for n in names},
+                        {n: _highest(raw_spec[n]) for n in names}])
+  searches = {}
+  for name in names:
+    entry, output = summary[name], features.transformed_name(name)
+    treatment = plan.get(name, {})
+    ids = {int(missing[output][0]), int(extremes[output][0]), int(extremes[output][1])}
+    if len(ids) == 1:
+      _mark_dropped(entry, treatment)
+      continue
+    num_buckets = features.num_ids(schema, output) or int(extremes[output][1]) + 1
+    entry["imputation"] = {"method": treatment.get("impute"), "bucket": int(missing[output][0])}
+    entry["scaling"] = {"method": "bucketize", "num_buckets": num_buckets}
+    top = int(extremes[output][1])
+    searches[name] = [(k, k <= top) for k in range(1, num_buckets)]
+  boundaries = _bisect_boundaries(searches, raw_spec, probe)
+  for name, found in boundaries.items():
+    summary[name]["scaling"]["boundaries"] = found
+    if raw_spec[name].dtype == tf.int64:
+      summary[name]["scaling"]["note"] = ("integer feature: each boundary is its bucket's first "
+                                          "integer")
+
+
+def _bisect_boundaries(searches, raw_spec, probe) -> Dict[str, List[Optional[float]]]:
+  """Boundary k of a feature is the smallest raw value whose bucket id is ≥ k (tft.apply_buckets:
+  bucket i holds boundaries[i-1] <= x < boundaries[i]). Floats are searched over their ordered
+  float32 bit patterns, so the result is the exact float32 boundary."""
+  state = {}
+  for name, ks in searches.items():
+    is_int = raw_spec[name].dtype == tf.int64
+    lo, hi = ((-_INT_SEARCH_LIMIT, _INT_SEARCH_LIMIT) if is_int else
+              (_float_key(-_FLOAT32_MAX), _float_key(_FLOAT32_MAX)))
+    state[name] = [[k, lo, hi, reachable] for k, reachable in ks]
+  width = max((len(v) for v in state.values()), default=0)
+  while any(lo < hi for v in state.values() for _, lo, hi, ok in v if ok):
+    rows = [dict() for _ in range(width)]
+    for name, searches_of_name in state.items():
+      is_int = raw_spec[name].dtype == tf.int64
+      for row, (_, lo, hi, ok) in zip(rows, searches_of_name):
+        if ok and lo < hi:
+          mid = (lo + hi) // 2
+          row[name] = mid if is_int else float(_key_float(mid))
+    outs = probe.run(rows)
+    for name, searches_of_name in state.items():
+      output = features.transformed_name(name)
+      for i, search in enumerate(searches_of_name):
+        k, lo, hi, ok = search
+        if not ok or lo >= hi:
+          continue
+        mid = (lo + hi) // 2
+        if int(outs[output][i]) >= k:
+          search[2] = mid
+        else:
+          search[1] = mid + 1
+  result = {}
+  for name, searches_of_name in state.items():
+    is_int = raw_spec[name].dtype == tf.int64
+    result[name] = [
+        (None if not ok else int(lo) if is_int else _round(float(_key_float(lo))))
+        for _, lo, _, ok in searches_of_name
+    ]
+  return result
+
+
+def _float_key(value: float) -> int:
+  """An integer that orders like the float32 `value` (sign-magnitude bits made monotonic)."""
+  bits = int(np.array(value, np.float32).view(np.uint32))
+  return bits ^ 0xFFFFFFFF if bits & 0x80000000 else bits | 0x80000000
+
+
+def _key_float(key: int) -> np.float32:
+  bits = key & 0x7FFFFFFF if key & 0x80000000 else key ^ 0xFFFFFFFF
+  return np.array(bits, np.uint32).view(np.float32)
+
+
+def _lowest(spec):
+  return -_INT_SEARCH_LIMIT if spec.dtype == tf.int64 else -_FLOAT32_MAX
+
+
+def _highest(spec):
+  return _INT_SEARCH_LIMIT if spec.dtype == tf.int64 else _FLOAT32_MAX
+
+
+# --- categorical ----------------------------------------------------------------------------------
+
+
+def _summarize_categorical(names, transform_output, schema, probe, missing, plan, summary) -> None:
+  if not names:
+    return
+  unseen = probe.run([{n: _UNSEEN_CATEGORY for n in names}])
+  dummy = tft_analyzers.get_empy_vocabulary_dummy_value(tf.string)[1]
+  for name in names:
+    entry, output = summary[name], features.transformed_name(name)
+    treatment = plan.get(name, {})
+    size, head = _vocabulary_head(
+        transform_output.vocabulary_file_by_name(features.vocabulary_name(name)),
+        max(TOP_VALUES, int(missing[output][0]) + 1))
+    if size == 1 and head == [dummy]:
+      # tf.Transform writes this placeholder when no value was seen.
+      _mark_dropped(entry, treatment, _NO_VALUE)
+      continue
+    values = [v.decode("utf-8", errors="replace") for v in head]
+    imputed_id = int(missing[output][0])
+    entry["vocabulary_size"] = size
+    entry["top_values"] = values[:TOP_VALUES]
+    entry["num_ids"] = features.num_ids(schema, output) or size + features.NUM_OOV_BUCKETS
+    entry["unseen_id"] = int(unseen[output][0])
+    entry["imputation"] = {
+        "method": treatment.get("impute"),
+        "id": imputed_id,
+        "value": values[imputed_id] if imputed_id < size else None,
+    }
+    if imputed_id >= size:
+      entry["imputation"]["note"] = "a missing value takes the out-of-vocabulary id"
+
+
+def _vocabulary_head(path: str, count: int):
+  """The number of entries of a text vocabulary file and its first `count` entries (bytes)."""
+  size, head = 0, []
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for line in f:
+      if size < count:
+        head.append(line.rstrip(b"\n"))
+      size += 1
+  return size, head
+
+
+def _mark_dropped(entry: Dict[str, Any], treatment: Mapping[str, Any],
+                  reason: str = _NO_VARIATION) -> None:
+  entry["dropped"] = True
+  entry["reason"] = reason
+  for key in ("impute", "scale"):
+    if key in treatment:
+      entry.setdefault("policy", {})[key] = treatment[key]
+
+
+# --- probing --------------------------------------------------------------------------------------
+
+
+class _Prober:
+  """Runs raw examples through the serving transform layer; each output as a 1-D numpy array."""
+
+  def __init__(self, transform_output: tft.TFTransformOutput, raw_spec):
+    self._layer = transform_output.transform_features_layer()
+    self._spec = raw_spec
+
+  def run(self, rows: List[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
+    serialized = [self._example(row).SerializeToString() for row in rows]
+    parsed = tf.io.parse_example(tf.constant(serialized), self._spec)
+    outputs = self._layer(parsed)
+    return {name: np.asarray(value).reshape(len(rows), -1)[:, 0]
+            for name, value in outputs.items() if isinstance(value, tf.Tensor)}
+
+  def _example(self, row: Mapping[str, Any]) -> tf.train.Example:
+    example = tf.train.Example()
+    for name, spec in self._spec.items():
+      value = row.get(name)
+      if value is None:
+        if not isinstance(spec, tf.io.FixedLenFeature) or spec.default_value is not None:
+          continue  # absent: what a missing value looks like at serving
+        value = "" if spec.dtype == tf.string else 0  # a required feature cannot be absent
+      feature = example.features.feature[name]
+      if spec.dtype == tf.string:
+        feature.bytes_list.value.append(str(value).encode("utf-8"))
+      elif spec.dtype == tf.int64:
+        feature.int64_list.value.append(int(value))
+      else:
+        feature.float_list.value.append(float(value))
+    return example
+
+
+def _probe_value(spec, value):
+  return int(value) if spec.dtype == tf.int64 else float(value)
+
+
+def _as_graph_sees_it(spec, value) -> float:
+  """The probe value after the preprocessing_fn's cast to float32."""
+  return float(np.float32(_probe_value(spec, value)))
+
+
+def _round(value: float) -> float:
+  """Seven significant digits: what float32 analyzer outputs carry."""
+  return float(f"{value:.7g}")
