@@ -7,7 +7,7 @@ serving sample and previous span) ─ passes? ─► Transform (analyzers on the
 When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
 run ends with DataGuard's findings published and no Transform execution, no model.
 """
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -22,7 +22,7 @@ from trainguard.policy import Policy
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_root: str,
+    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
     schema_path: str,
     policy: Policy,
     label_key: str,
@@ -37,12 +37,14 @@ def create_pipeline(
     learning_rate: float = 0.01,
     early_stopping_patience: int = 8,
     seed: int = 42,
-    serving_data_root: Optional[str] = None,
-    previous_span_root: Optional[str] = None,
+    serving_data_root: Optional[Union[str, tfx.dsl.experimental.RuntimeParameter]] = None,
+    previous_span_root: Optional[Union[str, tfx.dsl.experimental.RuntimeParameter]] = None,
     presplit: bool = False,
     include_training: bool = True,
     preflight_findings: Sequence[Any] = (),
     eval_accuracy_threshold: float = 0.6,
+    baseline_model_resolver: bool = True,
+    runtime_schema_path: Optional[str] = None,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -50,7 +52,11 @@ def create_pipeline(
   """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults.
 
   `include_training=False` builds the front half only (ingest, statistics, DataGuard): what
-  `trainguard diagnose` runs.
+  `trainguard diagnose` runs. `baseline_model_resolver=False` leaves out the latest-blessed-model
+  Resolver (the Evaluator then checks the accuracy threshold only): the Kubeflow Pipelines 2 backend
+  runs no resolver steps. `data_root` and the comparison roots may be runtime parameters.
+  `schema_path` is read when the pipeline is built; `runtime_schema_path`, if given, is where
+  ImportSchemaGen reads the same file when it runs (Kubeflow: the path inside the image).
   """
   if presplit:
     # The user brought their own split: data_root/train/*.csv and data_root/eval/*.csv.
@@ -71,7 +77,7 @@ def create_pipeline(
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
 
-  schema_importer = tfx.components.ImportSchemaGen(schema_file=schema_path)
+  schema_importer = tfx.components.ImportSchemaGen(schema_file=runtime_schema_path or schema_path)
 
   # Optional comparison data, each through its own ExampleGen + StatisticsGen: a serving sample
   # (train/serving skew, validated in the SERVING environment) and the previous span (drift).
@@ -105,6 +111,8 @@ def create_pipeline(
         enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []))
 
+  transform_config = preprocessing_plan.transform_config(
+      policy, schema_path, label_key, label_classes)
   with tfx.dsl.Cond(data_guard.passed()):
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -113,8 +121,7 @@ def create_pipeline(
         # Leakage by construction: means, variances and vocabularies come from train rows only.
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         # Each feature's imputation, scaling and encoding, resolved from the schema and the policy.
-        custom_config=preprocessing_plan.transform_config(
-            policy, schema_path, label_key, label_classes),
+        custom_config=transform_config,
         # Statistics of transformed data are read by no one; computing them doubles the pass.
         disable_statistics=True,
         disable_analyzer_cache=True)
@@ -144,18 +151,20 @@ def create_pipeline(
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
             "seed": seed,
+            # So the Trainer's transform_summary.json names each feature's treatment.
+            "transform_config": transform_config,
         })
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id("latest_blessed_model_resolver") if baseline_model_resolver else None
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=model_resolver.outputs["model"] if model_resolver else None,
         eval_config=eval_config(label_key, eval_accuracy_threshold))
 
     pusher = tfx.components.Pusher(
@@ -167,7 +176,8 @@ def create_pipeline(
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=front + [transform, rebalance, trainer, model_resolver, evaluator, pusher],
+      components=front + [n for n in (transform, rebalance, trainer, model_resolver, evaluator,
+                                      pusher) if n is not None],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args or []))
