@@ -180,8 +180,26 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
     if slice_key:
       continue
     for by_sub_key in by_output.values():
-      for values in by_sub_key.values():
+      for sub_key, values in by_sub_key.items():
+        if sub_key:
+          continue  # per-class values (classId:N): see per_class_metrics
         for name, value in values.items():
           if isinstance(value, dict) and "doubleValue" in value:
             metrics[name] = float(value["doubleValue"])
   return metrics
+
+
+def per_class_metrics(evaluation_uri: str) -> Dict[int, Dict[str, float]]:
+  """One-vs-rest metrics per class id of the overall slice, from a TFMA evaluation artifact."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  out: Dict[int, Dict[str, float]] = {}
+  for slice_key, by_output in tfma.load_eval_result(evaluation_uri).slicing_metrics:
+    if slice_key:
+      continue
+    for by_sub_key in by_output.values():
+      for sub_key, values in by_sub_key.items():
+        if sub_key.startswith("classId:"):
+          out[int(sub_key.split(":")[1])] = {
+              name: float(v["doubleValue"]) for name, v in values.items()
+              if isinstance(v, dict) and "doubleValue" in v}
+  return out

@@ -118,6 +118,29 @@ def test_runner_prints_where_everything_is(penguins_run, summary):
   assert "eval accuracy:   0.9" in penguins_run.output
 
 
+def test_per_class_metrics_match_a_recomputation_from_eval_predictions(summary):
+  from sklearn import metrics as sk_metrics
+  per_class = results.per_class_metrics(summary.artifact_uri("Evaluator", "evaluation"))
+  assert sorted(per_class) == [0, 1, 2]
+  serve = tf.saved_model.load(summary.pushed_model).signatures["serving_default"]
+  files = glob.glob(os.path.join(summary.artifact_uri("CsvExampleGen", "examples"), "Split-eval",
+                                 "*.gz"))
+  classes = ["Adelie", "Chinstrap", "Gentoo"]
+  y_true, y_pred = [], []
+  for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(256):
+    for record in batch.numpy():
+      label = tf.train.Example.FromString(record).features.feature["species"]
+      y_true.append(classes.index(label.bytes_list.value[0].decode()))
+    y_pred += serve(examples=batch)["class_ids"].numpy().tolist()
+  recall = sk_metrics.recall_score(y_true, y_pred, average=None, labels=[0, 1, 2])
+  precision = sk_metrics.precision_score(y_true, y_pred, average=None, labels=[0, 1, 2])
+  for class_id in range(3):
+    assert per_class[class_id]["recall"] == pytest.approx(recall[class_id], abs=1e-6)
+    assert per_class[class_id]["precision"] == pytest.approx(precision[class_id], abs=1e-6)
+  macro = next(v for k, v in summary.eval_metrics.items() if k.endswith("_macro_recall"))
+  assert macro == pytest.approx(recall.mean(), abs=1e-6)
+
+
 def test_run_ends_with_the_path_of_a_self_contained_report(penguins_run, summary):
   line = next(l for l in penguins_run.output.splitlines() if l.startswith("report:"))
   path = line.split(":", 1)[1].strip()

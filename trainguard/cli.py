@@ -23,7 +23,7 @@ import sys
 import time
 from typing import List, Optional, Sequence
 
-from trainguard import csv_input
+from trainguard import csv_input, schema_review
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.pipeline import configs
 from trainguard.policy import POLICY_FILE, Policy, PolicyError, STRATEGIES
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
   init.add_argument("--force", action="store_true", help="overwrite existing files")
   _csv_format_arguments(init)
   init.set_defaults(func=cmd_schema_init)
+  schema_review.add_schema_commands(schema_commands)
   return parser
 
 
@@ -455,17 +456,21 @@ def cmd_run(args) -> int:
   _print_paths(summary)
   if not summary.blessed:
     print("The model was not blessed, so it was not pushed: "
-          + _why_not_blessed(summary), file=sys.stderr)
+          + _why_not_blessed(summary, len(plan.label_classes)), file=sys.stderr)
     return EXIT_BLOCKED if args.require_blessing else EXIT_OK
   return EXIT_OK
 
 
-def _why_not_blessed(summary) -> str:
+def _why_not_blessed(summary, num_classes: int) -> str:
   accuracy = summary.eval_metrics.get("sparse_categorical_accuracy")
+  recall = next((v for k, v in summary.eval_metrics.items() if k.endswith("macro_recall")), None)
+  if recall is not None and recall <= 1.0 / num_classes + 0.01:
+    return (f"macro-averaged recall {recall:.3f} does not beat always predicting the majority "
+            "class; see CLASS_IMBALANCE and the per-class metrics in the report.")
   if accuracy is not None and accuracy < configs.EVAL_ACCURACY_THRESHOLD:
     return (f"eval accuracy {accuracy:.3f} is below the threshold "
             f"{configs.EVAL_ACCURACY_THRESHOLD}.")
-  return "it did worse than the latest blessed model of this pipeline (see the evaluation)."
+  return "it did worse than the latest blessed model of this pipeline (see the report)."
 
 
 def _print_plan(plan: Plan) -> None:
