@@ -165,7 +165,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"] if model_resolver else None,
-        eval_config=eval_config(label_key, eval_accuracy_threshold))
+        eval_config=eval_config(label_key, eval_accuracy_threshold, len(label_classes)))
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -183,6 +183,10 @@ def create_pipeline(
       beam_pipeline_args=list(beam_pipeline_args or []))
 
 
+# The macro-averaged recall the blessing gate reads (TFMA reports it under this metric name).
+MACRO_RECALL = "macro_recall"
+
+
 def class_ids(sampling_strategy: Any, label_classes: Sequence[str]) -> Any:
   """The policy's `sampling_strategy` with class names (as reviewers write them) as class ids."""
   if not isinstance(sampling_strategy, dict):
@@ -196,12 +200,21 @@ def class_ids(sampling_strategy: Any, label_classes: Sequence[str]) -> Any:
   return ids
 
 
-def eval_config(label_key: str, accuracy_threshold: float) -> tfma.EvalConfig:
+def eval_config(label_key: str, accuracy_threshold: float,
+                num_classes: int = 2) -> tfma.EvalConfig:
   """TFMA reads raw eval examples, runs the exported Transform graph, and scores the model.
 
-  The model must reach `accuracy_threshold` and must not be worse than the latest blessed model
-  (by more than a rounding error) to be blessed and pushed.
+  Metrics: accuracy, the confusion matrix, and per class (one-vs-rest) precision, recall, F1 and
+  PR-AUC with their macro averages. Blessing needs all of:
+  - macro-averaged recall above 1/num_classes (+0.01): better than always predicting the majority
+    class, whose macro recall is exactly 1/num_classes whatever the class mix;
+  - accuracy ≥ `accuracy_threshold`;
+  - both no worse than the latest blessed model of this pipeline (by more than 0.01), when one
+    exists.
   """
+  not_worse = tfma.GenericChangeThreshold(
+      direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -1e-2})
+  every_class = {i: 1.0 for i in range(num_classes)}
   return tfma.EvalConfig(
       model_specs=[
           tfma.ModelSpec(
@@ -219,8 +232,27 @@ def eval_config(label_key: str, accuracy_threshold: float) -> tfma.EvalConfig:
                   threshold=tfma.MetricThreshold(
                       value_threshold=tfma.GenericValueThreshold(
                           lower_bound={"value": accuracy_threshold}),
-                      change_threshold=tfma.GenericChangeThreshold(
-                          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                          absolute={"value": -1e-2}))),
-          ])
+                      change_threshold=not_worse)),
+              tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+          ]),
+          # Per class (one-vs-rest) and their macro averages.
+          tfma.MetricsSpec(
+              metrics=[
+                  tfma.MetricConfig(class_name="Precision"),
+                  tfma.MetricConfig(class_name="Recall"),
+                  tfma.MetricConfig(class_name="F1Score"),
+                  tfma.MetricConfig(class_name="AUC", config='{"curve": "PR", "name": "pr_auc"}'),
+              ],
+              binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+              aggregate=tfma.AggregationOptions(macro_average=True, class_weights=every_class)),
+          # The blessing gate on macro recall alone (a threshold in the spec above would also
+          # apply to every class's recall).
+          tfma.MetricsSpec(
+              metrics=[tfma.MetricConfig(
+                  class_name="Recall", config='{"name": "' + MACRO_RECALL + '"}',
+                  threshold=tfma.MetricThreshold(
+                      value_threshold=tfma.GenericValueThreshold(
+                          lower_bound={"value": 1.0 / num_classes + 0.01}),
+                      change_threshold=not_worse))],
+              aggregate=tfma.AggregationOptions(macro_average=True, class_weights=every_class)),
       ])
