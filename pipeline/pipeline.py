@@ -151,6 +151,7 @@ def create_pipeline(
             "learning_rate": learning_rate,
             "early_stopping_patience": early_stopping_patience,
             "seed": seed,
+            "class_weights": bool(rebalancing.get("class_weights", False)),
             # So the Trainer's transform_summary.json names each feature's treatment.
             "transform_config": transform_config,
         })

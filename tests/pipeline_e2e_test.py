@@ -70,6 +70,30 @@ def _example(**values):
   return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
+def _raw_column(summary, split, name):
+  files = glob.glob(os.path.join(summary.artifact_uri("CsvExampleGen", "examples"),
+                                 f"Split-{split}", "*.gz"))
+  values = []
+  for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    feature = tf.train.Example.FromString(record.numpy()).features.feature[name]
+    kind = feature.WhichOneof("kind")
+    values += list(getattr(feature, kind).value) if kind else []
+  return np.array(values, dtype=float)
+
+
+def test_transform_learned_from_the_train_split_only(summary):
+  # Leakage by construction: the imputation/scaling mean is the train split's, not the dataset's.
+  learned = json.load(open(os.path.join(summary.artifact_uri("Trainer", "model_run"),
+                                        "transform_summary.json")))["features"]
+  for name in ("bill_length_mm", "body_mass_g"):
+    train = _raw_column(summary, "train", name)
+    everything = np.concatenate([train, _raw_column(summary, "eval", name)])
+    center = learned[name]["scaling"]["center"]
+    assert center == pytest.approx(train.mean(), rel=1e-5)
+    assert abs(center - everything.mean()) > 10 * abs(center - train.mean()) + 1e-4
+    assert learned[name]["imputation"]["method"] == "mean"
+
+
 def test_pushed_model_answers_raw_examples_with_missing_values(summary):
   assert summary.blessed is True
   assert summary.pushed_model and os.path.isdir(summary.pushed_model)
@@ -104,7 +128,12 @@ def test_rebalance_balances_the_train_split_and_copies_eval(summary):
   assert strategy == "smotenc"
   assert len(set(before["train"].values())) == 3
   assert set(after["train"].values()) == {max(before["train"].values())}
-  assert after["eval"] == before["eval"]
+  # eval is copied byte for byte, so the metrics see the real class mix.
+  def files(uri):
+    return {os.path.basename(p): open(p, "rb").read()
+            for p in glob.glob(os.path.join(uri, "Split-eval", "*"))}
+  copied = files(artifact.uri)
+  assert copied and copied == files(summary.artifact_uri("Transform", "transformed_examples"))
 
 
 def test_eval_accuracy_on_penguins(summary):

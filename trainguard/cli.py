@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
   _data_arguments(run)
   run.add_argument("--rebalance", choices=STRATEGIES,
                    help="class-imbalance fix (default: the policy's, 'auto')")
+  run.add_argument("--class-weights", action="store_true",
+                   help="weigh classes in the loss by their train counts (sklearn's 'balanced'), "
+                        "an alternative to resampling: usually with --rebalance none")
   run.add_argument("--epochs", type=int, default=configs.EPOCHS,
                    help="maximum training epochs (default: %(default)s; early stopping may end "
                         "sooner)")
@@ -183,6 +186,8 @@ def prepare(args) -> Plan:
       entry["exclude"] = True
   if getattr(args, "rebalance", None):
     policy.data["rebalance"]["strategy"] = args.rebalance
+  if getattr(args, "class_weights", False):
+    policy.data["rebalance"]["class_weights"] = True
   from trainguard.models import features  # pylint: disable=g-import-not-at-top
   try:
     label_classes = features.label_classes_from_schema(schema, profile.label)

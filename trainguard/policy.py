@@ -27,7 +27,7 @@ Format (every key optional; see `docs/policy.md`):
   features:
     <feature>: {impute: ..., scale: ..., exclude: false, missing_indicator: true, skew: 0.2,
                 drift: 0.2, block: [...], warn: [...]}
-  rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5}
+  rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5, class_weights: false}
 """
 import copy
 import fnmatch
@@ -95,7 +95,8 @@ _FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "s
 _PREPROCESSING_KEYS = {"numeric", "categorical", "missing_indicators"}
 _NUMERIC_DEFAULT_KEYS = {"impute", "scale"}
 _CATEGORICAL_DEFAULT_KEYS = {"impute", "encode"}
-_REBALANCE_KEYS = {"strategy", "sampling_strategy", "k_neighbors", "seed", "chunk_size"}
+_REBALANCE_KEYS = {"strategy", "sampling_strategy", "k_neighbors", "seed", "chunk_size",
+                   "class_weights"}
 
 
 class PolicyError(ValueError):
@@ -272,6 +273,7 @@ class Policy:
     if section["strategy"] not in STRATEGIES:
       raise PolicyError(f"{src}: rebalance.strategy is {section['strategy']!r}; use one of "
                         f"{', '.join(STRATEGIES)}.")
+    _check_bool(section.get("class_weights", False), src, "rebalance.class_weights")
     k = section.get("k_neighbors", 5)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
       raise PolicyError(f"{src}: rebalance.k_neighbors is {k!r}; use a whole number ≥ 1.")

@@ -19,6 +19,7 @@ import math
 import os
 from typing import Any, Collection, Dict, List
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -60,10 +61,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
                           config["batch_size"], seed=config["seed"], shuffle=False,
                           keep=model.input_names)
+  weights = None
+  if config.get("class_weights"):
+    weights = class_weights(train_dataset, len(config["label_classes"]))
+    logging.info("class weights: %s", weights)
   history = model.fit(
       train_dataset,
       validation_data=eval_dataset,
       epochs=config["epochs"],
+      class_weight=weights,
       verbose=2,
       callbacks=[
           keras.callbacks.TerminateOnNaN(),
@@ -77,6 +83,20 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   signatures = _signatures(model, tf_transform_output, config["label_key"],
                            config["label_classes"])
   model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+
+
+def class_weights(dataset: tf.data.Dataset, num_classes: int) -> Dict[int, float]:
+  """Weights that make every class weigh the same in the loss: rows / (classes × rows of the class),
+  scikit-learn's "balanced" rule, from one pass over the train split's labels. For users who prefer
+  reweighting to Rebalance's resampling (`--class-weights`, usually with `--rebalance none`)."""
+  counts = np.zeros(num_classes)
+  for _, labels in dataset:
+    ids = labels.numpy().reshape(-1)
+    counts += np.bincount(ids[(ids >= 0) & (ids < num_classes)], minlength=num_classes)
+  present = counts > 0
+  total = counts.sum()
+  return {i: float(total / (present.sum() * counts[i])) if counts[i] else 0.0
+          for i in range(num_classes)}
 
 
 def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label: str,

@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.trainer import fn_args_utils
@@ -73,3 +74,13 @@ def test_build_model_sizes_id_inputs_from_the_schema_and_skips_excluded(transfor
                for layer in keras_model.layers if layer.__class__.__name__ == "CategoryEncoding"}
   # bucket_f: 4 buckets; colour, shape, size: 3 categories + the out-of-vocabulary id.
   assert sorted(encodings.values()) == [4, 4, 4, 4]
+
+
+def test_class_weights_follow_sklearns_balanced_rule():
+  from sklearn.utils.class_weight import compute_class_weight
+  labels = np.array([0] * 6 + [1] * 3 + [2] * 1)
+  dataset = tf.data.Dataset.from_tensor_slices(
+      ({"x": np.zeros((10, 1), np.float32)}, labels.reshape(-1, 1))).batch(4)
+  weights = model.class_weights(dataset, 3)
+  expected = compute_class_weight("balanced", classes=np.array([0, 1, 2]), y=labels)
+  assert [weights[i] for i in range(3)] == pytest.approx(expected.tolist())
