@@ -17,7 +17,7 @@ LOCK_HASH = $(shell cat requirements.lock setup.py | sha256sum | cut -c1-16)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lock clean
+.PHONY: setup run test kubeflow lock clean
 
 setup:
 	@if [ -f $(STAMP) ] && [ "$$(cat $(STAMP))" = "$(LOCK_HASH)" ] && [ -x $(PY) ]; then \
@@ -47,6 +47,10 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	echo "make test: total $$(( $$(date +%s) - start )) s"; \
 	exit $$status
+
+# Compile the pipeline for Kubeflow Pipelines 2 / Vertex AI into kubeflow/build/ (kubeflow/README.md).
+kubeflow: setup
+	$(PY) -m trainguard.kubeflow.kubeflow_v2_runner $(ARGS)
 
 # Re-resolve requirements.in into requirements.lock (every transitive pin, Python 3.10, Linux).
 lock: $(UV)
