@@ -529,19 +529,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"trainguard: error: {e}", file=sys.stderr)
     return EXIT_USAGE
   except PipelineFailed as e:
-    print(f"trainguard: internal error, the pipeline failed: {_root_cause(e.error)}\n"
-          f"full log: {e.log_path}" + (f"\nreport: {e.report_path}" if e.report_path else ""),
-          file=sys.stderr)
-    return EXIT_INTERNAL
+    code, message = failure_message(e)
+    print(message, file=sys.stderr)
+    return code
   except KeyboardInterrupt:
     print("trainguard: interrupted", file=sys.stderr)
     return 130
 
 
-def _root_cause(error: BaseException) -> str:
+def failure_message(failed: PipelineFailed):
+  """Exit code and message for a failed run: a data problem the Trainer found (the loss diverged)
+  is the user's to fix (exit 1); anything else is an internal error (exit 3)."""
+  error = failed.error
   while error.__cause__ is not None:
     error = error.__cause__
-  return f"{type(error).__name__}: {error}"
+  where = f"\nfull log: {failed.log_path}" + (
+      f"\nreport: {failed.report_path}" if failed.report_path else "")
+  if type(error).__name__ == "TrainingDivergedError":
+    return EXIT_BLOCKED, f"trainguard: training diverged: {error}{where}"
+  return (EXIT_INTERNAL,
+          f"trainguard: internal error, the pipeline failed: {type(error).__name__}: {error}{where}")
 
 
 if __name__ == "__main__":

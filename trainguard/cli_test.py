@@ -103,3 +103,21 @@ def test_console_script_help_and_exit_code(tmp_path):
   proc = subprocess.run([script, "run", str(tmp_path), "--label", "y"], capture_output=True,
                         text=True, timeout=60)
   assert proc.returncode == 2 and "is a directory" in proc.stderr
+
+
+def test_diverged_training_is_a_data_problem_and_anything_else_internal():
+  class TrainingDivergedError(RuntimeError):
+    pass
+  try:
+    try:
+      raise TrainingDivergedError("training loss became nan at epoch 3; likely causes: ...")
+    except TrainingDivergedError as inner:
+      raise RuntimeError("component Trainer failed") from inner
+  except RuntimeError as outer:
+    failed = cli.PipelineFailed(outer, "/logs/run.log")
+  code, message = cli.failure_message(failed)
+  assert code == cli.EXIT_BLOCKED
+  assert message.startswith("trainguard: training diverged: training loss became nan")
+  assert "full log: /logs/run.log" in message
+  code, message = cli.failure_message(cli.PipelineFailed(KeyError("x"), "/l.log"))
+  assert code == cli.EXIT_INTERNAL and "internal error" in message
