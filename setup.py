@@ -9,6 +9,15 @@ from an editable checkout, from the built wheel, and inside the Kubeflow image.
 import os
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class _BuildPyWithoutTests(build_py):
+  """Tests live beside the code (`*_test.py`, `conftest.py`); the wheel and the image need none."""
+
+  def find_package_modules(self, package, package_dir):
+    return [(pkg, module, path) for pkg, module, path in super().find_package_modules(
+        package, package_dir) if not (module.endswith("_test") or module == "conftest")]
 
 _TOP = ("pipeline", "components", "models", "schemas", "kubeflow")
 _FOLDERS = {"trainguard": "trainguard"}
@@ -51,4 +60,5 @@ setup(
         "matplotlib",
     ],
     entry_points={"console_scripts": ["trainguard=trainguard.cli:main"]},
+    cmdclass={"build_py": _BuildPyWithoutTests},
 )
