@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from bench import report
+
 VARIANTS = (
     ("none", ["--rebalance", "none"]),
     ("class weights", ["--rebalance", "none", "--class-weights"]),
@@ -61,16 +63,12 @@ def main(argv=None) -> int:
     rare = per_class[1]  # classes sorted: common = 0, rare = 1
     rows.append((name, code, rare.get("recall"), rare.get("pr_auc"), rare.get("precision"),
                  summary.eval_metrics.get("sparse_categorical_accuracy"), seconds))
-  table = ["| variant | exit | minority recall | minority PR-AUC | minority precision | accuracy | wall s |",
-           "|---|---|---|---|---|---|---|"]
-  for name, code, recall, pr_auc, precision, accuracy, seconds in rows:
-    table.append(f"| {name} | {code} | {recall:.3f} | {pr_auc:.3f} | {precision:.3f} | "
-                 f"{accuracy:.3f} | {seconds:.0f} |")
-  text = "\n".join(table)
-  print(text)
-  if args.out:
-    with open(args.out, "a") as f:
-      f.write(text + "\n")
+  report.emit(
+      ["variant", "exit", "minority recall", "minority PR-AUC", "minority precision", "accuracy",
+       "wall s"],
+      [[name, str(code), f"{recall:.3f}", f"{pr_auc:.3f}", f"{precision:.3f}", f"{accuracy:.3f}",
+        f"{seconds:.0f}"]
+       for name, code, recall, pr_auc, precision, accuracy, seconds in rows], args.out)
   return 0
 
 

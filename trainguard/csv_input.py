@@ -12,7 +12,7 @@ Memory stays bounded: per column, counters and at most `MAX_TRACKED_VALUES` dist
 import codecs
 import csv
 import dataclasses
-import hashlib
+import filecmp
 import math
 import os
 import re
@@ -123,7 +123,6 @@ class CsvProfile:
   label_missing_rows: List[int]   # 1-based line numbers (header = line 1) of dropped rows
   findings: List[Finding]
   warnings: List[str]
-  sha256: str
 
   def column(self, name: str) -> ColumnProfile:
     for column in self.columns:
@@ -172,10 +171,6 @@ def inspect(path: str, label: Optional[str], delimiter: str = ",",
   `label=None` profiles a serving sample, which has no label column."""
   _check_file(path)
   na = frozenset(na_tokens)
-  digest = hashlib.sha256()
-  with open(path, "rb") as raw:
-    for block in iter(lambda: raw.read(1 << 20), b""):
-      digest.update(block)
   with _open_text(path) as f:
     reader = csv.reader(f, delimiter=delimiter)
     header = _read_header(reader, path, delimiter)
@@ -222,7 +217,7 @@ def inspect(path: str, label: Optional[str], delimiter: str = ",",
                      "train and eval. Add rows.")
   profile = CsvProfile(path=os.path.abspath(path), delimiter=delimiter, label=label_name,
                        columns=columns, rows=rows, label_missing_rows=label_missing, findings=[],
-                       warnings=warnings, sha256=digest.hexdigest())
+                       warnings=warnings)
   if label_name is not None:
     _check_label(profile)
   profile.findings = _findings(profile)
@@ -368,7 +363,6 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
   label_index = next((i for i, c in enumerate(profile.columns) if c.name == profile.label), None)
   os.makedirs(os.path.dirname(destination), exist_ok=True)
   tmp = destination + ".tmp"
-  digest = hashlib.sha256()
   with _open_text(profile.path) as f, open(tmp, "w", encoding="utf-8", newline="") as out:
     reader = csv.reader(f, delimiter=profile.delimiter)
     writer = csv.writer(out, lineterminator="\n")
@@ -380,22 +374,11 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
       if label_index is not None and cells[label_index].strip() in na:
         continue
       writer.writerow(["" if cells[i].strip() in na else cells[i].strip() for i in keep])
-  with open(tmp, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  if os.path.isfile(destination) and _sha256(destination) == digest.hexdigest():
+  if os.path.isfile(destination) and filecmp.cmp(tmp, destination, shallow=False):
     os.remove(tmp)
     return False
   os.replace(tmp, destination)
   return True
-
-
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 def infer_schema(profile: CsvProfile):
