@@ -88,9 +88,10 @@ def test_transform_learned_from_the_train_split_only(summary):
   for name in ("bill_length_mm", "body_mass_g"):
     train = _raw_column(summary, "train", name)
     everything = np.concatenate([train, _raw_column(summary, "eval", name)])
-    center = learned[name]["scaling"]["center"]
-    assert center == pytest.approx(train.mean(), rel=1e-5)
-    assert abs(center - everything.mean()) > 10 * abs(center - train.mean()) + 1e-4
+    mean = learned[name]["scaling"]["mean"]
+    assert learned[name]["scaling"]["method"] == "z_score"
+    assert mean == pytest.approx(train.mean(), rel=1e-5)
+    assert abs(mean - everything.mean()) > 10 * abs(mean - train.mean()) + 1e-4
     assert learned[name]["imputation"]["method"] == "mean"
 
 
