@@ -72,7 +72,8 @@ def main(argv=None) -> int:
   rows = []
   for _ in range(args.repeats):
     root = tempfile.mkdtemp(prefix="bench-penguins-")
-    write_processed_penguins(os.path.join(root, "theirs-data"))
+    # The example reads data_root/labelled/*.
+    write_processed_penguins(os.path.join(root, "theirs-data", "labelled"))
     theirs = timed([sys.executable, "-c", THEIRS, os.path.join(root, "theirs"),
                     os.path.join(root, "theirs-data")])
     ours = timed([trainguard, "run", datasets.penguins_source_csv(), "--label", "species",
