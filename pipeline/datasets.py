@@ -5,9 +5,6 @@ as missing), so the default run exercises the same path as a user's own CSV.
 """
 from importlib import resources
 
-PENGUINS = "penguins"
-PENGUINS_LABEL = "species"
-
 
 def penguins_source_csv() -> str:
   """Path of the raw Palmer penguins CSV inside the installed `palmerpenguins` package."""
