@@ -1,6 +1,8 @@
 """Defaults for the trainguard pipeline, in one place. Runners and the CLI override them by argument."""
 import os
 
+from trainguard.pipeline import beam_options
+
 PIPELINE_NAME = "trainguard-penguins"
 
 # The embedded default dataset and its curated schema (schemas/penguins/schema.pbtxt).
@@ -29,10 +31,6 @@ SEED = 42
 # Blessing: the model must reach this eval accuracy to be pushed.
 EVAL_ACCURACY_THRESHOLD = 0.6
 
-# Beam: the in-process DirectRunner, on purpose. On 2 cores the TFX penguin example took about 108 s
-# with the multi-process DirectRunner and 47 s in-process: per-component start-up (a process per
-# worker, each importing TensorFlow) dominates small data. Pass other --beam-arg values for big data.
-BEAM_PIPELINE_ARGS = (
-    "--direct_running_mode=in_memory",
-    "--direct_num_workers=1",
-)
+# Beam: in-process for small data, one worker process per core for big data (beam_options.py says
+# why and where the line is). This tuple is the small-data choice, used where no input size is known.
+BEAM_PIPELINE_ARGS = beam_options.IN_PROCESS

@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 
 from trainguard import csv_input, schema_review
 from trainguard.components.data_guard.findings import Finding, FindingsReport
-from trainguard.pipeline import configs
+from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, Policy, PolicyError, STRATEGIES
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -119,7 +119,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--workdir", default=configs.DEFAULT_WORKDIR,
                       help="pipeline roots, metadata, models and reports (default: %(default)s)")
   parser.add_argument("--beam-arg", action="append", metavar="ARG",
-                      help="a Beam pipeline argument (repeatable; replaces the defaults)")
+                      help="a Beam pipeline argument (repeatable; replaces the choice by data size: "
+                           "in-process below 256 MB of CSV, one process per core above)")
   parser.add_argument("--verbose", action="store_true",
                       help="show TensorFlow, Beam and TFX logs in the terminal")
   _csv_format_arguments(parser)
@@ -322,7 +323,8 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         preflight_findings=plan.preflight,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
-        beam_pipeline_args=args.beam_arg or list(configs.BEAM_PIPELINE_ARGS))
+        beam_pipeline_args=beam_options.choose(
+            [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg))
     try:
       tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
     except Exception as e:  # pylint: disable=broad-except
