@@ -16,6 +16,8 @@ def test_blocked_run_exits_non_zero_with_a_message_naming_the_feature(blocked_ru
   assert "DataGuard blocked the run" in blocked_run.output
   assert "bill_length_mm: UNEXPECTED_DATA_TYPE: expected FLOAT values" in blocked_run.output
   assert "line 6: 'broken'" in blocked_run.output  # the pre-flight keeps row numbers
+  assert "bill_depth_mm: INFINITE_VALUES" in blocked_run.output
+  assert "line 10: 'inf'" in blocked_run.output
   assert "Fix:" in blocked_run.output
 
 
@@ -34,7 +36,8 @@ def test_findings_are_readable_from_ml_metadata_after_the_block(summary):
   assert summary.blocked
   blocking = summary.findings.blocking
   assert {(f.feature, f.kind) for f in blocking} == {
-      ("bill_length_mm", "UNEXPECTED_DATA_TYPE"), ("bill_length_mm", "NUMERIC_COLUMN_WITH_TEXT")}
+      ("bill_length_mm", "UNEXPECTED_DATA_TYPE"), ("bill_length_mm", "NUMERIC_COLUMN_WITH_TEXT"),
+      ("bill_depth_mm", "INFINITE_VALUES")}
 
 
 def test_blocked_run_still_writes_a_report_that_says_why(blocked_run):

@@ -57,7 +57,8 @@ def penguins_rerun(penguins_run) -> CompletedRun:
 @pytest.fixture(scope="session")
 def blocked_run(tmp_path_factory) -> CompletedRun:
   """Every other penguins row (172, all three species) with one bill length written as the text
-  'broken' on line 6: the pre-flight and DataGuard must both name it and stop the run."""
+  'broken' on line 6 and one bill depth as 'inf' on line 10: the pre-flight and DataGuard must name
+  both and stop the run."""
   from trainguard import schemas
   from trainguard.pipeline import datasets
   workdir = str(tmp_path_factory.mktemp("blocked"))
@@ -66,10 +67,12 @@ def blocked_run(tmp_path_factory) -> CompletedRun:
     lines = f.readlines()
     out.write(lines[0])
     for i, line in enumerate(lines[1::2]):
+      cells = line.split(",")
       if i == 4:  # line 6 of the written file
-        cells = line.split(",")
         cells[2] = "broken"
-        line = ",".join(cells)
+      if i == 8:  # line 10: an infinity (a division by zero upstream)
+        cells[3] = "inf"
+      line = ",".join(cells)
       out.write(line)
   return run_local_runner(workdir, "--data", data, "--label", "species", "--schema",
                           schemas.schema_dir("penguins"))

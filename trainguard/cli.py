@@ -5,8 +5,8 @@
     trainguard schema init data.csv --label y --out schemas/mydata/
 
 Exit codes: 0 the data can train / the run completed (blessed or not); 1 DataGuard blocked (or, with
---require-blessing, the model was not blessed); 2 a usage error or unusable input; 3 an internal
-error (the message says where the full log is).
+--require-blessing, the model was not blessed); 2 a usage error, unusable input or an output that
+cannot be written (disk full); 3 an internal error (the message says where the full log is).
 
 Everything that can be checked is checked before TensorFlow is imported, so a bad file or flag is
 rejected in well under a second.
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import errno
 import json
 import logging
 import os
@@ -23,12 +24,13 @@ import sys
 import time
 from typing import List, Optional, Sequence
 
-from trainguard import csv_input, schema_review
+from trainguard import csv_input, model_code, schema_review
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, Policy, PolicyError, STRATEGIES
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EFBIG)
 
 # Rank of a finding kind by how much it stops training, after severity: first what breaks the data
 # outright, then what silently biases a model.
@@ -48,8 +50,15 @@ class UsageError(ValueError):
 # Arguments
 
 
+class _Parser(argparse.ArgumentParser):
+  """Usage errors as one line that names the flag and where help is, not a screen of usage."""
+
+  def error(self, message):
+    self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see `{self.prog} --help`.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  parser = _Parser(
       prog="trainguard",
       description="Find and fix what stops a TensorFlow model from training well, then train, "
                   "evaluate and push it (TFX pipeline, LocalDagRunner).",
@@ -79,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="maximum training epochs (default: %(default)s; early stopping may end "
                         "sooner)")
   run.add_argument("--seed", type=int, default=configs.SEED, help="seed for every random choice")
+  run.add_argument("--run-fn", default=configs.RUN_FN, metavar="MODULE.FUNCTION",
+                   help="the Trainer's run_fn, by import path (default: %(default)s); the module "
+                        "must be importable (installed, or its folder on PYTHONPATH)")
+  run.add_argument("--preprocessing-fn", default=configs.PREPROCESSING_FN,
+                   metavar="MODULE.FUNCTION",
+                   help="Transform's preprocessing_fn, by import path (default: %(default)s)")
   run.add_argument("--require-blessing", action="store_true",
                    help="exit 1 when the model is not blessed (for CI)")
   run.set_defaults(func=cmd_run)
@@ -121,6 +136,13 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--beam-arg", action="append", metavar="ARG",
                       help="a Beam pipeline argument (repeatable; replaces the choice by data size: "
                            "in-process below 256 MB of CSV, one process per core above)")
+  parser.add_argument("--beam-endpoint", metavar="HOST:PORT",
+                      help="send every Beam-powered component to this portable Beam job service "
+                           "(scripts/beam_portable.py start; docs/scale-out.md); --beam-arg values "
+                           "are added after its arguments")
+  parser.add_argument("--beam-worker-pool", metavar="HOST:PORT",
+                      help="the worker pool that job service starts SDK workers from, as the job "
+                           "service reaches it (default: port 50000 on the --beam-endpoint host)")
   parser.add_argument("--verbose", action="store_true",
                       help="show TensorFlow, Beam and TFX logs in the terminal")
   _csv_format_arguments(parser)
@@ -153,6 +175,13 @@ def prepare(args) -> Plan:
   delimiter = _delimiter(args.delimiter)
   if getattr(args, "epochs", 1) < 1:
     raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
+  if getattr(args, "seed", 0) < 0:
+    raise UsageError(f"--seed must be 0 or more (NumPy and TensorFlow take unsigned seeds), got "
+                     f"{args.seed}.")
+  for flag in ("run_fn", "preprocessing_fn"):
+    if hasattr(args, flag):
+      model_code.check_function_path("--" + flag.replace("_", "-"), getattr(args, flag))
+  _check_beam_endpoint(args)
   workdir = os.path.abspath(os.path.expanduser(args.workdir))
   _check_workdir(workdir)
   profile = csv_input.inspect(args.csv, args.label, delimiter, na)
@@ -165,6 +194,7 @@ def prepare(args) -> Plan:
   if presplit:
     eval_profile = csv_input.inspect(args.eval_data, args.label, delimiter, na)
     _check_same_columns(profile, eval_profile)
+    _check_eval_classes(profile, eval_profile)
     findings += [dataclasses.replace(f, split="eval input") for f in eval_profile.findings]
     warnings += eval_profile.warnings
     csv_input.stage(profile, os.path.join(data_root, "train", "data.csv"), na)
@@ -194,6 +224,8 @@ def prepare(args) -> Plan:
     label_classes = features.label_classes_from_schema(schema, profile.label)
   except ValueError as e:
     raise UsageError(f"{schema_folder}/schema.pbtxt: {e}") from e
+  _check_classes_in_schema(profile, label_classes, schema_folder)
+  _check_k_neighbors(profile, policy, presplit)
 
   plan = Plan(pipeline_name=pipeline_name, workdir=workdir, data_root=data_root,
               presplit=presplit, schema_folder=schema_folder, schema_inferred=not args.schema,
@@ -201,6 +233,7 @@ def prepare(args) -> Plan:
               preflight=findings, warnings=warnings)
   if args.serving_data:
     serving = csv_input.inspect(args.serving_data, None, delimiter, na)
+    _check_serving_columns(serving, schema, policy, profile.label)
     plan.serving_root = os.path.join(workdir, "data", name + "-serving")
     csv_input.stage(serving, os.path.join(plan.serving_root, "data.csv"), na)
   if args.previous_span:
@@ -208,6 +241,17 @@ def prepare(args) -> Plan:
     plan.previous_root = os.path.join(workdir, "data", name + "-previous")
     csv_input.stage(previous, os.path.join(plan.previous_root, "data.csv"), na)
   return plan
+
+
+def _check_beam_endpoint(args) -> None:
+  """A malformed --beam-endpoint/--beam-worker-pool, or no job service listening: exit 2 now."""
+  endpoint, pool = getattr(args, "beam_endpoint", None), getattr(args, "beam_worker_pool", None)
+  try:
+    beam_options.choose([], getattr(args, "beam_arg", None), endpoint, pool)
+    if endpoint:
+      beam_options.check_job_service(endpoint)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
 
 
 def _delimiter(value: str) -> str:
@@ -242,6 +286,63 @@ def _check_same_columns(train: csv_input.CsvProfile, other: csv_input.CsvProfile
   if a != b:
     raise UsageError(f"{other.path}: its columns ({', '.join(b)}) differ from {train.path}'s "
                      f"({', '.join(a)}); both files need the same header.")
+
+
+def _check_eval_classes(train: csv_input.CsvProfile, other: csv_input.CsvProfile) -> None:
+  unseen = sorted(set(other.label_classes) - set(train.label_classes))
+  if unseen:
+    raise UsageError(
+        f"{other.path}: label {train.label!r} has class(es) {', '.join(map(repr, unseen))} that "
+        f"the training file {train.path} never has, so the model cannot learn them; remove those "
+        "rows from the eval file or add training rows of that class.")
+
+
+def _check_classes_in_schema(profile: csv_input.CsvProfile, classes: List[str],
+                             schema_folder: str) -> None:
+  unknown = sorted(set(profile.label_classes) - set(classes))
+  if unknown:
+    raise UsageError(
+        f"{profile.path}: label {profile.label!r} has class(es) {', '.join(map(repr, unknown))} "
+        f"that {schema_folder}/schema.pbtxt does not list (its classes: {', '.join(classes)}); "
+        "fix the rows, or add the class to the label's domain in a reviewed schema change.")
+
+
+def _check_k_neighbors(profile: csv_input.CsvProfile, policy: Policy, presplit: bool) -> None:
+  """A SMOTE-family strategy needs k_neighbors + 1 rows of every class it synthesises; the train
+  split holds at most the file's rows of a class, so a class this small can never work. (`auto`
+  falls back to random over-sampling itself.)"""
+  section = policy.data["rebalance"]
+  strategy, k = section["strategy"], section["k_neighbors"]
+  if strategy not in ("smote", "smotenc", "borderline_smote", "adasyn"):
+    return
+  counts = profile.column(profile.label).values
+  largest = max(counts.values())
+  for name, rows in sorted(counts.items(), key=lambda item: item[1]):
+    if rows < largest and rows < k + 1:
+      where = "the training file" if presplit else "the whole file (train gets about 2/3)"
+      raise UsageError(
+          f"rebalance strategy {strategy!r} with k_neighbors={k} needs at least {k + 1} rows of "
+          f"every class it synthesises, but class {name!r} of label {profile.label!r} has {rows} "
+          f"in {where} ({profile.path}); lower rebalance.k_neighbors in policy.yaml, use "
+          "--rebalance random_over (or auto), or collect more rows.")
+
+
+def _check_serving_columns(serving: csv_input.CsvProfile, schema, policy: Policy,
+                           label: str) -> None:
+  """A serving sample must carry every feature the model reads at serving that the schema says is
+  present (presence > 0); otherwise every request would be rejected or silently imputed."""
+  have = {c.name for c in serving.kept_columns}
+  excluded = {name for name, entry in policy.data["features"].items() if entry.get("exclude")}
+  missing = [f.name for f in schema.feature
+             if f.name not in have and f.name != label and f.name not in excluded
+             and "SERVING" not in f.not_in_environment
+             and (f.presence.min_fraction > 0 or f.presence.min_count > 0)]
+  if missing:
+    raise UsageError(
+        f"{serving.path}: no value in column(s) {', '.join(map(repr, missing))}, which the schema "
+        "requires at serving (presence above 0); add them to the serving sample, or, if serving "
+        "really lacks them, exclude them in policy.yaml or mark them not_in_environment: "
+        "\"SERVING\" in schema.pbtxt (a reviewed change).")
 
 
 def _read_schema(folder: str):
@@ -282,7 +383,7 @@ def _write_if_changed(path: str, text: str) -> None:
     with open(path, encoding="utf-8") as f:
       if f.read() == text:
         return
-  with open(path, "w", encoding="utf-8") as f:
+  with csv_input.atomic_write(path, encoding="utf-8") as f:
     f.write(text)
 
 
@@ -308,8 +409,8 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         label_key=plan.label,
         label_classes=plan.label_classes,
         serving_model_dir=paths.serving_model_dir,
-        preprocessing_fn=configs.PREPROCESSING_FN,
-        run_fn=configs.RUN_FN,
+        preprocessing_fn=getattr(args, "preprocessing_fn", configs.PREPROCESSING_FN),
+        run_fn=getattr(args, "run_fn", configs.RUN_FN),
         epochs=getattr(args, "epochs", configs.EPOCHS),
         batch_size=configs.BATCH_SIZE,
         learning_rate=configs.LEARNING_RATE,
@@ -324,7 +425,8 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             paths.metadata_path),
         beam_pipeline_args=beam_options.choose(
-            [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg))
+            [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg,
+            args.beam_endpoint, args.beam_worker_pool))
     try:
       tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
     except Exception as e:  # pylint: disable=broad-except
@@ -527,8 +629,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return int(e.code or 0)
   try:
     return args.func(args)
-  except (csv_input.InputError, PolicyError, UsageError) as e:
+  except (csv_input.InputError, PolicyError, UsageError, model_code.ModuleCodeError) as e:
     print(f"trainguard: error: {e}", file=sys.stderr)
+    return EXIT_USAGE
+  except csv_input.WriteError as e:
+    print(f"trainguard: error: {e.strerror}", file=sys.stderr)
     return EXIT_USAGE
   except PipelineFailed as e:
     code, message = failure_message(e)
@@ -549,6 +654,14 @@ def failure_message(failed: PipelineFailed):
       f"\nreport: {failed.report_path}" if failed.report_path else "")
   if type(error).__name__ == "TrainingDivergedError":
     return EXIT_BLOCKED, f"trainguard: training diverged: {error}{where}"
+  if type(error).__name__ == "RebalanceError":
+    return EXIT_USAGE, (f"trainguard: error: Rebalance cannot use the policy's settings on this "
+                        f"data: {error}{where}")
+  if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
+    return EXIT_USAGE, (f"trainguard: error: a component could not write "
+                        f"{error.filename or 'its output'} ({error.strerror}); free space on that "
+                        f"disk or pass another --workdir, then run again (finished components "
+                        f"are reused).{where}")
   return (EXIT_INTERNAL,
           f"trainguard: internal error, the pipeline failed: {type(error).__name__}: {error}{where}")
 

@@ -10,6 +10,7 @@ so `trainguard schema init` never imports TensorFlow either.
 Memory stays bounded: per column, counters and at most `MAX_TRACKED_VALUES` distinct values.
 """
 import codecs
+import contextlib
 import csv
 import dataclasses
 import filecmp
@@ -37,6 +38,35 @@ class InputError(ValueError):
   """Input that cannot be used as given; the message names the file, the row/column and the fix."""
 
 
+class WriteError(OSError):
+  """A file trainguard must write could not be written (disk full, read-only, not a folder)."""
+
+  def __init__(self, path: str, error: OSError):
+    super().__init__(error.errno, f"{path}: cannot write it ({error.strerror}); free space on "
+                     "that disk or pass another --workdir.")
+    self.path = path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = "w", **kwargs):
+  """Writes `path` through a temporary file that replaces it only when every byte is written, so a
+  full disk or a crash never leaves a half-written file where a good one is expected."""
+  tmp = f"{path}.tmp"
+  try:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(tmp, mode, **kwargs) as out:
+      yield out
+    os.replace(tmp, path)
+  except OSError as e:
+    if os.path.lexists(tmp):
+      os.remove(tmp)
+    raise WriteError(path, e) from e
+  except BaseException:
+    if os.path.lexists(tmp):
+      os.remove(tmp)
+    raise
+
+
 @dataclasses.dataclass
 class ColumnProfile:
   name: str
@@ -48,6 +78,7 @@ class ColumnProfile:
   non_numeric: int = 0
   non_numeric_samples: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
   non_finite: int = 0
+  non_finite_samples: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
   minimum: float = math.inf
   maximum: float = -math.inf
   values: Dict[str, int] = dataclasses.field(default_factory=dict)
@@ -69,6 +100,8 @@ class ColumnProfile:
           self.integer += 1
       else:
         self.non_finite += 1
+        if len(self.non_finite_samples) < SAMPLES:
+          self.non_finite_samples.append((row, value))
     if value in self.values:
       self.values[value] += 1
     elif len(self.values) < MAX_TRACKED_VALUES:
@@ -327,6 +360,15 @@ def _findings(profile: CsvProfile) -> List[Finding]:
           fix="fix or blank those cells (empty cells are imputed), or declare them missing with "
               "--na-values.",
           source="preflight", measured=column.non_numeric / column.present))
+    elif column.is_numeric and column.non_finite:
+      samples = ", ".join(f"line {r}: {v!r}" for r, v in column.non_finite_samples)
+      findings.append(Finding(
+          kind="INFINITE_VALUES", feature=column.name, split="input", severity="block",
+          expected="finite numbers", found=f"{column.non_finite} infinite value(s) ({samples})",
+          fix="an infinity is usually a division by zero upstream: fix it at the source or blank "
+              "those cells (empty cells are imputed); to impute them as missing instead, add "
+              "INFINITE_VALUES to findings.warn in policy.yaml.",
+          source="preflight", measured=column.non_finite / column.present))
     elif column.name != profile.label and (column.is_constant or column.is_id_like):
       kind = "CONSTANT_COLUMN" if column.is_constant else "ID_LIKE_COLUMN"
       found = (f"the single value {next(iter(column.values))!r} in every row" if column.is_constant
@@ -361,9 +403,8 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
   na = frozenset(na_tokens)
   keep = [i for i, c in enumerate(profile.columns) if not c.all_missing]
   label_index = next((i for i, c in enumerate(profile.columns) if c.name == profile.label), None)
-  os.makedirs(os.path.dirname(destination), exist_ok=True)
-  tmp = destination + ".tmp"
-  with _open_text(profile.path) as f, open(tmp, "w", encoding="utf-8", newline="") as out:
+  staged = destination + ".staged"
+  with _open_text(profile.path) as f, atomic_write(staged, encoding="utf-8", newline="") as out:
     reader = csv.reader(f, delimiter=profile.delimiter)
     writer = csv.writer(out, lineterminator="\n")
     next(reader)
@@ -374,10 +415,10 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
       if label_index is not None and cells[label_index].strip() in na:
         continue
       writer.writerow(["" if cells[i].strip() in na else cells[i].strip() for i in keep])
-  if os.path.isfile(destination) and filecmp.cmp(tmp, destination, shallow=False):
-    os.remove(tmp)
+  if os.path.isfile(destination) and filecmp.cmp(staged, destination, shallow=False):
+    os.remove(staged)
     return False
-  os.replace(tmp, destination)
+  os.replace(staged, destination)
   return True
 
 

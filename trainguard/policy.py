@@ -52,6 +52,7 @@ DEFAULT_BLOCK = (
     "COMPARATOR_L_INFTY_HIGH",
     "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
     "NUMERIC_COLUMN_WITH_TEXT",
+    "INFINITE_VALUES",
     "CROSS_SPLIT_DUPLICATES",
     "LABEL_LEAKAGE",
 )
@@ -145,7 +146,10 @@ class Policy:
         try:
           raw = yaml.safe_load(f) or {}
         except yaml.YAMLError as e:
-          raise PolicyError(f"{path}: not valid YAML ({e}); fix the syntax.") from e
+          mark = getattr(e, "problem_mark", None)
+          where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+          problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+          raise PolicyError(f"{path}{where}: not valid YAML ({problem}); fix the syntax.") from e
     return cls.from_dict(raw, source=path if os.path.isfile(path) else "<default policy>",
                          schema=schema)
 

@@ -89,7 +89,7 @@ def test_bad_policies_are_rejected_with_the_key_and_the_fix(raw, message):
 
 def test_yaml_syntax_error_names_the_file(tmp_path):
   (tmp_path / "policy.yaml").write_text("findings: [unclosed\n")
-  with pytest.raises(PolicyError, match=r"policy.yaml: not valid YAML"):
+  with pytest.raises(PolicyError, match=r"policy.yaml, line 2, column 1: not valid YAML"):
     Policy.load(str(tmp_path), SCHEMA)
 
 

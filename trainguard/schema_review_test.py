@@ -385,7 +385,7 @@ def test_check_policy_naming_an_unknown_feature(tmp_path):
 
 def test_check_policy_that_is_not_yaml(tmp_path):
   problem, path = _check_one(tmp_path, policy="features: [\n")
-  assert problem.startswith(f"{os.path.dirname(path)}/policy.yaml: not valid YAML (")
+  assert problem.startswith(f"{os.path.dirname(path)}/policy.yaml, line 2, column 1: not valid YAML (")
 
 
 def test_check_policy_with_a_bad_value(tmp_path):

@@ -120,13 +120,13 @@ def decode_sampling_strategy(value: Optional[str]) -> SamplingStrategy:
              "(two classes), or a JSON object of class id to rows, e.g. '{\"2\": 152}'")
   if isinstance(decoded, str):
     if decoded not in SAMPLING_STRATEGY_NAMES:
-      raise ValueError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
+      raise spec.RebalanceError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
     return decoded
   if isinstance(decoded, bool):
-    raise ValueError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
+    raise spec.RebalanceError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
   if isinstance(decoded, (int, float)):
     if not 0 < decoded <= 1:
-      raise ValueError(
+      raise spec.RebalanceError(
           f"sampling_strategy={value!r} is a ratio outside (0, 1]: it is the minority's rows "
           "after over-sampling over the majority's (or the minority's over the majority's after "
           "under-sampling); use a ratio in (0, 1], e.g. 1.0 for equal classes.")
@@ -139,18 +139,18 @@ def decode_sampling_strategy(value: Optional[str]) -> SamplingStrategy:
       except (TypeError, ValueError):
         class_id = None
       if class_id is None or class_id < 0:
-        raise ValueError(
+        raise spec.RebalanceError(
             f"sampling_strategy={value!r} has key {key!r}, which is not a class id; keys are the "
             "label's integer class ids after Transform (0 is the schema's first class).")
       if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-        raise ValueError(
+        raise spec.RebalanceError(
             f"sampling_strategy={value!r} asks for {rows!r} rows of class {class_id}; give a whole "
             "number of rows (>= 0) per class.")
       parsed[class_id] = rows
     if not parsed:
-      raise ValueError(f"sampling_strategy={value!r} names no class; use {allowed}.")
+      raise spec.RebalanceError(f"sampling_strategy={value!r} names no class; use {allowed}.")
     return parsed
-  raise ValueError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
+  raise spec.RebalanceError(f"sampling_strategy={value!r} is not understood; use {allowed}.")
 
 
 def _int_param(props: Mapping[str, Any], key: str, default: int, minimum: int, hint: str) -> int:
@@ -158,9 +158,9 @@ def _int_param(props: Mapping[str, Any], key: str, default: int, minimum: int, h
   if value is None:
     return default
   if isinstance(value, bool) or not isinstance(value, int):
-    raise ValueError(f"{key}={value!r} must be a whole number; {hint}.")
+    raise spec.RebalanceError(f"{key}={value!r} must be a whole number; {hint}.")
   if value < minimum:
-    raise ValueError(f"{key}={value!r} is below {minimum}; {hint}.")
+    raise spec.RebalanceError(f"{key}={value!r} is below {minimum}; {hint}.")
   return value
 
 
@@ -168,22 +168,22 @@ def parse_params(props: Mapping[str, Any]) -> Params:
   """Checks every parameter that can be checked without data; raises a ValueError that names it."""
   label_key = props.get(spec.LABEL_KEY)
   if not isinstance(label_key, str) or not label_key:
-    raise ValueError(f"{spec.LABEL_KEY}={label_key!r}: name the transformed label feature, "
+    raise spec.RebalanceError(f"{spec.LABEL_KEY}={label_key!r}: name the transformed label feature, "
                      "e.g. 'species_xf'.")
   strategy = props.get(spec.STRATEGY_KEY) or spec.DEFAULT_STRATEGY
   if strategy not in STRATEGIES:
-    raise ValueError(f"{spec.STRATEGY_KEY}={strategy!r} is not a rebalancing strategy; use one of "
+    raise spec.RebalanceError(f"{spec.STRATEGY_KEY}={strategy!r} is not a rebalancing strategy; use one of "
                      f"{', '.join(STRATEGIES)}.")
   sampling_strategy = decode_sampling_strategy(props.get(spec.SAMPLING_STRATEGY_KEY))
   sampling_type = UNDER_SAMPLING if strategy == "random_under" else OVER_SAMPLING
   if strategy != "none":
     if sampling_type == OVER_SAMPLING and sampling_strategy == "majority":
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{spec.SAMPLING_STRATEGY_KEY}='majority' cannot be used with {spec.STRATEGY_KEY}="
           f"{strategy!r}, which adds rows: over-sample 'minority', 'not majority' or 'all', or "
           "use strategy 'random_under' to shrink the majority.")
     if sampling_type == UNDER_SAMPLING and sampling_strategy == "minority":
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{spec.SAMPLING_STRATEGY_KEY}='minority' cannot be used with {spec.STRATEGY_KEY}="
           "'random_under', which removes rows: under-sample 'majority', 'not minority' or 'all', "
           "or use an over-sampling strategy to grow the minority.")
@@ -205,7 +205,7 @@ def parse_params(props: Mapping[str, Any]) -> Params:
       splits = None
   if (not isinstance(splits, (list, tuple)) or not splits or
       not all(isinstance(s, str) and s for s in splits)):
-    raise ValueError(f"{spec.SPLITS_TO_RESAMPLE_KEY}={props.get(spec.SPLITS_TO_RESAMPLE_KEY)!r}: "
+    raise spec.RebalanceError(f"{spec.SPLITS_TO_RESAMPLE_KEY}={props.get(spec.SPLITS_TO_RESAMPLE_KEY)!r}: "
                      "give a non-empty JSON list of split names, e.g. '[\"train\"]'.")
   return Params(label_key, strategy, sampling_strategy, k_neighbors, seed, chunk_size,
                 tuple(dict.fromkeys(splits)))
@@ -241,12 +241,12 @@ def feature_kinds(feature_spec: Mapping[str, Any], label_key: str,
     hint = ""
     if feature_names.transformed_name(label_key) in feature_spec:
       hint = f" The transformed label is {feature_names.transformed_name(label_key)!r}."
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{spec.LABEL_KEY}={label_key!r} is not a feature of the transformed examples (features: "
         f"{', '.join(sorted(feature_spec))}); pass the transformed label's name.{hint}")
   label_spec = feature_spec[label_key]
   if not _is_one_value(label_spec) or label_spec.dtype != tf.int64:
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{spec.LABEL_KEY}={label_key!r} is {label_spec}, but Rebalance needs one int64 class id "
         "per row, as the Transform step writes it; pass Transform's output.")
   numeric, categorical, unsupported = [], {}, []
@@ -277,20 +277,20 @@ def check_strategy_features(strategy: str, kinds: FeatureKinds) -> None:
   if strategy not in SYNTHESIZING:
     return
   if kinds.unsupported:
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{spec.STRATEGY_KEY}={strategy!r} synthesises rows, but features "
         f"{', '.join(kinds.unsupported)} do not hold one float32 or int64 value per row; exclude "
         "them in Transform or use strategy 'random_over'.")
   categorical = ", ".join(kinds.categorical)
   if strategy == "smote" and kinds.categorical:
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{spec.STRATEGY_KEY}='smote' interpolates every feature, which would invent ids for the "
         f"categorical features {categorical}; use 'smotenc' (or 'auto', which picks it).")
   if strategy == "smotenc" and not kinds.categorical:
-    raise ValueError(f"{spec.STRATEGY_KEY}='smotenc' needs categorical (int64) features and these "
+    raise spec.RebalanceError(f"{spec.STRATEGY_KEY}='smotenc' needs categorical (int64) features and these "
                      "examples have none; use 'smote'.")
   if not kinds.numeric:
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{spec.STRATEGY_KEY}={strategy!r} interpolates numeric features and these examples have "
         f"only categorical ones ({categorical}); use 'random_over'.")
 
@@ -331,7 +331,7 @@ def target_counts(counts: Mapping[int, int], sampling_strategy: SamplingStrategy
     return targets
   if isinstance(sampling_strategy, float):
     if len(counts) != 2:
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{name} is a ratio, which imbalanced-learn defines for two classes only, and split "
           f"{split!r} has {len(counts)} ({', '.join(map(str, counts))}); give a JSON object of "
           "class id to rows instead, e.g. "
@@ -339,7 +339,7 @@ def target_counts(counts: Mapping[int, int], sampling_strategy: SamplingStrategy
     if over:
       target = int(counts[majority] * sampling_strategy)
       if target < counts[minority]:
-        raise ValueError(
+        raise spec.RebalanceError(
             f"{name} would undersample the minority class {minority} of split {split!r} "
             f"({counts[minority]} rows -> {target}): an over-sampling ratio is the minority's "
             f"rows over the majority's ({counts[majority]}); use at least "
@@ -349,7 +349,7 @@ def target_counts(counts: Mapping[int, int], sampling_strategy: SamplingStrategy
     else:
       target = int(counts[minority] / sampling_strategy)
       if target > counts[majority]:
-        raise ValueError(
+        raise spec.RebalanceError(
             f"{name} would grow the majority class {majority} of split {split!r} "
             f"({counts[majority]} rows -> {target}) while under-sampling: the ratio is the "
             f"minority's rows ({counts[minority]}) over the majority's after; use at least "
@@ -358,17 +358,17 @@ def target_counts(counts: Mapping[int, int], sampling_strategy: SamplingStrategy
     return targets
   unknown = sorted(set(sampling_strategy) - set(counts))
   if unknown:
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{name} names class(es) {', '.join(map(str, unknown))}, which have no rows in split "
         f"{split!r} (classes found: {', '.join(map(str, counts))}); use those class ids.")
   for c, rows in sorted(sampling_strategy.items()):
     if over and rows < counts[c]:
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{name} would undersample class {c} of split {split!r} ({counts[c]} rows -> {rows}) "
           f"with over-sampling strategy; ask for at least {counts[c]} rows, or use strategy "
           "'random_under' to remove rows.")
     if not over and rows > counts[c]:
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{name} would grow class {c} of split {split!r} ({counts[c]} rows -> {rows}) with "
           f"strategy 'random_under'; ask for at most {counts[c]} rows, or use an over-sampling "
           "strategy.")
@@ -376,12 +376,16 @@ def target_counts(counts: Mapping[int, int], sampling_strategy: SamplingStrategy
   return targets
 
 
-def resolve_strategy(requested: str, counts: Mapping[int, int], kinds: FeatureKinds) -> str:
-  """`auto`: SMOTE (SMOTENC with categorical features) when the imbalance is >= 1.5, else none."""
+def resolve_strategy(requested: str, counts: Mapping[int, int], kinds: FeatureKinds,
+                     k_neighbors: int = spec.DEFAULT_K_NEIGHBORS) -> str:
+  """`auto`: SMOTE (SMOTENC with categorical features) when the imbalance is >= 1.5, else none;
+  random over-sampling when a class has too few rows for k_neighbors (SMOTE would fail)."""
   if requested != "auto":
     return requested
   if len(counts) < 2 or max(counts.values()) < AUTO_MIN_IMBALANCE * min(counts.values()):
     return "none"
+  if min(counts.values()) < k_neighbors + 1:
+    return "random_over"
   if not kinds.categorical:
     return "smote"
   return "smotenc" if kinds.numeric else "random_over"
@@ -392,7 +396,7 @@ def check_k_neighbors(counts: Mapping[int, int], targets: Mapping[int, int], k_n
   for c, rows in counts.items():
     if targets[c] > rows and rows < k_neighbors + 1:
       lower = (f"lower {spec.K_NEIGHBORS_KEY} to {rows - 1} or less, or " if rows > 1 else "")
-      raise ValueError(
+      raise spec.RebalanceError(
           f"class {c} of split {split!r} has {rows} row(s), but {spec.STRATEGY_KEY}={strategy!r} "
           f"with {spec.K_NEIGHBORS_KEY}={k_neighbors} needs at least {k_neighbors + 1} rows of "
           f"every class it synthesises (a row and its {k_neighbors} nearest neighbours of the "
@@ -420,7 +424,7 @@ def selection(histogram: np.ndarray, k: int) -> Tuple[int, int]:
   cumulative = np.cumsum(histogram)
   total = int(cumulative[-1])
   if not 0 <= k <= total:
-    raise ValueError(f"cannot select {k} of {total} rows")
+    raise spec.RebalanceError(f"cannot select {k} of {total} rows")
   if k == total:
     return NUM_BUCKETS, 0
   cut = int(np.searchsorted(cumulative, k, side="left"))
@@ -539,24 +543,24 @@ def check_split_stats(split: str, stats: SplitStats, kinds: FeatureKinds, strate
                       path: str) -> None:
   """Data problems found by the counting pass that stop resampling, with what to do."""
   if not stats.class_counts and not stats.bad_labels:
-    raise ValueError(f"split {split!r} has no rows ({path}); Rebalance needs a non-empty split to "
+    raise spec.RebalanceError(f"split {split!r} has no rows ({path}); Rebalance needs a non-empty split to "
                      "resample: check the ExampleGen split config and the input data.")
   for why, rows in sorted(stats.bad_labels.items()):
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{rows} row(s) of split {split!r} ({path}) have {why} for label {kinds.label!r}; every "
         "row needs one class id >= 0 (Transform writes -1 for a value outside the schema's "
         "classes). Fix the data or the schema; DataGuard reports such rows.")
   if strategy not in SYNTHESIZING:
     return
   for name, rows in sorted(stats.malformed.items()):
-    raise ValueError(
+    raise spec.RebalanceError(
         f"{rows} row(s) of split {split!r} ({path}) do not hold exactly one finite value of "
         f"feature {name!r}, so {spec.STRATEGY_KEY}={strategy!r} cannot interpolate them; impute "
         "the feature in Transform or use strategy 'random_over'.")
   for name, (low, high) in sorted(stats.id_ranges.items()):
     largest = kinds.categorical.get(name)
     if low < 0 or (largest is not None and high > largest):
-      raise ValueError(
+      raise spec.RebalanceError(
           f"categorical feature {name!r} of split {split!r} ({path}) has ids {low}..{high}, but "
           f"its vocabulary allows 0..{largest} (vocabulary + out-of-vocabulary bucket); the "
           "examples do not match the transform graph: pass the same Transform's two outputs.")
@@ -566,7 +570,7 @@ def plan_split(split: str, stats: SplitStats, params: Params, kinds: FeatureKind
                path: str = "") -> SplitPlan:
   """Validates the counts against the parameters and plans every class's rows, exactly."""
   counts = stats.class_counts
-  strategy = resolve_strategy(params.strategy, counts, kinds)
+  strategy = resolve_strategy(params.strategy, counts, kinds, params.k_neighbors)
   check_split_stats(split, stats, kinds, strategy, path)
   check_strategy_features(strategy, kinds)
   if strategy == "none":
@@ -713,7 +717,7 @@ def example_vector(example: example_pb2.Example, columns: Sequence[str]) -> List
   for name in columns:
     values = _values(example, name)
     if len(values) != 1:
-      raise ValueError(f"feature {name!r} has {len(values)} values in a row; expected one")
+      raise spec.RebalanceError(f"feature {name!r} has {len(values)} values in a row; expected one")
     vector.append(float(values[0]))
   return vector
 
@@ -960,13 +964,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     split_names = artifact_utils.decode_split_names(examples.split_names)
     missing = [s for s in params.splits_to_resample if s not in split_names]
     if missing:
-      raise ValueError(
+      raise spec.RebalanceError(
           f"{spec.SPLITS_TO_RESAMPLE_KEY}={list(params.splits_to_resample)} names split(s) "
           f"{', '.join(missing)} that the examples at {examples.uri} do not have (splits: "
           f"{', '.join(split_names)}); resample existing splits only.")
     payload = examples_utils.get_payload_format_string(examples)
     if payload != "FORMAT_TF_EXAMPLE":
-      raise ValueError(f"the examples at {examples.uri} hold {payload}; Rebalance reads "
+      raise spec.RebalanceError(f"the examples at {examples.uri} hold {payload}; Rebalance reads "
                        "serialized tf.Example (Transform's default output).")
     tft_output = tft.TFTransformOutput(transform_graph.uri)
 
@@ -984,7 +988,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     patterns = {s: _split_pattern(examples, s) for s in params.splits_to_resample}
     for split, pattern in patterns.items():
       if not fileio.glob(pattern):
-        raise ValueError(f"split {split!r} has no files ({pattern}); Rebalance needs a non-empty "
+        raise spec.RebalanceError(f"split {split!r} has no files ({pattern}); Rebalance needs a non-empty "
                          "split to resample: check the upstream component's splits.")
 
     work_dir = self._work_dir(output)

@@ -502,3 +502,16 @@ def test_split_to_resample_must_exist(two_class, graphs, tmp_path):
   with pytest.raises(ValueError, match=r"names split\(s\) test that the examples .* do not have"):
     run(tmp_path / "out", examples, graphs["numeric"],
         splits_to_resample=json.dumps(["train", "test"]))
+
+
+def test_auto_chooses_by_imbalance_and_falls_back_to_copies_for_a_class_too_small_for_smote():
+  numeric = rebalance.FeatureKinds(label="y_xf", numeric=("x_xf",), categorical={}, unsupported=())
+  assert rebalance.resolve_strategy("auto", {0: 100, 1: 90}, numeric) == "none"
+  assert rebalance.resolve_strategy("auto", {0: 100, 1: 10}, numeric) == "smote"
+  assert rebalance.resolve_strategy("auto", {0: 100, 1: 3}, numeric, k_neighbors=5) == "random_over"
+  assert rebalance.resolve_strategy("smote", {0: 100, 1: 3}, numeric) == "smote"  # asked for: checked
+
+
+def test_parameters_that_do_not_fit_the_data_raise_a_rebalance_error():
+  with pytest.raises(spec.RebalanceError, match="has 3 row"):
+    rebalance.check_k_neighbors({0: 100, 1: 3}, {0: 100, 1: 100}, 5, "smote", "train")

@@ -48,3 +48,8 @@ class RebalanceSpec(types.ComponentSpec):
   OUTPUTS = {
       REBALANCED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
   }
+
+
+class RebalanceError(ValueError):
+  """Parameters that do not fit the data (a class too small for k_neighbors, a sampling_strategy
+  that names no class, ...): the user's to fix, so the CLI reports it as a usage error."""

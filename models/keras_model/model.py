@@ -38,7 +38,10 @@ class TrainingDivergedError(RuntimeError):
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   config = fn_args.custom_config
+  # Same seed, same model: seeded Python/NumPy/TF generators, and kernels that do not pick a
+  # reduction order at run time (tests/reliability_e2e_test.py compares two runs' metrics).
   keras.utils.set_random_seed(config["seed"])
+  tf.config.experimental.enable_op_determinism()
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   label = features.transformed_name(config["label_key"])
 
