@@ -92,10 +92,8 @@ class RunSummary:
 
 def metadata_store(metadata_path: str):
   import ml_metadata as mlmd  # pylint: disable=g-import-not-at-top
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  return mlmd.MetadataStore(config)
+  from trainguard.pipeline import metadata  # pylint: disable=g-import-not-at-top
+  return mlmd.MetadataStore(metadata.connection_config(metadata_path, read_only=True))
 
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}

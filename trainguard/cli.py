@@ -398,7 +398,7 @@ def run_pipeline(plan: Plan, args, include_training: bool):
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
   with _quiet_unless(args.verbose, log_path):
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from trainguard.pipeline import pipeline, results  # pylint: disable=g-import-not-at-top
+    from trainguard.pipeline import metadata, pipeline, results  # pylint: disable=g-import-not-at-top
     paths = results.RunPaths(plan.workdir, plan.pipeline_name)
     tfx_pipeline = pipeline.create_pipeline(
         pipeline_name=plan.pipeline_name,
@@ -422,8 +422,7 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         presplit=plan.presplit,
         include_training=include_training,
         preflight_findings=plan.preflight,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            paths.metadata_path),
+        metadata_connection_config=metadata.ensure_store(paths.metadata_path),
         beam_pipeline_args=beam_options.choose(
             [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg,
             args.beam_endpoint, args.beam_worker_pool))

@@ -17,7 +17,9 @@ Two Beam passes over each split to resample, as tf.Transform does (analyze, then
      most `chunk_size` rows (contiguous hash-bucket ranges planned from the histogram), and run
      imbalanced-learn on each chunk; synthetic rows are added to the class's streamed rows.
    Output files are written by content: each row's seeded hash picks its shard and its place in
-   the shard, so the same input and seed give byte-identical files whatever Beam's bundling.
+   the shard, so the same input and seed give byte-identical files whatever Beam's bundling. Rows
+   reach their shard through spill files (only file names are grouped), so memory holds one shard
+   at a time, not the split.
 
 Splits not resampled (and splits whose strategy resolves to `none`) are copied byte-for-byte.
 Everything that can be checked without reading rows is checked before Beam starts; everything that
@@ -29,9 +31,12 @@ import hashlib
 import json
 import math
 import os
+import uuid
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
+from apache_beam.transforms import window
+from apache_beam.utils import windowed_value
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -771,6 +776,13 @@ class _SumMinMax(beam.CombineFn):
     return accumulator
 
 
+def canonical(example: example_pb2.Example) -> bytes:
+  """The example's bytes with its feature map in key order. Upstream writers (CsvExampleGen,
+  Transform) serialize the map in per-process hash order, so the same rows arrive as different
+  bytes from run to run; hashing and writing canonical bytes keeps the output byte-identical."""
+  return example.SerializeToString(deterministic=True)
+
+
 class _CountFn(beam.DoFn):
   """Pass 1: per row, its class and hash bucket, and any shape or id finding."""
 
@@ -781,6 +793,7 @@ class _CountFn(beam.DoFn):
 
   def process(self, record: bytes):
     example = example_pb2.Example.FromString(record)
+    record = canonical(example)
     values = _values(example, self._kinds.label)
     if len(values) != 1:
       yield (self._split, "bad_label", f"{len(values)} values"), (1, None, None)
@@ -808,7 +821,9 @@ class _RouteFn(beam.DoFn):
     self._context = [p for p in classes.values() if p.context_cuts]
 
   def process(self, record: bytes):
-    class_id = _label(example_pb2.Example.FromString(record), self._label_key)
+    example = example_pb2.Example.FromString(record)
+    record = canonical(example)
+    class_id = _label(example, self._label_key)
     hash_value = row_hash(self._seed, record)
     bucket = bucket_of(hash_value)
     plan = self._classes.get(class_id)
@@ -898,6 +913,37 @@ def _shard_entry(row, seed: int, num_shards: int):
   return key % num_shards, (key, record)
 
 
+class _SpillFn(beam.DoFn):
+  """Streams rows into spill files, one per (bundle, shard); emits only (shard, file) pairs.
+
+  Why not group the rows by shard directly: Beam's DirectRunner (in-process and multi-process
+  alike) holds a GroupByKey's whole input in the launcher's memory, which here is the whole
+  resampled split. Grouping file names instead keeps that memory at one shard (about `chunk_size`
+  rows) at a time, when `_WriteShardFn` sorts it. A spill record is the row's 8-byte big-endian
+  output key followed by the row, so sorting spill records sorts rows by (key, row).
+  """
+
+  def __init__(self, spill_dir: str):
+    self._spill_dir = spill_dir
+    self._writers = {}
+
+  def start_bundle(self):
+    self._writers = {}
+
+  def process(self, element):
+    shard, (key, record) = element
+    if shard not in self._writers:
+      path = os.path.join(self._spill_dir, f"shard-{shard:05d}-{uuid.uuid4().hex}")
+      self._writers[shard] = (path, tf.io.TFRecordWriter(path))
+    self._writers[shard][1].write(key.to_bytes(8, "big") + record)
+
+  def finish_bundle(self):
+    for shard, (path, writer) in sorted(self._writers.items()):
+      writer.close()
+      yield windowed_value.WindowedValue((shard, path), 0, [window.GlobalWindow()])
+    self._writers = {}
+
+
 class _WriteShardFn(beam.DoFn):
   """One output file per shard, rows in the order of their seeded hash: byte-identical reruns."""
 
@@ -906,12 +952,18 @@ class _WriteShardFn(beam.DoFn):
     self._num_shards = num_shards
 
   def process(self, element):
-    shard, entries = element
+    shard, spill_files = element
+    entries = []
+    for spill in spill_files:
+      entries.extend(tf.compat.v1.io.tf_record_iterator(spill))
+    entries.sort()
     path = os.path.join(self._directory,
                         f"{OUTPUT_FILE_PREFIX}-{shard:05d}-of-{self._num_shards:05d}.gz")
     with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
-      for _, record in sorted(entries):
-        writer.write(record)
+      for entry in entries:
+        writer.write(entry[8:])
+    for spill in spill_files:
+      fileio.remove(spill)
     yield path
 
 
@@ -1022,7 +1074,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     self._record(output, params, kinds, plans, after, split_names)
 
   def _work_dir(self, output: types.Artifact) -> str:
-    """Scratch space for the two small summaries the launcher reads back from Beam."""
+    """Scratch space: the two small summaries the launcher reads back, and the spill files."""
     if self._context is not None:
       return os.path.join(self._get_tmp_dir(), "rebalance")
     return os.path.join(output.uri, ".rebalance-work")
@@ -1073,6 +1125,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         if fileio.exists(directory):  # a retried execution: no stale shard may survive
           fileio.rmtree(directory)
         fileio.makedirs(directory)
+        spill_dir = os.path.join(os.path.dirname(summary), "spill", split)
+        fileio.makedirs(spill_dir)
         routed = (
             pipeline
             | f"Read[{split}]" >> beam.io.ReadFromTFRecord(patterns[split])
@@ -1089,6 +1143,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         rows = (routed.rows, ties, synthetic) | f"Merge[{split}]" >> beam.Flatten()
         _ = (rows
              | f"Shard[{split}]" >> beam.Map(_shard_entry, params.seed, plan.num_shards)
+             | f"Spill[{split}]" >> beam.ParDo(_SpillFn(spill_dir))
              | f"GroupShards[{split}]" >> beam.GroupByKey()
              | f"Write[{split}]" >> beam.ParDo(_WriteShardFn(directory, plan.num_shards)))
         written.append(rows
