@@ -46,8 +46,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform import schema_inference
 
+from trainguard.models import autograph_rules
 from trainguard.models import features
 from trainguard.models import preprocessing_plan as plan_lib
+
+autograph_rules.skip_library_conversion()  # before TFT traces preprocessing_fn
 
 # Quantile sketches (median, bucketize) are approximate: a returned value's rank is within
 # QUANTILE_EPSILON × n of the exact one. 0.001 keeps the sketch at a few kilobytes per feature.

@@ -426,6 +426,8 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         beam_pipeline_args=beam_options.choose(
             [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg,
             args.beam_endpoint, args.beam_worker_pool))
+    from trainguard.models import autograph_rules  # pylint: disable=g-import-not-at-top
+    autograph_rules.skip_library_conversion()  # for TFMA in the Evaluator, in this process
     try:
       tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
     except Exception as e:  # pylint: disable=broad-except

@@ -26,7 +26,9 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainguard.models import features, preprocessing_summary
+from trainguard.models import autograph_rules, features, preprocessing_summary
+
+autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
 
 HISTORY_FILE = "history.json"
 TRANSFORM_SUMMARY_FILE = preprocessing_summary.SUMMARY_FILE
