@@ -10,8 +10,19 @@ run ends with DataGuard's findings published and no Transform execution, no mode
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
-from tfx import v1 as tfx
-from tfx.proto import transform_pb2
+# Not `tfx.v1`: importing it also imports every extension (Vertex AI, Cloud AI Platform bulk
+# inference, ...), about 7 s per process on 2 busy cores for modules a run never uses.
+from tfx import components
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.experimental.conditionals.conditional import Cond
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration.data_types import RuntimeParameter
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, transform_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
 
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
@@ -22,7 +33,7 @@ from trainguard.policy import Policy
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
+    data_root: Union[str, RuntimeParameter],
     schema_path: str,
     policy: Policy,
     label_key: str,
@@ -37,10 +48,11 @@ def create_pipeline(
     learning_rate: float = 0.01,
     early_stopping_patience: int = 8,
     seed: int = 42,
-    serving_data_root: Optional[Union[str, tfx.dsl.experimental.RuntimeParameter]] = None,
-    previous_span_root: Optional[Union[str, tfx.dsl.experimental.RuntimeParameter]] = None,
+    serving_data_root: Optional[Union[str, RuntimeParameter]] = None,
+    previous_span_root: Optional[Union[str, RuntimeParameter]] = None,
     presplit: bool = False,
     include_training: bool = True,
+    stop_after: Optional[str] = None,
     preflight_findings: Sequence[Any] = (),
     eval_accuracy_threshold: float = 0.6,
     baseline_model_resolver: bool = True,
@@ -48,11 +60,13 @@ def create_pipeline(
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
   """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults.
 
   `include_training=False` builds the front half only (ingest, statistics, DataGuard): what
-  `trainguard diagnose` runs. `baseline_model_resolver=False` leaves out the latest-blessed-model
+  `trainguard diagnose` runs. `stop_after="rebalance"` builds every data stage (through Transform
+  and Rebalance) but no Trainer, Evaluator or Pusher: what bench/data_stages.py measures.
+  `baseline_model_resolver=False` leaves out the latest-blessed-model
   Resolver (the Evaluator then checks the accuracy threshold only): the Kubeflow Pipelines 2 backend
   runs no resolver steps. `data_root` and the comparison roots may be runtime parameters.
   `schema_path` is read when the pipeline is built; `runtime_schema_path`, if given, is where
@@ -60,24 +74,24 @@ def create_pipeline(
   """
   if presplit:
     # The user brought their own split: data_root/train/*.csv and data_root/eval/*.csv.
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = components.CsvExampleGen(
         input_base=data_root,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name="train", pattern="train/*"),
-            tfx.proto.Input.Split(name="eval", pattern="eval/*"),
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+            example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
         ]))
   else:
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = components.CsvExampleGen(
         input_base=data_root,
-        output_config=tfx.proto.Output(
-            split_config=tfx.proto.SplitConfig(splits=[
-                tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
-                tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
             ])))
 
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+  statistics_gen = components.StatisticsGen(examples=example_gen.outputs["examples"])
 
-  schema_importer = tfx.components.ImportSchemaGen(schema_file=runtime_schema_path or schema_path)
+  schema_importer = ImportSchemaGen(schema_file=runtime_schema_path or schema_path)
 
   # Optional comparison data, each through its own ExampleGen + StatisticsGen: a serving sample
   # (train/serving skew, validated in the SERVING environment) and the previous span (drift).
@@ -85,11 +99,11 @@ def create_pipeline(
   for key, root in (("serving", serving_data_root), ("previous_span", previous_span_root)):
     if root is None:
       continue
-    gen = tfx.components.CsvExampleGen(
+    gen = components.CsvExampleGen(
         input_base=root,
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name=key, pattern="*")]),
+        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=key, pattern="*")]),
     ).with_id(f"{key}_example_gen")
-    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"]).with_id(
+    stats = components.StatisticsGen(examples=gen.outputs["examples"]).with_id(
         f"{key}_statistics_gen")
     extra_nodes += [gen, stats]
     comparisons[key] = stats.outputs["statistics"]
@@ -104,17 +118,19 @@ def create_pipeline(
       baseline_statistics=comparisons.get("previous_span"),
       preflight_findings=preflight_findings)
 
+  if stop_after not in (None, "rebalance"):
+    raise ValueError(f"stop_after={stop_after!r}: the only stage to stop after is 'rebalance'.")
   front = [example_gen, statistics_gen, schema_importer, *extra_nodes, data_guard]
   if not include_training:
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=front,
         enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []))
 
   transform_config = preprocessing_plan.transform_config(
       policy, schema_path, label_key, label_classes)
-  with tfx.dsl.Cond(data_guard.passed()):
-    transform = tfx.components.Transform(
+  with Cond(data_guard.passed()):
+    transform = components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_importer.outputs["schema"],
         preprocessing_fn=preprocessing_fn,
@@ -138,43 +154,46 @@ def create_pipeline(
         k_neighbors=rebalancing["k_neighbors"],
         seed=rebalancing.get("seed", seed))
 
-    trainer = tfx.components.Trainer(
-        run_fn=run_fn,
-        examples=rebalance.outputs["rebalanced_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_importer.outputs["schema"],
-        custom_config={
-            "label_key": label_key,
-            "label_classes": list(label_classes),
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "learning_rate": learning_rate,
-            "early_stopping_patience": early_stopping_patience,
-            "seed": seed,
-            "class_weights": bool(rebalancing.get("class_weights", False)),
-            # So the Trainer's transform_summary.json names each feature's treatment.
-            "transform_config": transform_config,
-        })
+    # stop_after='rebalance': the data stages only (bench/data_stages.py measures them).
+    trainer = model_resolver = evaluator = pusher = None
+    if stop_after != "rebalance":
+      trainer = components.Trainer(
+          run_fn=run_fn,
+          examples=rebalance.outputs["rebalanced_examples"],
+          transform_graph=transform.outputs["transform_graph"],
+          schema=schema_importer.outputs["schema"],
+          custom_config={
+              "label_key": label_key,
+              "label_classes": list(label_classes),
+              "epochs": epochs,
+              "batch_size": batch_size,
+              "learning_rate": learning_rate,
+              "early_stopping_patience": early_stopping_patience,
+              "seed": seed,
+              "class_weights": bool(rebalancing.get("class_weights", False)),
+              # So the Trainer's transform_summary.json names each feature's treatment.
+              "transform_config": transform_config,
+          })
 
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver") if baseline_model_resolver else None
+      model_resolver = Resolver(
+          strategy_class=LatestBlessedModelStrategy,
+          model=Channel(type=standard_artifacts.Model),
+          model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+      ).with_id("latest_blessed_model_resolver") if baseline_model_resolver else None
 
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"] if model_resolver else None,
-        eval_config=eval_config(label_key, eval_accuracy_threshold, len(label_classes)))
+      evaluator = components.Evaluator(
+          examples=example_gen.outputs["examples"],
+          model=trainer.outputs["model"],
+          baseline_model=model_resolver.outputs["model"] if model_resolver else None,
+          eval_config=eval_config(label_key, eval_accuracy_threshold, len(label_classes)))
 
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+      pusher = components.Pusher(
+          model=trainer.outputs["model"],
+          model_blessing=evaluator.outputs["blessing"],
+          push_destination=pusher_pb2.PushDestination(
+              filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)))
 
-  return tfx.dsl.Pipeline(
+  return Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=front + [n for n in (transform, rebalance, trainer, model_resolver, evaluator,

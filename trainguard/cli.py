@@ -35,7 +35,7 @@ _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.E
 # Rank of a finding kind by how much it stops training, after severity: first what breaks the data
 # outright, then what silently biases a model.
 _KIND_RANK = [
-    "NUMERIC_COLUMN_WITH_TEXT", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
+    "NUMERIC_COLUMN_WITH_TEXT", "INFINITE_VALUES", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
     "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
     "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "MISSING_VALUES",
     "NAN_VALUES", "ALL_VALUES_MISSING", "LABEL_MISSING_ROWS_DROPPED",
@@ -397,7 +397,7 @@ def run_pipeline(plan: Plan, args, include_training: bool):
                           f"{plan.pipeline_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
   with _quiet_unless(args.verbose, log_path):
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
     from trainguard.pipeline import metadata, pipeline, results  # pylint: disable=g-import-not-at-top
     paths = results.RunPaths(plan.workdir, plan.pipeline_name)
     tfx_pipeline = pipeline.create_pipeline(
@@ -429,7 +429,7 @@ def run_pipeline(plan: Plan, args, include_training: bool):
     from trainguard.models import autograph_rules  # pylint: disable=g-import-not-at-top
     autograph_rules.skip_library_conversion()  # for TFMA in the Evaluator, in this process
     try:
-      tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+      LocalDagRunner().run(tfx_pipeline)
     except Exception as e:  # pylint: disable=broad-except
       failed = PipelineFailed(e, log_path)
       failed.report_path = _write_report(results, paths)

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from trainguard.models import autograph_rules, features, preprocessing_summary
@@ -38,7 +38,7 @@ class TrainingDivergedError(RuntimeError):
   """The loss became NaN or infinite: the model would predict garbage, so nothing is exported."""
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
   config = fn_args.custom_config
   # Same seed, same model: seeded Python/NumPy/TF generators, and kernels that do not pick a
   # reduction order at run time (tests/reliability_e2e_test.py compares two runs' metrics).
