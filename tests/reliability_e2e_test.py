@@ -7,7 +7,6 @@ Three real runs of `trainguard run` on 172 penguins rows, one epoch (docs/reliab
 Run `a` is the uninterrupted reference for the resumed one and, with `b`, one of the two clean runs
 whose outputs must be identical.
 """
-import dataclasses
 import hashlib
 import math
 import os
@@ -19,23 +18,11 @@ import time
 from typing import Dict, List
 
 import pytest
+from conftest import CompletedRun as Run  # pylint: disable=g-bad-import-order
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Metrics of two runs with the same seed agree to this (see test_same_seed_same_eval_metrics).
 METRIC_TOLERANCE = 1e-6
-
-
-@dataclasses.dataclass
-class Run:
-  workdir: str
-  pipeline_name: str
-  returncode: int
-  output: str
-
-  @property
-  def paths(self):
-    from trainguard.pipeline import results  # pylint: disable=g-import-not-at-top
-    return results.RunPaths(self.workdir, self.pipeline_name)
 
 
 def _penguins_rows(path: str) -> str:
