@@ -27,10 +27,20 @@ RUN cd / && python -m trainguard.kubeflow.kubeflow_v2_runner --output-dir /tmp/s
  && python -m trainguard.kubeflow.spec_check /tmp/spec/pipeline.json /tmp/spec/pipeline.yaml \
  && rm -rf /tmp/spec
 
-FROM python:3.10-slim
+FROM python:3.10-slim AS runtime
 COPY --from=build /usr/local /usr/local
 ENV PYTHONUNBUFFERED=1
 WORKDIR /tmp
+
+# The same image as the SDK harness of Beam workers outside the step's pod (Dataflow, Flink, Spark;
+# docs/scale-out.md): Beam's boot entrypoint from the official SDK image of the locked Beam version.
+#   docker build --target sdk-harness -t ghcr.io/you/trainguard-sdk:0.1.0 .
+FROM runtime AS sdk-harness
+COPY --from=apache/beam_python3.10_sdk:2.59.0 /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]
+
+# The Kubeflow step image (the default target).
+FROM runtime
 # The spec sets this command itself; the entrypoint lets `docker run IMAGE --executor_class_path ...`
 # behave the same.
 ENTRYPOINT ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
