@@ -347,7 +347,8 @@ def test_evaluator_metrics_and_blessing_are_the_same(portable, in_process):
   namespace's workers for one run, in-process for the other."""
   ours, theirs = _summary(portable), _summary(in_process)
   assert ours.eval_metrics and ours.eval_metrics.keys() == theirs.eval_metrics.keys()
-  assert ours.eval_metrics == pytest.approx(theirs.eval_metrics, rel=1e-9, nan_ok=True)
+  # TFMA sums float32 values in its runner's bundle order: the loss differed by 1.5e-7 relative.
+  assert ours.eval_metrics == pytest.approx(theirs.eval_metrics, rel=1e-6, nan_ok=True)
   assert ours.blessed == theirs.blessed
 
 
