@@ -115,3 +115,20 @@ def test_diverged_training_is_a_data_problem_and_anything_else_internal():
   assert "full log: /logs/run.log" in message
   code, message = cli.failure_message(cli.PipelineFailed(KeyError("x"), "/l.log"))
   assert code == cli.EXIT_INTERNAL and "internal error" in message
+
+
+def test_rebalance_settings_that_do_not_fit_and_a_full_disk_are_the_users_to_fix():
+  class RebalanceError(ValueError):
+    pass
+  try:
+    raise RuntimeError("component Rebalance failed") from RebalanceError(
+        "class 1 of split 'train' has 3 row(s), but strategy='smote' with k_neighbors=5 ...")
+  except RuntimeError as outer:
+    code, message = cli.failure_message(cli.PipelineFailed(outer, "/l.log"))
+  assert code == cli.EXIT_USAGE
+  assert "Rebalance cannot use the policy's settings on this data: class 1" in message
+  full = OSError(28, "No space left on device", "/w/pipelines/p/Transform/7/x.gz")
+  code, message = cli.failure_message(cli.PipelineFailed(full, "/l.log"))
+  assert code == cli.EXIT_USAGE
+  assert "could not write /w/pipelines/p/Transform/7/x.gz (No space left on device)" in message
+  assert "free space" in message
