@@ -72,8 +72,7 @@ def measure(run_dir: str, workdir: str, beam_args: List[str], module_file: Optio
   command += [f"--beam-arg={a}" for a in beam_args]
   if module_file:
     command += ["--module-file", module_file]
-  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "child.log"), env)
+  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "child.log"))
   if code != 0:
     raise RuntimeError(f"dataset pass failed (exit {code}); see {workdir}/child.log")
   with open(info_file) as f:

@@ -124,8 +124,7 @@ def run_child(variant: str, csv_path: str, workdir: str, beam_args: List[str]) -
   phases_file = os.path.join(workdir, "phases.json")
   command = [sys.executable, "-m", "bench.data_stages", "--child", variant, "--csv", csv_path,
              "--workdir", workdir, "--phases", phases_file] + [f"--beam-arg={a}" for a in beam_args]
-  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "child.log"), env)
+  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "child.log"))
   if code != 0:
     raise RuntimeError(f"{variant} failed (exit {code}); see {workdir}/child.log")
   memory.save(sampler, os.path.join(workdir, "samples.jsonl"))

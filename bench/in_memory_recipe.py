@@ -84,8 +84,7 @@ def measure(csv_path: str, stages: Sequence[str], workdir: str) -> dict:
   phases_file = os.path.join(workdir, "recipe-phases.json")
   command = [sys.executable, "-m", "bench.in_memory_recipe", "--child", "--csv", csv_path,
              "--stages", ",".join(stages), "--phases", phases_file]
-  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "recipe.log"), env)
+  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "recipe.log"))
   phases, info = {}, {}
   if os.path.exists(phases_file):
     with open(phases_file) as f:

@@ -159,8 +159,13 @@ def gb(num_bytes: float) -> str:
 
 def run_sampled(command: Sequence[str], log_path: str, env: Optional[dict] = None,
                 interval: float = 0.2) -> Tuple[int, float, TreeSampler]:
-  """Runs `command` as a child, sampling its tree's memory; returns (exit code, wall s, sampler)."""
+  """Runs `command` as a child, sampling its tree's memory; returns (exit code, wall s, sampler).
+
+  The child sees the repository on PYTHONPATH, so `python -m bench.<target> --child` imports the
+  `bench` package from any working directory."""
   import subprocess  # pylint: disable=g-import-not-at-top
+  if env is None:
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   started = time.time()
   with open(log_path, "w") as log:
     proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)

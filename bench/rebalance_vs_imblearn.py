@@ -78,8 +78,7 @@ def measure_rebalance(run_dir: str, workdir: str, beam_args: List[str],
              "--output", output] + [f"--beam-arg={a}" for a in beam_args]
   if executor_file:
     command += ["--executor-file", executor_file]
-  env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "rebalance.log"), env)
+  code, wall, sampler = memory.run_sampled(command, os.path.join(workdir, "rebalance.log"))
   if code != 0:
     raise RuntimeError(f"Rebalance failed (exit {code}); see {workdir}/rebalance.log")
   with open(os.path.join(output, "rebalance.json")) as f:
