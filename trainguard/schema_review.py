@@ -510,29 +510,31 @@ class _Differ:
       lines.append("  - blocks every anomaly kind on this feature again (TFDV validates it)")
 
   def _presence(self, old: _Feature, new: _Feature, lines: List[str]) -> None:
-    name = new.proto.name
-    before, after = _get(old, "presence.min_fraction"), _get(new, "presence.min_fraction")
-    if before != after:
-      lines.append(f"- presence.min_fraction: {_text(old, 'presence.min_fraction')} → "
-                   f"{_text(new, 'presence.min_fraction')}")
-      low, high = sorted((before or 0.0, after or 0.0))
-      case = (f"when fewer than {_pct(high)} of examples have it" if low == 0 else
-              f"when {_pct(low)} to under {_pct(high)} of examples have it")
-      if low != high:
-        verb = "allows" if (after or 0.0) < (before or 0.0) else "blocks"
-        lines.append(self._why(verb, "FEATURE_TYPE_LOW_FRACTION_PRESENT", name, case))
-        if verb == "allows":
-          self._imputed(new, lines)
-    before, after = _get(old, "presence.min_count"), _get(new, "presence.min_count")
-    if before != after:
-      lines.append(f"- presence.min_count: {_text(old, 'presence.min_count')} → "
-                   f"{_text(new, 'presence.min_count')}")
-      low, high = sorted((before or 0, after or 0))
-      case = (f"when fewer than {high} examples have it" if low == 0 else
-              f"when {_int_range(low, high - 1)} examples have it")
-      if low != high:
-        verb = "allows" if (after or 0) < (before or 0) else "blocks"
-        lines.append(self._why(verb, "FEATURE_TYPE_LOW_NUMBER_PRESENT", name, case))
+    verb = self._presence_minimum(
+        old, new, lines, "presence.min_fraction", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+        lambda low, high: (f"when fewer than {_pct(high)} of examples have it" if low == 0 else
+                           f"when {_pct(low)} to under {_pct(high)} of examples have it"))
+    if verb == "allows":
+      self._imputed(new, lines)
+    self._presence_minimum(
+        old, new, lines, "presence.min_count", "FEATURE_TYPE_LOW_NUMBER_PRESENT",
+        lambda low, high: (f"when fewer than {high} examples have it" if low == 0 else
+                           f"when {_int_range(low, high - 1)} examples have it"))
+
+  def _presence_minimum(self, old: _Feature, new: _Feature, lines: List[str], key: str,
+                        kind: str, case_of) -> Optional[str]:
+    """One presence minimum that moved: the line, and which examples it now allows or blocks.
+    Returns the verb ('allows'/'blocks'), or None when the minimum did not really move."""
+    before, after = _get(old, key), _get(new, key)
+    if before == after:
+      return None
+    lines.append(f"- {key}: {_text(old, key)} → {_text(new, key)}")
+    low, high = sorted((before or 0, after or 0))
+    if low == high:
+      return None
+    verb = "allows" if (after or 0) < (before or 0) else "blocks"
+    lines.append(self._why(verb, kind, new.proto.name, case_of(low, high)))
+    return verb
 
   def _imputed(self, new: _Feature, lines: List[str]) -> None:
     name = new.proto.name
