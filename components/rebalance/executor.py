@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import struct
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -48,6 +49,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from trainguard.components.rebalance import rows
 from trainguard.components.rebalance import spec
 from trainguard.models import features as feature_names
 
@@ -783,111 +785,278 @@ def canonical(example: example_pb2.Example) -> bytes:
   return example.SerializeToString(deterministic=True)
 
 
+BATCH_ROWS = 1024  # rows decoded, hashed and encoded at a time
+_COUNTS = "counts"
+
+
+def row_hashes(seed: int, records: Sequence[bytes], salt: str = "rank") -> np.ndarray:
+  """`row_hash` of every record, as uint64."""
+  key = f"{seed}:{salt}".encode()
+  digests = b"".join([hashlib.blake2b(r, digest_size=8, key=key).digest() for r in records])
+  return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def _buckets(hashes: np.ndarray) -> np.ndarray:
+  return (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
+
+
+def _decoder(kinds: FeatureKinds) -> rows.Decoder:
+  column_kinds = {name: rows.INT if name in kinds.categorical else rows.FLOAT
+                  for name in kinds.columns}
+  return rows.Decoder(kinds.label, kinds.columns, column_kinds)
+
+
+def _output(element, tag: Optional[str] = None):
+  value = windowed_value.WindowedValue(element, 0, [window.GlobalWindow()])
+  return value if tag is None else beam.pvalue.TaggedOutput(tag, value)
+
+
+class _Sums:
+  """(rows, smallest, largest) per key, summed within a bundle."""
+
+  def __init__(self):
+    self.sums = {}
+
+  def add(self, key, rows: int, low=None, high=None):
+    old_rows, old_low, old_high = self.sums.get(key, (0, None, None))
+    if low is not None and old_low is not None:
+      low, high = min(low, old_low), max(high, old_high)
+    elif low is None:
+      low, high = old_low, old_high
+    self.sums[key] = (old_rows + int(rows), low, high)
+
+  def add_counts(self, prefix: tuple, values: np.ndarray):
+    for value, rows in zip(*np.unique(values, return_counts=True)):
+      self.add((*prefix, int(value)), rows)
+
+
 class _CountFn(beam.DoFn):
-  """Pass 1: per row, its class and hash bucket, and any shape or id finding."""
+  """Pass 1, a batch of rows at a time: per row, its class and hash bucket, and any shape or id
+  finding. Counts are summed per bundle and emitted in `finish_bundle`, a few elements per bundle."""
 
   def __init__(self, split: str, kinds: FeatureKinds, seed: int):
     self._split = split
     self._kinds = kinds
     self._seed = seed
+    self._decoder = None
+    self._sums = _Sums()
 
-  def process(self, record: bytes):
-    example = example_pb2.Example.FromString(record)
-    record = canonical(example)
-    values = _values(example, self._kinds.label)
-    if len(values) != 1:
-      yield (self._split, "bad_label", f"{len(values)} values"), (1, None, None)
+  def setup(self):
+    self._decoder = _decoder(self._kinds)
+
+  def start_bundle(self):
+    self._sums = _Sums()
+
+  def process(self, records: List[bytes]):
+    batch = self._decoder.decode(records)
+    sums, split = self._sums, self._split
+    many = batch.label_counts != 1
+    for count, rows_ in zip(*np.unique(batch.label_counts[many], return_counts=True)):
+      sums.add((split, "bad_label", f"{count} values"), rows_)
+    negative = ~many & (batch.labels < 0)
+    for class_id, rows_ in zip(*np.unique(batch.labels[negative], return_counts=True)):
+      sums.add((split, "bad_label", f"class id {class_id}"), rows_)
+    good = np.flatnonzero(~many & ~negative)
+    if not len(good):
       return
-    if values[0] < 0:
-      yield (self._split, "bad_label", f"class id {values[0]}"), (1, None, None)
-      return
-    bucket = bucket_of(row_hash(self._seed, record))
-    yield (self._split, "class", int(values[0]), bucket), (1, None, None)
-    for name in self._kinds.columns:
-      found = _values(example, name)
-      if len(found) != 1 or not math.isfinite(found[0]):
-        yield (self._split, "malformed", name), (1, None, None)
-      elif name in self._kinds.categorical:
-        yield (self._split, "ids", name), (1, int(found[0]), int(found[0]))
+    hashes = row_hashes(self._seed, [batch.records[i] for i in good.tolist()])
+    keys = batch.labels[good] * NUM_BUCKETS + _buckets(hashes)
+    for key, rows_ in zip(*np.unique(keys, return_counts=True)):
+      sums.add((split, "class", int(key) // NUM_BUCKETS, int(key) % NUM_BUCKETS), rows_)
+    counts, matrix = batch.counts[good], batch.matrix[good]
+    for j, name in enumerate(self._kinds.columns):
+      fine = (counts[:, j] == 1) & np.isfinite(matrix[:, j])
+      if not fine.all():
+        sums.add((split, "malformed", name), int((~fine).sum()))
+      if name in self._kinds.categorical and fine.any():
+        ids = matrix[fine, j]
+        sums.add((split, "ids", name), int(fine.sum()), int(ids.min()), int(ids.max()))
+
+  def finish_bundle(self):
+    for key, sums in self._sums.sums.items():
+      yield _output((key, sums))
+    self._sums = _Sums()
 
 
-class _RouteFn(beam.DoFn):
-  """Pass 2: streams each row to the output, to a class's tie group, or to a synthesis chunk."""
+class _Spiller:
+  """Rows to spill files, one per (bundle, output shard), written in blocks.
 
-  def __init__(self, label_key: str, seed: int, classes: Dict[int, ClassPlan]):
-    self._label_key = label_key
+  Why not group the rows by shard directly: Beam's DirectRunner (in-process and multi-process
+  alike) holds a GroupByKey's whole input in the launcher's memory, which here is the whole
+  resampled split. Grouping file names instead keeps that memory at one shard (about `chunk_size`
+  rows) at a time, when `_WriteShardFn` sorts it. A spill frame is the row's 8-byte big-endian
+  output key, its 4-byte length and the row, so sorting frames' (key, row) sorts rows by (key, row).
+  """
+  BLOCK_BYTES = 4 << 20
+
+  def __init__(self, spill_dir: str, seed: int, num_shards: int, split: str):
+    self._spill_dir = spill_dir
     self._seed = seed
-    self._classes = classes
-    self._context = [p for p in classes.values() if p.context_cuts]
+    self._num_shards = num_shards
+    self._split = split
+    self._files = {}  # shard -> (path, file)
+    self._blocks = {}  # shard -> [frames], bytes
+    self.counts = _Sums()
 
-  def process(self, record: bytes):
-    example = example_pb2.Example.FromString(record)
-    record = canonical(example)
-    class_id = _label(example, self._label_key)
-    hash_value = row_hash(self._seed, record)
-    bucket = bucket_of(hash_value)
-    plan = self._classes.get(class_id)
-    if plan is None:
-      yield class_id, record, 0
-    elif plan.action == "under":
-      if bucket < plan.cut:
-        yield class_id, record, 0
-      elif bucket == plan.cut and plan.take:
-        yield beam.pvalue.TaggedOutput(_TIES, (class_id, (hash_value, record)))
-    elif plan.action == "over":
-      for copy in range(plan.copies + 1):
-        yield class_id, record, copy
-      if bucket < plan.cut:
-        yield class_id, record, plan.copies + 1
-      elif bucket == plan.cut and plan.take:
-        yield beam.pvalue.TaggedOutput(_TIES, (class_id, (hash_value, record)))
-    else:
-      yield class_id, record, 0
-      chunk = bisect.bisect_right(plan.chunk_starts, bucket)
-      yield beam.pvalue.TaggedOutput(_GROUPS, ((class_id, chunk), (_OWN, hash_value, record)))
-    for other in self._context:
-      if other.class_id == class_id:
-        continue
-      cut = dict(other.context_cuts).get(class_id, 0)
-      if bucket < cut:
-        for chunk in range(len(other.chunk_rows)):
-          yield beam.pvalue.TaggedOutput(_GROUPS,
-                                         ((other.class_id, chunk), (_CONTEXT, hash_value, record)))
+  def add(self, class_id: int, records: Sequence[bytes], copy: int) -> None:
+    if not records:
+      return
+    self.counts.add((self._split, "class", int(class_id)), len(records))
+    keys = row_hashes(self._seed, records, salt=f"out{copy}")
+    shards = (keys % np.uint64(self._num_shards)).astype(np.int64)
+    for record, key, shard in zip(records, keys.tolist(), shards.tolist()):
+      frames, size = self._blocks.get(shard, ([], 0))
+      frames.append(struct.pack(">QI", key, len(record)) + record)
+      size += 12 + len(record)
+      if size >= self.BLOCK_BYTES:
+        self._write(shard, frames)
+        frames, size = [], 0
+      self._blocks[shard] = (frames, size)
+
+  def _write(self, shard: int, frames: List[bytes]) -> None:
+    if shard not in self._files:
+      path = os.path.join(self._spill_dir, f"shard-{shard:05d}-{uuid.uuid4().hex}")
+      self._files[shard] = (path, fileio.open(path, "wb"))
+    self._files[shard][1].write(b"".join(frames))
+
+  def close(self) -> List[Tuple[int, str]]:
+    for shard, (frames, _) in sorted(self._blocks.items()):
+      if frames:
+        self._write(shard, frames)
+    self._blocks = {}
+    closed = []
+    for shard, (path, f) in sorted(self._files.items()):
+      f.close()
+      closed.append((shard, path))
+    self._files = {}
+    return closed
 
 
-class _TieFn(beam.DoFn):
+def _read_frames(path: str) -> List[Tuple[int, bytes]]:
+  with fileio.open(path, "rb") as f:
+    data = f.read()
+  frames, offset = [], 0
+  while offset < len(data):
+    key, length = struct.unpack_from(">QI", data, offset)
+    offset += 12
+    frames.append((key, data[offset:offset + length]))
+    offset += length
+  return frames
+
+
+class _SpillingFn(beam.DoFn):
+  """A DoFn that writes rows to spill files and emits, per bundle, their (shard, file) names as
+  its main output and the rows written per class as `_COUNTS`."""
+
+  def __init__(self, split: str, seed: int, num_shards: int, spill_dir: str):
+    self._split = split
+    self._seed = seed
+    self._num_shards = num_shards
+    self._spill_dir = spill_dir
+    self._spiller = None
+
+  def start_bundle(self):
+    self._spiller = _Spiller(self._spill_dir, self._seed, self._num_shards, self._split)
+
+  def finish_bundle(self):
+    for shard_file in self._spiller.close():
+      yield _output(shard_file)
+    for key, sums in self._spiller.counts.sums.items():
+      yield _output((key, sums), _COUNTS)
+    self._spiller = None
+
+
+class _RouteFn(_SpillingFn):
+  """Pass 2, a batch of rows at a time: streams each row to its output shard's spill file, to a
+  class's tie group, or to a synthesis chunk."""
+
+  def __init__(self, split: str, kinds: FeatureKinds, params: Params, plan: "SplitPlan",
+               spill_dir: str):
+    super().__init__(split, params.seed, plan.num_shards, spill_dir)
+    self._kinds = kinds
+    self._classes = plan.classes
+    self._context = [p for p in plan.classes.values() if p.context_cuts]
+    self._decoder = None
+
+  def setup(self):
+    self._decoder = _decoder(self._kinds)
+
+  def process(self, records: List[bytes]):
+    batch = self._decoder.decode(records)
+    hashes = row_hashes(self._seed, batch.records)
+    buckets = _buckets(hashes)
+    spill = self._spiller.add
+    for class_id in np.unique(batch.labels).tolist():
+      members = np.flatnonzero(batch.labels == class_id)
+      plan = self._classes.get(class_id)
+      pick = lambda mask: [batch.records[i] for i in members[mask].tolist()]
+      below = buckets[members] < (plan.cut if plan else 0)
+      at_cut = buckets[members] == (plan.cut if plan else -1)
+      if plan is None or plan.action == "synth":
+        spill(class_id, [batch.records[i] for i in members.tolist()], 0)
+      elif plan.action == "under":
+        spill(class_id, pick(below), 0)
+      else:
+        everything = [batch.records[i] for i in members.tolist()]
+        for copy in range(plan.copies + 1):
+          spill(class_id, everything, copy)
+        spill(class_id, pick(below), plan.copies + 1)
+      if plan is not None and plan.action in ("under", "over") and plan.take:
+        for i in members[at_cut].tolist():
+          yield beam.pvalue.TaggedOutput(_TIES, (class_id, (int(hashes[i]), batch.records[i])))
+      if plan is not None and plan.action == "synth":
+        chunks = np.searchsorted(np.asarray(plan.chunk_starts, dtype=np.int64), buckets[members],
+                                 side="right")
+        for i, chunk in zip(members.tolist(), chunks.tolist()):
+          yield beam.pvalue.TaggedOutput(
+              _GROUPS, ((class_id, chunk), (_OWN, int(hashes[i]), tuple(batch.matrix[i].tolist()))))
+      for other in self._context:
+        if other.class_id == class_id:
+          continue
+        cut = dict(other.context_cuts).get(class_id, 0)
+        for i in members[buckets[members] < cut].tolist():
+          vector = tuple(batch.matrix[i].tolist())
+          for chunk in range(len(other.chunk_rows)):
+            yield beam.pvalue.TaggedOutput(
+                _GROUPS, ((other.class_id, chunk), (_CONTEXT, int(hashes[i]), vector)))
+
+
+class _TieFn(_SpillingFn):
   """The exact remainder of a hash-ranked selection: the `take` smallest rows of the cut bucket."""
 
-  def __init__(self, classes: Dict[int, ClassPlan]):
-    self._classes = classes
+  def __init__(self, split: str, params: Params, plan: "SplitPlan", spill_dir: str):
+    super().__init__(split, params.seed, plan.num_shards, spill_dir)
+    self._classes = plan.classes
 
   def process(self, element):
-    class_id, rows = element
+    class_id, rows_ = element
     plan = self._classes[class_id]
     copy = 0 if plan.action == "under" else plan.copies + 1
-    for _, record in sorted(rows)[:plan.take]:
-      yield class_id, record, copy
+    self._spiller.add(class_id, [record for _, record in sorted(rows_)[:plan.take]], copy)
+    return []
 
 
-class _SynthesizeFn(beam.DoFn):
+class _SynthesizeFn(_SpillingFn):
   """imbalanced-learn on one chunk of a class (plus, for ADASYN/Borderline, the context sample)."""
 
-  def __init__(self, strategy: str, kinds: FeatureKinds, params: Params,
-               classes: Dict[int, ClassPlan]):
-    self._strategy = strategy
+  def __init__(self, split: str, kinds: FeatureKinds, params: Params, plan: "SplitPlan",
+               spill_dir: str):
+    super().__init__(split, params.seed, plan.num_shards, spill_dir)
+    self._strategy = plan.strategy
     self._kinds = kinds
     self._params = params
-    self._classes = classes
+    self._classes = plan.classes
 
   def process(self, element):
-    (class_id, chunk), rows = element
+    (class_id, chunk), entries = element
     own, context = [], []
-    for tag, hash_value, record in rows:
-      (own if tag == _OWN else context).append((hash_value, record))
+    for tag, hash_value, vector in entries:
+      (own if tag == _OWN else context).append((hash_value, vector))
     own.sort()
     context.sort()
-    columns = self._kinds.columns
-    own_x, context_x = _matrix(own, columns), _matrix(context, columns)
+    width = len(self._kinds.columns)
+    own_x = np.array([v for _, v in own], dtype=np.float64).reshape(len(own), width)
+    context_x = np.array([v for _, v in context], dtype=np.float64).reshape(len(context), width)
     n_new = self._classes[class_id].chunk_new[chunk]
     # A chunk is at most chunk_size rows unless many rows share one hash bucket (duplicates): then
     # imbalanced-learn still sees at most chunk_size rows at a time, in even parts.
@@ -897,51 +1066,21 @@ class _SynthesizeFn(beam.DoFn):
       new = synthesize(self._strategy, own_x[indices], part_new, self._params.k_neighbors,
                        _derived_seed(self._params.seed, class_id, chunk, part),
                        self._kinds.categorical_columns, context_x)
-      for vector in new:
-        yield class_id, vector_example(vector, columns, self._kinds.categorical,
-                                       self._kinds.label, class_id), 0
+      self._spiller.add(class_id, vectors_to_examples(new, self._kinds, class_id), 0)
+    return []
 
 
-def _matrix(entries: Sequence[Tuple[int, bytes]], columns: Sequence[str]) -> np.ndarray:
-  vectors = [example_vector(example_pb2.Example.FromString(r), columns) for _, r in entries]
-  return np.array(vectors, dtype=np.float64).reshape(len(entries), len(columns))
-
-
-def _shard_entry(row, seed: int, num_shards: int):
-  _, record, copy = row
-  key = row_hash(seed, record, salt=f"out{copy}")
-  return key % num_shards, (key, record)
-
-
-class _SpillFn(beam.DoFn):
-  """Streams rows into spill files, one per (bundle, shard); emits only (shard, file) pairs.
-
-  Why not group the rows by shard directly: Beam's DirectRunner (in-process and multi-process
-  alike) holds a GroupByKey's whole input in the launcher's memory, which here is the whole
-  resampled split. Grouping file names instead keeps that memory at one shard (about `chunk_size`
-  rows) at a time, when `_WriteShardFn` sorts it. A spill record is the row's 8-byte big-endian
-  output key followed by the row, so sorting spill records sorts rows by (key, row).
-  """
-
-  def __init__(self, spill_dir: str):
-    self._spill_dir = spill_dir
-    self._writers = {}
-
-  def start_bundle(self):
-    self._writers = {}
-
-  def process(self, element):
-    shard, (key, record) = element
-    if shard not in self._writers:
-      path = os.path.join(self._spill_dir, f"shard-{shard:05d}-{uuid.uuid4().hex}")
-      self._writers[shard] = (path, tf.io.TFRecordWriter(path))
-    self._writers[shard][1].write(key.to_bytes(8, "big") + record)
-
-  def finish_bundle(self):
-    for shard, (path, writer) in sorted(self._writers.items()):
-      writer.close()
-      yield windowed_value.WindowedValue((shard, path), 0, [window.GlobalWindow()])
-    self._writers = {}
+def vectors_to_examples(vectors: np.ndarray, kinds: FeatureKinds, class_id: int) -> List[bytes]:
+  """`vector_example` of every row, encoded as one batch."""
+  if not len(vectors):
+    return []
+  features = [(kinds.label, rows.INT, np.full(len(vectors), class_id, dtype=np.int64))]
+  for j, name in enumerate(kinds.columns):
+    if name in kinds.categorical:
+      features.append((name, rows.INT, np.rint(vectors[:, j]).astype(np.int64)))
+    else:
+      features.append((name, rows.FLOAT, vectors[:, j].astype(np.float32)))
+  return rows.canonical_examples(features)
 
 
 class _WriteShardFn(beam.DoFn):
@@ -955,13 +1094,13 @@ class _WriteShardFn(beam.DoFn):
     shard, spill_files = element
     entries = []
     for spill in spill_files:
-      entries.extend(tf.compat.v1.io.tf_record_iterator(spill))
+      entries.extend(_read_frames(spill))
     entries.sort()
     path = os.path.join(self._directory,
                         f"{OUTPUT_FILE_PREFIX}-{shard:05d}-of-{self._num_shards:05d}.gz")
     with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
-      for entry in entries:
-        writer.write(entry[8:])
+      for _, record in entries:
+        writer.write(record)
     for spill in spill_files:
       fileio.remove(spill)
     yield path
@@ -1088,6 +1227,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         summaries.append(
             pipeline
             | f"ReadForCount[{split}]" >> beam.io.ReadFromTFRecord(pattern)
+            | f"BatchForCount[{split}]" >> beam.BatchElements(min_batch_size=BATCH_ROWS,
+                                                               max_batch_size=BATCH_ROWS)
             | f"Count[{split}]" >> beam.ParDo(_CountFn(split, kinds, params.seed)))
       _ = (summaries
            | "FlattenCounts" >> beam.Flatten()
@@ -1130,25 +1271,28 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         routed = (
             pipeline
             | f"Read[{split}]" >> beam.io.ReadFromTFRecord(patterns[split])
-            | f"Route[{split}]" >> beam.ParDo(_RouteFn(params.label_key, params.seed,
-                                                        plan.classes)).with_outputs(
-                                                            _TIES, _GROUPS, main="rows"))
+            | f"Batch[{split}]" >> beam.BatchElements(min_batch_size=BATCH_ROWS,
+                                                      max_batch_size=BATCH_ROWS)
+            | f"Route[{split}]" >> beam.ParDo(
+                _RouteFn(split, kinds, params, plan, spill_dir)).with_outputs(
+                    _TIES, _GROUPS, _COUNTS, main="spills"))
         ties = (routed[_TIES]
                 | f"GroupTies[{split}]" >> beam.GroupByKey()
-                | f"BreakTies[{split}]" >> beam.ParDo(_TieFn(plan.classes)))
+                | f"BreakTies[{split}]" >> beam.ParDo(
+                    _TieFn(split, params, plan, spill_dir)).with_outputs(_COUNTS, main="spills"))
         synthetic = (routed[_GROUPS]
                      | f"GroupChunks[{split}]" >> beam.GroupByKey()
                      | f"Synthesize[{split}]" >> beam.ParDo(
-                         _SynthesizeFn(plan.strategy, kinds, params, plan.classes)))
-        rows = (routed.rows, ties, synthetic) | f"Merge[{split}]" >> beam.Flatten()
-        _ = (rows
-             | f"Shard[{split}]" >> beam.Map(_shard_entry, params.seed, plan.num_shards)
-             | f"Spill[{split}]" >> beam.ParDo(_SpillFn(spill_dir))
+                         _SynthesizeFn(split, kinds, params, plan, spill_dir)).with_outputs(
+                             _COUNTS, main="spills"))
+        # Every branch writes its rows to spill files inside its own stage: only file names and
+        # per-bundle counts cross stages (a Flatten of the rows themselves would make Beam's
+        # in-process runner buffer every row of the split).
+        _ = ((routed.spills, ties.spills, synthetic.spills)
+             | f"MergeSpills[{split}]" >> beam.Flatten()
              | f"GroupShards[{split}]" >> beam.GroupByKey()
              | f"Write[{split}]" >> beam.ParDo(_WriteShardFn(directory, plan.num_shards)))
-        written.append(rows
-                       | f"Classes[{split}]" >> beam.Map(lambda row, s=split: ((s, "class", row[0]),
-                                                                               (1, None, None))))
+        written.extend([routed[_COUNTS], ties[_COUNTS], synthetic[_COUNTS]])
       _ = (written
            | "FlattenWritten" >> beam.Flatten()
            | "SumWritten" >> beam.CombinePerKey(_SumMinMax())
