@@ -535,3 +535,17 @@ def test_auto_chooses_by_imbalance_and_falls_back_to_copies_for_a_class_too_smal
 def test_parameters_that_do_not_fit_the_data_raise_a_rebalance_error():
   with pytest.raises(spec.RebalanceError, match="has 3 row"):
     rebalance.check_k_neighbors({0: 100, 1: 3}, {0: 100, 1: 100}, 5, "smote", "train")
+
+
+def test_smotenc_decodes_categories_blockwise_exactly_as_its_default_encoder(monkeypatch):
+  from imblearn.over_sampling import SMOTENC
+  rng = np.random.RandomState(3)
+  own = np.column_stack([rng.normal(size=40), rng.randint(0, 4, 40), rng.normal(size=40)])
+  monkeypatch.setattr(rebalance, "INVERSE_BLOCK_ROWS", 7)  # many blocks, a ragged last one
+  new = rebalance.synthesize("smotenc", own, 95, 3, 11, categorical_columns=(1,))
+  x, y = np.vstack([own, own[:1]]), np.array([1] * 40 + [0])
+  default, _ = SMOTENC(categorical_features=[1], sampling_strategy={1: 135}, k_neighbors=3,
+                       random_state=11).fit_resample(x, y)
+  expected = np.asarray(default[len(x):], dtype=np.float64)
+  expected[:, 1] = np.rint(expected[:, 1])
+  np.testing.assert_array_equal(new, expected)
