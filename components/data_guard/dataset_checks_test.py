@@ -5,10 +5,12 @@ import os
 import apache_beam as beam
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from sklearn import datasets
+from tfx_bsl.coders import example_coder
 
 from trainguard.components.data_guard import dataset_checks, validation
 from trainguard.policy import Policy
@@ -172,3 +174,298 @@ def test_imbalance_threshold_boundary(counts, flagged):
   findings = validation.dataset_findings({"rows": {}, "labels": counts, "cells": []}, stats,
                                          schema, Policy.from_dict({}, schema=schema), "y")
   assert any(f.kind == "CLASS_IMBALANCE" for f in findings) is flagged  # ratio ≥ 1.5 counts
+
+
+# ---------------------------------------------------------------------------------------------
+# The vectorised pass against a per-row reference: the canonical text the pass had before it was
+# vectorised, one proto at a time.
+
+
+def _reference_canonical(value) -> str:
+  if isinstance(value, bytes):
+    text = value.decode("utf-8", "replace").strip()
+    try:
+      value = float(text)
+    except ValueError:
+      return "s:" + text
+  if isinstance(value, float):
+    if value.is_integer() and abs(value) < 1e15:
+      return f"n:{int(value)}"
+    return f"n:{value:.7g}"
+  return f"n:{value}"
+
+
+def _reference_values(record: bytes) -> dict:
+  example = tf.train.Example.FromString(record)
+  out = {}
+  for name, feature in example.features.feature.items():
+    kind = feature.WhichOneof("kind")
+    values = list(getattr(feature, kind).value) if kind else []
+    if values:  # no value at all (absent, empty, untyped) is one "missing"
+      out[name] = values
+  return out
+
+
+def _reference_key(record: bytes) -> str:
+  values = _reference_values(record)
+  return "".join(name + "|".join(_reference_canonical(v) for v in values[name]) + "\x00"
+                 for name in sorted(values))
+
+
+def _reference_result(records_by_split, label_key, binning):
+  keys = {s: [_reference_key(r) for r in records] for s, records in records_by_split.items()}
+  rows = {}
+  for split, split_keys in keys.items():
+    duplicates = len(split_keys) - len(set(split_keys))
+    if duplicates:
+      rows[f"duplicates/{split}"] = duplicates
+    if split != "train" and "train" in keys:
+      train = set(keys["train"])
+      shared = sum(k in train for k in split_keys)
+      if shared:
+        rows[f"shared_with_train/{split}"] = shared
+  labels, cells = {}, {}
+  label_binning = dataset_checks.Binning(label_key)
+  for record in records_by_split.get("train", []):
+    values = _reference_values(record)
+    label = label_binning.bin_of(values.get(label_key))
+    if label is None:
+      continue
+    labels[label] = labels.get(label, 0) + 1
+    for b in binning:
+      value = b.bin_of(values.get(b.feature))
+      if value is not None:
+        cells[(b.feature, value, label)] = cells.get((b.feature, value, label), 0) + 1
+  return {"rows": rows, "labels": labels,
+          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())]}
+
+
+def _empty(kind: str) -> tf.train.Feature:
+  """A feature with a typed, empty value list ("bytes", "int64" or "float")."""
+  feature = tf.train.Feature()
+  getattr(feature, f"{kind}_list").SetInParent()
+  return feature
+
+
+def _proto(values: dict, order=None) -> bytes:
+  """A tf.Example: a list value is a feature's value list (typed by its first item, float if
+  empty), None a feature without any kind, a scalar a one-value list, a tf.train.Feature itself;
+  `order` the features' order."""
+  example = tf.train.Example()
+  for name in order or values:
+    value = values[name]
+    feature = example.features.feature[name]
+    if value is None:
+      continue
+    if isinstance(value, tf.train.Feature):
+      feature.CopyFrom(value)
+      continue
+    items = value if isinstance(value, list) else [value]
+    sample = items[0] if items else 0.0
+    if isinstance(sample, (str, bytes)):
+      feature.bytes_list.value.extend(v.encode() if isinstance(v, str) else v for v in items)
+      feature.bytes_list.SetInParent()
+    elif isinstance(sample, int):
+      feature.int64_list.value.extend(items)
+      feature.int64_list.SetInParent()
+    else:
+      feature.float_list.value.extend(items)
+      feature.float_list.SetInParent()
+  return example.SerializeToString()
+
+
+def _pass(tmp_path, records_by_split, binning, label_key="y", files=1, batch_size=None,
+          argv=None):
+  root = str(tmp_path / "examples")
+  for split, records in records_by_split.items():
+    folder = os.path.join(root, f"Split-{split}")
+    os.makedirs(folder)
+    for i, part in enumerate(np.array_split(np.arange(len(records)), files)):
+      with tf.io.TFRecordWriter(os.path.join(folder, f"part-{i}.gz"),
+                                tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for j in part:
+          writer.write(records[j])
+  out = str(tmp_path / "result.json")
+  with beam.Pipeline(argv=argv) as pipeline:
+    dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, records_by_split),
+                                 label_key, binning, out, batch_size=batch_size)
+  return dataset_checks.read_result(out)
+
+
+def _hashes(values) -> list:
+  """The 128-bit hash per value, as (first, second) pairs."""
+  if all(isinstance(v, (bytes, str)) for v in values):
+    array = pa.array([v.encode() if isinstance(v, str) else v for v in values], pa.large_binary())
+  elif all(isinstance(v, int) for v in values):
+    array = pa.array(values, pa.int64())
+  else:
+    array = pa.array(values, pa.float32())
+  first, second = dataset_checks._value_hashes(array)  # pylint: disable=protected-access
+  return list(zip(first.tolist(), second.tolist()))
+
+
+def test_value_hashes_are_equal_exactly_when_the_canonical_texts_are():
+  rng = np.random.default_rng(0)
+  floats = np.concatenate([
+      (rng.normal(size=20000) * 10.0 ** rng.integers(-40, 38, 20000)).astype(np.float32),
+      rng.integers(-10 ** 6, 10 ** 6, 5000).astype(np.float32) / np.float32(8),  # .5 and .125s
+      np.array([0.0, -0.0, 1.0, 1.0078125, 1.0000001, 0.99999994, 9999999.5, 123456.75, 1e15,
+                16777216.0, 3.4e38, 1e-45, np.nan, -np.nan, np.inf, -np.inf], dtype=np.float32)])
+  doubles = rng.normal(size=5000) * 10.0 ** rng.integers(-300, 300, 5000)
+  texts = ([repr(float(d)) for d in doubles] + [f"{f:.8g}" for f in floats[:3000].astype(float)]
+           + [" 1 ", "1.0", "1_000", "+7", "-0", ".5", "5.", "1e3", "1E+03", "0.12345675", "nan",
+              "-NaN", "Infinity", "-inf", "1e400", "1e15", "1000000000000000", "", "  ", "a",
+              " a", "a ", "\x1ca\x1f", "\xa0b\xa0", "é", " é", "日本", "١٢", "x y", "1 2",
+              "0x10"])
+  ints = [0, 1, -1, 7, 1000, 10 ** 15 - 1, 10 ** 15, 2 ** 63 - 1, -2 ** 63, 12345678]
+  references = ([_reference_canonical(float(f)) for f in floats]
+                + [_reference_canonical(t.encode()) for t in texts]
+                + [_reference_canonical(i) for i in ints]
+                + [_reference_canonical(b"\xff1"), _reference_canonical(b"\xfe1")])
+  hashes = (_hashes(list(floats)) + _hashes(texts) + _hashes(ints)
+            + _hashes([b"\xff1", b"\xfe1"]))
+  by_text, by_hash = {}, {}
+  for text, h in zip(references, hashes):
+    assert by_text.setdefault(text, h) == h, text
+    assert by_hash.setdefault(h, text) == text, (text, by_hash[h])
+  # The documented equalities, spelled out.
+  assert _hashes([1.0]) == _hashes([1]) == _hashes([" 1 "]) == _hashes(["1.0"])
+  assert _hashes(["nan"]) == _hashes([float("nan")]) == _hashes(["-NaN"])
+  assert _hashes(["a "]) == _hashes(["a"]) != _hashes(["b"])
+  assert _hashes([0.1]) == _hashes(["0.1"]) != _hashes(["0.1000001"])
+
+
+def _decode(records):
+  return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(records)
+
+
+def _batch_row_hashes(records):
+  """The row hashes of `records` decoded as one batch."""
+  first, second = dataset_checks._row_hashes(_decode(records))  # pylint: disable=protected-access
+  return list(zip(first.tolist(), second.tolist()))
+
+
+def _row_hash_list(records):
+  """The row hash of each record, decoded on its own (the types of a feature may differ)."""
+  return [_batch_row_hashes([record])[0] for record in records]
+
+
+def test_missing_is_equal_to_missing_and_different_from_every_value():
+  rows = _row_hash_list([
+      _proto({"a": 1, "b": "x"}),
+      _proto({"a": 1}),  # b absent
+      _proto({"a": 1, "b": _empty("bytes")}),  # b present, no value
+      _proto({"a": 1, "b": None}),  # b present, no kind
+      _proto({"a": 1, "b": ""}),
+      _proto({"a": 1, "b": 0}),
+      _proto({"a": 1, "b": float("nan")}),
+      _proto({"b": "x", "a": None}),
+      _proto({"b": "x"}),
+  ])
+  assert rows[1] == rows[2] == rows[3]
+  assert len({rows[0], rows[1], rows[4], rows[5], rows[6], rows[7]}) == 6
+  assert rows[7] == rows[8]
+
+
+def test_row_hashes_ignore_feature_order_and_which_columns_a_batch_has():
+  row = {"x": 1.5, "c": "ü", "k": 3, "m": [1.0, 2.0]}
+  alone = _row_hash_list([_proto(row)])
+  reordered = _batch_row_hashes([_proto(row, order=["m", "k", "c", "x"]), _proto({"other": "z"}),
+                                 _proto({"more": 1, "x": None, "c": _empty("bytes")})])
+  assert alone[0] == reordered[0]
+  assert _row_hash_list([_proto({"more": 1})]) == reordered[2:]
+  # Value lists are ordered, and a feature's name matters.
+  assert _row_hash_list([_proto(dict(row, m=[2.0, 1.0]))])[0] != alone[0]
+  assert _row_hash_list([_proto({"x": 1.5, "c": "ü", "k": 3, "n": [1.0, 2.0]})])[0] != alone[0]
+  assert _row_hash_list([_proto({"a": "1", "b": "2"})]) != _row_hash_list(
+      [_proto({"a": "2", "b": "1"})])
+
+
+def test_cell_counts_match_bin_of_row_by_row():
+  rng = np.random.default_rng(1)
+  records = []
+  for i in range(300):
+    row = {"y": str(rng.choice(["p", "q", "ü"])), "x": float(rng.normal()),
+           "k": int(rng.integers(0, 4)), "c": str(rng.choice(["a", "b", "é", " a"])),
+           "f": float(rng.choice([0.0, -0.0, 0.5, np.nan])), "t": str(rng.choice(["1.5", " 2 "]))}
+    for name, kind in (("x", "float"), ("k", "int64"), ("c", "bytes"), ("f", "float"),
+                       ("y", "bytes")):
+      if rng.random() < 0.1:
+        row[name] = _empty(kind) if i % 2 else None
+    if i % 7 == 0:
+      del row["c"]
+    row["g"] = row["f"]
+    records.append(_proto(row))
+  binning = [dataset_checks.Binning("x", (-1.0, 0.0, 0.5)), dataset_checks.Binning("k", (1.0, 2.0)),
+             dataset_checks.Binning("c"), dataset_checks.Binning("f"),
+             dataset_checks.Binning("g", (0.0,)), dataset_checks.Binning("t", (1.5,)),
+             dataset_checks.Binning("absent", (1.0,))]
+  labels, cells = dataset_checks._cell_counts(  # pylint: disable=protected-access
+      _decode(records), "y", binning)
+  expected = _reference_result({"train": records}, "y", binning)
+  assert labels == expected["labels"]
+  assert [[f, v, l, n] for (f, v, l), n in sorted(cells.items())] == expected["cells"]
+
+
+def _varied_splits(seed, n):
+  """Rows with missing values, absent features, unicode, a multi-valued feature, a column typed
+  differently in eval, duplicates within and across splits."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for i in range(n):
+    row = {"i": i, "y": str(rng.choice(["p", "q"])), "x": float(np.round(rng.normal(), 3)),
+           "c": str(rng.choice(["a", "é", "日本", " a"])), "k": int(rng.integers(0, 3)),
+           "m": [float(v) for v in rng.integers(0, 2, rng.integers(0, 3))]}
+    if rng.random() < 0.2:
+      row["x"] = []
+    if rng.random() < 0.3:
+      del row["c"]
+    rows.append(row)
+  train = [_proto(r) for r in rows]
+  train += train[:: 9]
+  evaluation = [_proto(r) for r in rows[5:40]]  # as typed in train...
+  evaluation += [_proto(dict(r, x=f" {r['x']!r} " if r["x"] != [] else [],  # ...and as text
+                              k=float(r["k"]))) for r in rows[40:60]]
+  evaluation += [_proto({"y": "p", "x": 123.0, "c": "zz"})] * 3
+  return {"train": train, "eval": evaluation}
+
+
+BINNING = [dataset_checks.Binning("x", (-0.5, 0.0, 0.5)), dataset_checks.Binning("c"),
+           dataset_checks.Binning("k", (0.5, 1.5))]
+
+
+@pytest.mark.parametrize("batch_size, files", [(2, 3), (7, 1), (None, 2)])
+def test_pass_matches_the_row_by_row_reference_across_batches_and_bundles(
+    tmp_path, batch_size, files):
+  splits = _varied_splits(3, 200)
+  result = _pass(tmp_path, splits, BINNING, files=files, batch_size=batch_size)
+  assert result == _reference_result(splits, "y", BINNING)
+  assert result["rows"]["duplicates/train"] == 23 and result["rows"]["duplicates/eval"] == 2
+  assert result["rows"]["shared_with_train/eval"] == 55  # the text-typed rows included
+
+
+def test_a_feature_typed_differently_inside_one_batch_still_decodes(tmp_path):
+  splits = {"train": [_proto({"y": "p", "k": 1}), _proto({"y": "p", "k": 1.0}),
+                      _proto({"y": "q", "k": "1"}), _proto({"y": "q", "k": 2})]}
+  result = _pass(tmp_path, splits, [dataset_checks.Binning("k", (1.5,))], batch_size=4)
+  assert result == _reference_result(splits, "y", [dataset_checks.Binning("k", (1.5,))])
+  assert result["rows"] == {"duplicates/train": 1}  # int 1 and float 1.0: the same value
+
+
+def test_pass_on_the_multi_process_direct_runner(tmp_path):
+  splits = _varied_splits(4, 120)
+  result = _pass(tmp_path, splits, BINNING, files=2, batch_size=16,
+                 argv=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+  assert result == _reference_result(splits, "y", BINNING)
+
+
+def test_row_counts_of_many_hashes_with_equal_first_halves():
+  # Colliding first halves must still be told apart by the second.
+  first = np.array([5, 5, 5, 7, 5, 9], dtype=np.uint64)
+  second = np.array([1, 2, 1, 3, 3, 4], dtype=np.uint64)
+  other_first = np.array([5, 5, 5, 9, 8], dtype=np.uint64)
+  other_second = np.array([2, 4, 3, 4, 1], dtype=np.uint64)
+  rows = dataset_checks._row_counts({  # pylint: disable=protected-access
+      "train": [(first[:2], second[:2]), (first[2:], second[2:])],
+      "eval": [(other_first, other_second)]})
+  assert rows == {"duplicates/train": 1, "shared_with_train/eval": 3}

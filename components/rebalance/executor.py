@@ -49,6 +49,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from trainguard.components import tfrecord_batches
 from trainguard.components.rebalance import rows
 from trainguard.components.rebalance import spec
 from trainguard.models import features as feature_names
@@ -826,26 +827,6 @@ def row_hashes(seed: int, records: Sequence[bytes], salt: str = "rank") -> np.nd
   return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
-class _ReadBatchesFn(beam.DoFn):
-  """The records of one TFRecord file, `BATCH_ROWS` at a time, read by tf.data in C++.
-
-  Beam's `ReadFromTFRecord` reads each record in Python (about 35 µs a record here, more than
-  decoding it); one file per element still spreads the files of a split across workers."""
-
-  def process(self, path: str):
-    compression = "GZIP" if path.endswith(".gz") else ""
-    dataset = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
-    for batch in dataset.batch(BATCH_ROWS):
-      yield batch.numpy().tolist()
-
-
-def _read_batches(pipeline: beam.Pipeline, pattern: str, label: str) -> beam.PCollection:
-  files = sorted(fileio.glob(pattern))
-  return (pipeline
-          | f"Files{label}" >> beam.Create(files)
-          | f"Read{label}" >> beam.ParDo(_ReadBatchesFn()))
-
-
 def _buckets(hashes: np.ndarray) -> np.ndarray:
   return (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
 
@@ -1280,7 +1261,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       summaries = []
       for split, pattern in patterns.items():
         summaries.append(
-            _read_batches(pipeline, pattern, f"ForCount[{split}]")
+            pipeline
+            | f"ReadForCount[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, BATCH_ROWS)
             | f"Count[{split}]" >> beam.ParDo(_CountFn(split, kinds, params.seed)))
       _ = (summaries
            | "FlattenCounts" >> beam.Flatten()
@@ -1321,7 +1303,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         spill_dir = os.path.join(os.path.dirname(summary), "spill", split)
         fileio.makedirs(spill_dir)
         routed = (
-            _read_batches(pipeline, patterns[split], f"[{split}]")
+            pipeline
+            | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(patterns[split], BATCH_ROWS)
             | f"Route[{split}]" >> beam.ParDo(
                 _RouteFn(split, kinds, params, plan, spill_dir)).with_outputs(
                     _TIES, _GROUPS, _COUNTS, main="spills"))
