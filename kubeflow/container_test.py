@@ -7,6 +7,9 @@
   `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`, in a subprocess of
   that venv, with the command line and parameters taken from the compiled spec and local paths for
   the artifacts, and writes the same files and properties as the same node under LocalDagRunner.
+  ExampleGens (ours, components/csv_example_gen) run as in the cluster: TFX's ExampleGen driver
+  first (the container's `lifecycle.preCacheCheck`: span, version, fingerprint, resolved patterns),
+  then the executor, which reads what the driver wrote; their data roots are the reference run's.
   The gate downstream of DataGuard, evaluated on what the container wrote, lets the run through.
 """
 import json
@@ -63,8 +66,9 @@ def _runtime_artifact(artifact, artifact_type: Dict[str, Any]) -> Dict[str, Any]
           "metadata": json_format.MessageToDict(proto.metadata)}
 
 
-def _executor_input(spec, job, task_name, upstream, out_dir):
-  """ExecutorInput for one task, built from its component definition and task spec."""
+def _executor_input(spec, job, task_name, upstream, out_dir, runtime_parameters=None):
+  """ExecutorInput for one task, built from its component definition and task spec; pipeline
+  runtime parameters from `runtime_parameters` (name -> value) if named there, else the job's."""
   task = spec["root"]["dag"]["tasks"][task_name]
   component = spec["components"][task["componentRef"]["name"]]
   inputs = {"artifacts": {}, "parameterValues": {}}
@@ -76,8 +80,9 @@ def _executor_input(spec, job, task_name, upstream, out_dir):
     if "runtimeValue" in value:
       inputs["parameterValues"][key] = value["runtimeValue"]["constant"]
     elif "componentInputParameter" in value:
-      inputs["parameterValues"][key] = job["runtimeConfig"]["parameterValues"][
-          value["componentInputParameter"]]
+      name = value["componentInputParameter"]
+      inputs["parameterValues"][key] = (runtime_parameters or {}).get(
+          name, job["runtimeConfig"]["parameterValues"][name])
     else:
       pytest.fail(f"{task_name}.{key}: {value} is not resolvable by this harness; extend it")
   outputs = {"artifacts": {}, "outputFile": os.path.join(out_dir, "executor_output.json")}
@@ -86,6 +91,18 @@ def _executor_input(spec, job, task_name, upstream, out_dir):
         "name": f"local/{task_name}/{key}", "type": definition["artifactType"],
         "uri": os.path.join(out_dir, key), "metadata": definition.get("metadata", {})}]}
   return {"inputs": inputs, "outputs": outputs}
+
+
+def _apply_driver_output(executor_input):
+  """What the Pipelines service does with a driver's ExecutorOutput before the executor runs: the
+  output artifacts take the metadata it wrote (an ExampleGen's span, version, input fingerprint).
+  Its parameter values the executor's entrypoint reads from the same file itself."""
+  with open(executor_input["outputs"]["outputFile"], encoding="utf-8") as f:
+    driver_output = json.load(f)
+  for key, entry in driver_output.get("artifacts", {}).items():
+    for artifact, updated in zip(executor_input["outputs"]["artifacts"][key]["artifacts"],
+                                 entry["artifacts"]):
+      artifact["metadata"] = {**artifact.get("metadata", {}), **updated.get("metadata", {})}
 
 
 def _files(root):
@@ -127,7 +144,7 @@ def test_custom_components_run_in_the_container_entrypoint_as_under_local_dag_ru
   spec, job = compiled.vertex_spec, compiled.job
   order = [n.id for n in compiled.pipelines["json"].components]
   custom = sorted(custom_task_names(spec), key=order.index)
-  assert {"DataGuard", "Rebalance"} <= set(custom)
+  assert {"CsvExampleGen", "DataGuard", "Rebalance"} <= set(custom)
   produced = {}  # (task, output key) -> runtime artifact written by the container
 
   def upstream(task_name, key):
@@ -138,15 +155,19 @@ def test_custom_components_run_in_the_container_entrypoint_as_under_local_dag_ru
 
   for task_name in custom:
     out_dir = str(tmp_path / task_name)
-    executor_input = _executor_input(spec, job, task_name, upstream, out_dir)
+    executor_input = _executor_input(spec, job, task_name, upstream, out_dir, reference_run.data)
     label = spec["components"][spec["root"]["dag"]["tasks"][task_name]["componentRef"]["name"]][
         "executorLabel"]
     container = spec["deploymentSpec"]["executors"][label]["container"]
     # The pipeline-spec executors of the Kubeflow Pipelines variant are the same.
     assert compiled.kfp_spec["deploymentSpec"]["executors"][label]["container"] == container
-    command = container["command"] + [
-        json.dumps(executor_input) if a == "{{$}}" else a for a in container["args"]]
-    _run(command, image_env, str(tmp_path))
+    driver = container.get("lifecycle", {}).get("preCacheCheck")
+    for step in ([driver] if driver else []) + [container]:
+      command = step["command"] + [
+          json.dumps(executor_input) if a == "{{$}}" else a for a in step["args"]]
+      _run(command, image_env, str(tmp_path))
+      if step is driver:
+        _apply_driver_output(executor_input)
 
     with open(executor_input["outputs"]["outputFile"], encoding="utf-8") as f:
       executor_output = json.load(f)

@@ -4,6 +4,9 @@ CsvExampleGen → StatisticsGen → DataGuard (vs the curated schema from Import
 serving sample and previous span) ─ passes? ─► Transform (analyzers on the train split only)
 → Rebalance (train split only) → Trainer → Evaluator (vs the latest blessed model) → Pusher.
 
+Every ExampleGen is ours (`components/csv_example_gen/`): stock CsvExampleGen's examples and
+splits under stock's node ids, read by Arrow and encoded in C++ instead of cell by cell in Python.
+
 When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
 run ends with DataGuard's findings published and no Transform execution, no model.
 """
@@ -24,9 +27,11 @@ from tfx.proto import example_gen_pb2, pusher_pb2, transform_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from trainguard.components.csv_example_gen.component import CsvExampleGen
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
-from trainguard.models import features, preprocessing_plan
+from trainguard.models import features, preprocessing, preprocessing_plan
+from trainguard.pipeline import configs
 from trainguard.policy import Policy
 
 
@@ -74,20 +79,20 @@ def create_pipeline(
   """
   if presplit:
     # The user brought their own split: data_root/train/*.csv and data_root/eval/*.csv.
-    example_gen = components.CsvExampleGen(
+    example_gen = CsvExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name="train", pattern="train/*"),
             example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
-        ]))
+        ])).with_id("CsvExampleGen")
   else:
-    example_gen = components.CsvExampleGen(
+    example_gen = CsvExampleGen(
         input_base=data_root,
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(splits=[
                 example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
                 example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
-            ])))
+            ]))).with_id("CsvExampleGen")
 
   statistics_gen = components.StatisticsGen(examples=example_gen.outputs["examples"])
 
@@ -99,7 +104,7 @@ def create_pipeline(
   for key, root in (("serving", serving_data_root), ("previous_span", previous_span_root)):
     if root is None:
       continue
-    gen = components.CsvExampleGen(
+    gen = CsvExampleGen(
         input_base=root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=key, pattern="*")]),
     ).with_id(f"{key}_example_gen")
@@ -140,7 +145,11 @@ def create_pipeline(
         custom_config=transform_config,
         # Statistics of transformed data are read by no one; computing them doubles the pass.
         disable_statistics=True,
-        disable_analyzer_cache=True)
+        disable_analyzer_cache=True,
+        # Ours runs as a TF1 graph (faster, see models/preprocessing.py); a user's own function
+        # keeps Transform's TF2 default, which is what it was written and tested against.
+        force_tf_compat_v1=(preprocessing_fn == configs.PREPROCESSING_FN and
+                            preprocessing.FORCE_TF_COMPAT_V1))
 
     # Class imbalance is fixed on the train split only, after Transform (features imputed, scaled
     # and integer-encoded); eval is copied byte for byte so the metrics see the real class mix.

@@ -1,0 +1,460 @@
+"""The CsvExampleGen executor: stock CsvExampleGen's examples, read by Arrow and encoded in C++.
+
+Stock CsvExampleGen (tfx 1.16) parses every line in Python, infers each column's type with
+`tfx_bsl.coders.csv_decoder` as a Beam side input (so Beam's in-process runner holds every parsed
+line until the inference is done) and builds each `tf.train.Example` in Python, cell by cell. This
+executor writes the same examples, split the same way, in two streaming passes over each file with
+`pyarrow.csv.open_csv` (bounded blocks, so memory does not grow with rows):
+
+1. Types. Every column read as text; per block, each column's non-empty values are matched with
+   regular expressions in Arrow (`^-?[0-9]+$`, plain decimals) and the integers range-checked by an
+   Arrow cast; the few values that match neither (spaces, `+`, `_`, `inf`, `nan`, text) go through
+   the same Python test as stock (`_value_type`, tfx_bsl's `_InferValueType`), which stops at a
+   column's first text value. Verdicts per column: INT if every non-empty value is an int64, else
+   FLOAT if every one is a float, else STRING; UNKNOWN (no value at all) for an all-empty column.
+   Files of a split are combined by a small `CombineGlobally` (one tuple per file), fed to pass 2
+   as a side input: no row crosses a stage boundary.
+2. Examples. Each file read again with the verdicts as Arrow column types (a column whose values
+   Arrow would parse differently from Python, e.g. ` 12` or `1_000`, is read as text and converted
+   by Python's `int`/`float`, as stock does), each column turned into a list column (one value per
+   row, an empty list for an empty cell) and encoded by tfx_bsl's C++
+   `RecordBatchToExamplesEncoder`.
+
+Same examples, same split. Stock writes an empty cell of a typed column as an empty value list
+(`Feature(int64_list=Int64List())`: TFDV counts it as present, with no value) and every cell of an
+all-empty column as `Feature()` (no kind: TFDV counts it as missing); so do these, through the
+encoder (an empty list, resp. a null list). The base executor partitions records into hash-bucket
+splits by the SHA-256 of the record, and for stock's `tf.train.Example` records the record is
+`SerializeToString(deterministic=True)`, i.e. with the feature map in key order. The encoder
+serializes a whole example's map in C++ hash order, so each column is encoded on its own and the
+single-feature examples are spliced, with numpy, into one example whose map is in key order:
+byte for byte the deterministic serialization of stock's example. Records are yielded as those
+bytes (the base executor accepts `bytes` for FORMAT_TF_EXAMPLE and writes them as they are), so
+every row lands in the same split as under stock, and the output files are byte-stable run to run.
+"""
+import os
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Sequence, Tuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from absl import logging
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.dsl.io import fileio
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx_bsl.coders import example_coder
+
+# Column types, ordered like tfx_bsl's csv_decoder.ColumnType (a value's type only ever moves up).
+UNKNOWN, INT, FLOAT, STRING = 0, 1, 2, 3
+TYPE_NAMES = {UNKNOWN: "UNKNOWN", INT: "INT", FLOAT: "FLOAT", STRING: "STRING"}
+
+# Bytes of CSV that Arrow parses into one record batch: what bounds memory per file. A block must
+# hold the longest row; a file with a longer one is read again with blocks twice as large.
+DEFAULT_BLOCK_SIZE = 4 << 20
+MAX_BLOCK_SIZE = 1 << 30
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Values Arrow's int64 / float64 parsers read exactly as Python's int() / float() do. Anything else
+# that Python accepts (surrounding spaces, '+', '_' between digits, 'inf', 'nan'; Arrow would also
+# accept hexadecimal integers, which Python's int() does not) is decided and converted by Python.
+_CLEAN_INT = r"^-?[0-9]+$"
+_CLEAN_FLOAT = r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# Protobuf's double -> float conversion (what stock's FloatList does with Python's float): to the
+# nearest float32, except that values up to halfway between FLT_MAX and 2**128 become FLT_MAX, not
+# inf as a plain cast rounds the exact halfway point.
+_FLT_MAX = float(np.finfo(np.float32).max)
+_FLT_HALFWAY = float.fromhex("0x1.ffffffp+127")
+
+
+class Verdict(NamedTuple):
+  """What pass 1 learns from a split's files."""
+  types: Tuple[int, ...]  # per column
+  python: Tuple[bool, ...]  # per column: some value is converted by Python, not Arrow
+  block_size: int  # blocks large enough for the longest row
+
+
+def _value_type(cell: bytes) -> int:
+  """One cell's type, exactly as tfx_bsl's csv_decoder._InferValueType (stock's inference)."""
+  if not cell:
+    return UNKNOWN
+  try:
+    return INT if _INT64_MIN <= int(cell) <= _INT64_MAX else STRING
+  except ValueError:
+    try:
+      float(cell)
+    except ValueError:
+      return STRING
+    return FLOAT
+
+
+def _python_type(values: pa.Array, current: int) -> int:
+  """The type of `values` (text, no nulls) joined with `current`, by Python, one by one; stops at
+  the first text value."""
+  for cell in values.cast(pa.binary()).to_pylist():
+    current = max(current, _value_type(cell))
+    if current == STRING:
+      break
+  return current
+
+
+def _column_type(values: pa.Array, current: int) -> Tuple[int, bool]:
+  """(type of `current` joined with these values', whether any value needs Python to convert).
+
+  `values`: one block of one column as text, empty cells null."""
+  if values.null_count:
+    values = values.drop_null()
+  if not len(values):
+    return current, False
+  is_int = pc.match_substring_regex(values, _CLEAN_INT)
+  ints = int(pc.sum(is_int).as_py() or 0)
+  found, needs_python = UNKNOWN, False
+  if ints:
+    int_values = values if ints == len(values) else values.filter(is_int)
+    try:
+      pc.cast(int_values, pa.int64())
+      found = INT
+    except (pa.ArrowInvalid, OverflowError):  # beyond int64 (stock: STRING), or let Python judge
+      found = _python_type(int_values, found)
+      needs_python = found != STRING
+  if ints < len(values) and found != STRING:
+    rest = values.filter(pc.invert(is_int)) if ints else values
+    is_float = pc.match_substring_regex(rest, _CLEAN_FLOAT)
+    floats = int(pc.sum(is_float).as_py() or 0)
+    if floats:
+      found = max(found, FLOAT)
+    if floats < len(rest):
+      found = _python_type(rest.filter(pc.invert(is_float)), max(current, found))
+      needs_python = needs_python or found != STRING
+  return max(current, found), needs_python
+
+
+def _join(a: Verdict, b: Verdict) -> Verdict:
+  return Verdict(tuple(max(x, y) for x, y in zip(a.types, b.types)),
+                 tuple(x or y for x, y in zip(a.python, b.python)),
+                 max(a.block_size, b.block_size))
+
+
+class _RowTooLong(Exception):
+  """A row does not fit in a block."""
+
+
+def _is_local(path: str) -> bool:
+  return "://" not in path
+
+
+def _open(path: str):
+  """What Arrow reads: the path itself on a local disk (Arrow decompresses .gz, .bz2, ... by the
+  name), else Beam's file system (GCS, S3, ...; compression by the name, as stock reads)."""
+  return path if _is_local(path) else beam.io.filesystems.FileSystems.open(path)
+
+
+def _read(path: str, column_names: Sequence[str],
+          column_types: Dict[str, pa.DataType], block_size: int) -> Iterator[pa.RecordBatch]:
+  """The file's data rows in blocks: the header line skipped (the names are stock's, see
+  `header`), an empty cell as null, quoted fields with commas, quotes and line breaks, blank lines
+  skipped as stock skips them."""
+  options = dict(
+      read_options=pa_csv.ReadOptions(column_names=list(column_names), skip_rows=1,
+                                      block_size=block_size),
+      parse_options=pa_csv.ParseOptions(delimiter=",", quote_char='"', double_quote=True,
+                                        escape_char=False, newlines_in_values=True,
+                                        ignore_empty_lines=True),
+      convert_options=pa_csv.ConvertOptions(
+          column_types=column_types, null_values=[""], strings_can_be_null=True,
+          quoted_strings_can_be_null=True, check_utf8=True))
+  try:
+    reader = pa_csv.open_csv(_open(path), **options)
+    while True:
+      try:
+        batch = reader.read_next_batch()
+      except StopIteration:
+        return
+      if batch.num_rows:
+        yield batch
+  except pa.ArrowInvalid as e:
+    if "Empty CSV file" in str(e):
+      return  # no line at all: no example, as stock
+    if "straddles two block boundaries" in str(e) and block_size < MAX_BLOCK_SIZE:
+      raise _RowTooLong() from e
+    raise ValueError(f"Invalid CSV in {path}: {e}") from e
+
+
+def header(path: str) -> List[str]:
+  """Column names as stock reads them (first line, stripped, split on commas, no quoting)."""
+  return io_utils.load_csv_column_names(path)
+
+
+def infer_types(path: str, column_names: Sequence[str],
+                block_size: int = DEFAULT_BLOCK_SIZE) -> Verdict:
+  """Pass 1 over one file: each column's type, whether Python must convert it, and a block size
+  that holds the file's longest row (from `block_size` on, doubled until it does)."""
+  while True:
+    try:
+      return _infer_types(path, column_names, block_size)
+    except _RowTooLong:
+      block_size *= 2
+
+
+def _infer_types(path: str, column_names: Sequence[str], block_size: int) -> Verdict:
+  types = [UNKNOWN] * len(column_names)
+  needs_python = [False] * len(column_names)
+  text = {name: pa.string() for name in column_names}
+  for batch in _read(path, column_names, text, block_size):
+    for i in range(len(column_names)):
+      if types[i] == STRING:
+        continue
+      types[i], python = _column_type(batch.column(i), types[i])
+      needs_python[i] = needs_python[i] or python
+  # Read to the end even when every column is text: every cell is checked to be UTF-8 (stock fails
+  # on one that is not) and every row to fit in a block, so that pass 2 cannot fail midway.
+  return Verdict(tuple(types), tuple(needs_python), block_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pass 2: blocks of typed columns -> canonical serialized examples
+
+
+def _to_float32(values: np.ndarray) -> np.ndarray:
+  """float64 -> float32 as protobuf stores a Python float in a FloatList."""
+  with np.errstate(over="ignore", invalid="ignore"):
+    out = values.astype(np.float32)
+    halfway = np.isinf(out) & np.isfinite(values) & (np.abs(values) <= _FLT_HALFWAY)
+  if halfway.any():
+    out[halfway] = np.copysign(_FLT_MAX, values[halfway]).astype(np.float32)
+  return out
+
+
+def _values(column: pa.Array, kind: int, python: bool) -> pa.Array:
+  """A column's non-empty cells as the values stock's handlers store (int64, float32, bytes)."""
+  present = column.drop_null() if column.null_count else column
+  if python:  # text: stock's own int() / float() on the cell's bytes
+    cells = present.cast(pa.binary()).to_pylist()
+    if kind == INT:
+      return pa.array(np.array([int(c) for c in cells], dtype=np.int64))
+    if kind == FLOAT:
+      return pa.array(_to_float32(np.array([float(c) for c in cells], dtype=np.float64)))
+  if kind == FLOAT:
+    return pa.array(_to_float32(present.to_numpy(zero_copy_only=False)))
+  return present
+
+
+def _list_column(column: pa.Array, kind: int, python: bool) -> pa.Array:
+  """One value per non-empty cell, an empty list per empty cell (stock's handlers), or a null
+  list per cell of an all-empty column (stock's `tf.train.Feature()`)."""
+  n = len(column)
+  if kind == UNKNOWN:
+    return pa.nulls(n, pa.list_(pa.int64()))
+  values = _values(column, kind, python)
+  if column.null_count:
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(present, out=offsets[1:])
+  else:
+    offsets = np.arange(n + 1, dtype=np.int32)
+  return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def _varint_size(values: np.ndarray) -> np.ndarray:
+  size = np.ones(len(values), dtype=np.int64)
+  for bits in (7, 14, 21, 28, 35, 42, 49, 56, 63):
+    size += values >= (1 << bits)
+  return size
+
+
+def _gather(out: np.ndarray, dst: np.ndarray, data: np.ndarray, src: np.ndarray,
+            lengths: np.ndarray) -> None:
+  """out[dst[i]:dst[i] + lengths[i]] = data[src[i]:src[i] + lengths[i]] for every i."""
+  total = int(lengths.sum())
+  within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+  out[np.repeat(dst, lengths) + within] = data[np.repeat(src, lengths) + within]
+
+
+def splice(single_feature_examples: Sequence[Sequence[bytes]], rows: int) -> List[bytes]:
+  """Row r's serialized examples holding one feature each (`[column][row]`, columns in key
+  order) -> one serialized example per row holding them all, the map entries in that order.
+
+  A serialized Example holding one feature is `0x0A varint(n) <n bytes>`, where the n bytes are the
+  Features message: one map entry (`0x0A varint(m) <entry>`). An Example's serialization with the
+  map in key order is `0x0A varint(sum of entries' sizes)` followed by the entries in key order."""
+  if not rows:
+    return []
+  body = np.zeros(rows, dtype=np.int64)
+  pieces = []
+  for encoded in single_feature_examples:
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=rows)
+    starts = np.cumsum(sizes) - sizes
+    # Header: tag byte + varint of the rest; a varint's bytes but the last have the top bit set.
+    head = np.full(rows, 2, dtype=np.int64)
+    more = data[starts + 1] >= 0x80
+    while more.any():
+      head += more
+      more &= data[np.minimum(starts + head - 1, len(data) - 1)] >= 0x80
+    entry = sizes - head
+    pieces.append((data, starts + head, entry))
+    body += entry
+  body_size = _varint_size(body)
+  sizes = 1 + body_size + body
+  ends = np.cumsum(sizes)
+  starts = ends - sizes
+  out = np.empty(int(ends[-1]), dtype=np.uint8)
+  out[starts] = 0x0A
+  rest = body.copy()
+  for j in range(int(body_size.max())):
+    has = body_size > j
+    byte = (rest & 0x7F) | np.where(body_size > j + 1, 0x80, 0)
+    out[(starts + 1 + j)[has]] = byte[has]
+    rest >>= 7
+  position = starts + 1 + body_size
+  for data, src, entry in pieces:
+    _gather(out, position, data, src, entry)
+    position = position + entry
+  offsets = np.empty(rows + 1, dtype=np.int64)
+  offsets[0] = 0
+  offsets[1:] = ends
+  return pa.Array.from_buffers(pa.large_binary(), rows,
+                               [None, pa.py_buffer(offsets), pa.py_buffer(out)]).to_pylist()
+
+
+class Encoder:
+  """Blocks of one split's files -> canonical serialized tf.Examples."""
+
+  def __init__(self, column_names: Sequence[str], verdict: Verdict):
+    self.column_names = list(column_names)
+    self.types, python, self.block_size = verdict
+    # Python converts numbers only: a column that became text after some value needed Python (in
+    # an earlier block or another file) is read as bytes like any text column.
+    self.python = tuple(p and kind in (INT, FLOAT) for p, kind in zip(python, self.types))
+    # Map entries in key order, as protobuf's deterministic serialization sorts string keys (by
+    # their UTF-8 bytes, which is code point order).
+    self.order = sorted(range(len(self.column_names)), key=lambda i: self.column_names[i])
+    self._encoder = example_coder.RecordBatchToExamplesEncoder()
+
+  def arrow_types(self) -> Dict[str, pa.DataType]:
+    kinds = {INT: pa.int64(), FLOAT: pa.float64(), STRING: pa.binary()}
+    return {name: pa.string() if python else kinds[kind]
+            for name, kind, python in zip(self.column_names, self.types, self.python)
+            if kind != UNKNOWN}
+
+  def read(self, path: str, block_size: int = 0) -> Iterator[pa.RecordBatch]:
+    """The file's blocks with the verdict's types (blocks of at least the verdict's size)."""
+    types = self.arrow_types()
+    text = {name: pa.string() for name in self.column_names if name not in types}
+    return _read(path, self.column_names, {**text, **types}, max(block_size, self.block_size))
+
+  def encode(self, batch: pa.RecordBatch) -> List[bytes]:
+    rows = batch.num_rows
+    single = []
+    for i in self.order:
+      name = self.column_names[i]
+      column = _list_column(batch.column(i), self.types[i], self.python[i])
+      single.append(self._encoder.encode(pa.RecordBatch.from_arrays([column], [name])))
+    return splice(single, rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Beam
+
+
+@beam.typehints.with_input_types(str)
+@beam.typehints.with_output_types(Verdict)
+class _InferFileTypes(beam.DoFn):
+  """Pass 1 of one file: one small verdict per file."""
+
+  def __init__(self, column_names: Sequence[str], block_size: int):
+    self._column_names = list(column_names)
+    self._block_size = block_size
+
+  def process(self, path: str) -> Iterable[Verdict]:
+    yield infer_types(path, self._column_names, self._block_size)
+
+
+class _JoinVerdicts(beam.CombineFn):
+  """Per column: the highest type seen in any file, and whether any file needs Python."""
+
+  def __init__(self, columns: int):
+    self._columns = columns
+
+  def create_accumulator(self) -> Verdict:
+    return Verdict((UNKNOWN,) * self._columns, (False,) * self._columns, 0)
+
+  def add_input(self, accumulator: Verdict, verdict: Verdict) -> Verdict:
+    return _join(accumulator, verdict)
+
+  def merge_accumulators(self, accumulators: Iterable[Verdict]) -> Verdict:
+    result = self.create_accumulator()
+    for accumulator in accumulators:
+      result = _join(result, accumulator)
+    return result
+
+  def extract_output(self, accumulator: Verdict) -> Verdict:
+    return accumulator
+
+
+@beam.typehints.with_input_types(str, Verdict)
+@beam.typehints.with_output_types(bytes)
+class _EncodeFile(beam.DoFn):
+  """Pass 2 of one file: its rows as canonical serialized tf.Examples, block by block."""
+
+  def __init__(self, column_names: Sequence[str]):
+    self._column_names = list(column_names)
+    self._encoder = None
+    self._verdict = None
+    self._rows = beam.metrics.Metrics.counter("trainguard_csv_example_gen", "rows")
+
+  def process(self, path: str, verdict: Verdict) -> Iterable[bytes]:
+    if self._encoder is None or self._verdict != verdict:
+      self._encoder = Encoder(self._column_names, verdict)
+      self._verdict = verdict
+      logging.info("Column types: %s", ", ".join(
+          f"{name} {TYPE_NAMES[kind]}{' (converted by Python)' if python else ''}"
+          for name, kind, python in zip(self._column_names, verdict.types, verdict.python)))
+    for batch in self._encoder.read(path):
+      self._rows.inc(batch.num_rows)
+      yield from self._encoder.encode(batch)
+
+
+def split_files(input_base: str, split_pattern: str) -> Tuple[List[str], List[str]]:
+  """The split's files and their column names, checked as stock checks them."""
+  pattern = os.path.join(input_base, split_pattern)
+  files = fileio.glob(pattern)
+  if not files:
+    raise RuntimeError(f"Split pattern {pattern} does not match any files.")
+  column_names = header(files[0])
+  for path in files[1:]:
+    if header(path) != column_names:
+      raise RuntimeError(f"Files in same split {pattern} have different header.")
+  duplicated = sorted({n for n in column_names if column_names.count(n) > 1})
+  if duplicated:
+    # Stock keeps the last column of a name and merges the types of all of them; refuse instead.
+    raise RuntimeError(f"{files[0]}: the header names a column more than once: {duplicated}")
+  return files, column_names
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(bytes)
+def CsvToSerializedExamples(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str,
+    block_size: int = DEFAULT_BLOCK_SIZE) -> beam.pvalue.PCollection:
+  """One input split's CSV files -> serialized tf.Examples, as stock CsvExampleGen's."""
+  input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+  files, column_names = split_files(input_base, split_pattern)
+  logging.info("Reading %d CSV file(s) of %s with %d columns.", len(files),
+               os.path.join(input_base, split_pattern), len(column_names))
+  paths = pipeline | "Files" >> beam.Create(files)
+  verdict = (paths
+             | "InferTypes" >> beam.ParDo(_InferFileTypes(column_names, block_size))
+             | "JoinTypes" >> beam.CombineGlobally(_JoinVerdicts(len(column_names))))
+  return paths | "Encode" >> beam.ParDo(_EncodeFile(column_names),
+                                        beam.pvalue.AsSingleton(verdict))
+
+
+class Executor(BaseExampleGenExecutor):
+  """CSV -> tf.Example, stock CsvExampleGen's examples and splits, streamed through Arrow."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    return CsvToSerializedExamples
