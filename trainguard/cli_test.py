@@ -132,3 +132,37 @@ def test_rebalance_settings_that_do_not_fit_and_a_full_disk_are_the_users_to_fix
   assert code == cli.EXIT_USAGE
   assert "could not write /w/pipelines/p/Transform/7/x.gz (No space left on device)" in message
   assert "free space" in message
+
+
+def test_run_and_schema_init_read_the_csv_once_to_profile_it_and_once_to_stage_it(
+    tmp_path, monkeypatch):
+  import builtins  # pylint: disable=g-import-not-at-top
+  from trainguard import csv_input  # pylint: disable=g-import-not-at-top
+  good = _good(tmp_path)
+  calls, opened = [], []
+
+  def counted(name, function):
+    def wrapper(*args, **kwargs):
+      calls.append(name)
+      return function(*args, **kwargs)
+    return wrapper
+
+  def counted_open(file, *args, **kwargs):
+    if os.fspath(file) == good:
+      opened.append(file)
+    return real_open(file, *args, **kwargs)
+
+  real_open = builtins.open
+  for name in ("inspect", "stage"):
+    monkeypatch.setattr(csv_input, name, counted(name, getattr(csv_input, name)))
+  monkeypatch.setattr(builtins, "open", counted_open)
+  monkeypatch.setattr(csv_input, "_stage_rows", None)  # staging copies blocks, parses no row
+  args = cli.build_parser().parse_args(["run", good, "--label", "y", "--workdir",
+                                        str(tmp_path / "w")])
+  cli.prepare(args)
+  assert calls == ["inspect", "stage"]
+  assert len(opened) == 3  # the header, the profiling pass, the staging copy
+  calls.clear()
+  opened.clear()
+  assert cli.main(["schema", "init", good, "--label", "y", "--out", str(tmp_path / "s")]) == 0
+  assert calls == ["inspect"] and len(opened) == 2

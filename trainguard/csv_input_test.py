@@ -1,5 +1,8 @@
 """The pre-flight over a user's CSV: profile, findings, staging and schema inference, no TensorFlow."""
+import dataclasses
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +130,200 @@ def test_constant_and_id_like_columns_are_flagged_for_exclusion(tmp_path):
   kinds = {(f.kind, f.feature) for f in profile.findings}
   assert kinds == {("ID_LIKE_COLUMN", "id"), ("ID_LIKE_COLUMN", "code"),
                    ("CONSTANT_COLUMN", "const")}
+
+
+# ---------------------------------------------------------------------------------------------
+# The block-wise pass (pyarrow) against the row-by-row one (Python): same profile, same staged
+# bytes, same messages, wherever the blocks end.
+
+
+def _snapshot(profile):
+  """Everything `inspect` found, the file's name left out (some tests compare two files)."""
+  return repr((profile.rows, profile.label_missing_rows, profile.warnings,
+               [(dataclasses.astuple(c), list(c.values)) for c in profile.columns],
+               [f.__dict__ for f in profile.findings])).replace(profile.path, "<the file>")
+
+
+def _python_only(monkeypatch, function, *args, **kwargs):
+  """`function` with every block read by the Python path (the reference)."""
+  monkeypatch.setattr(csv_input, "_FAST", False)
+  try:
+    return function(*args, **kwargs)
+  finally:
+    monkeypatch.setattr(csv_input, "_FAST", True)
+
+
+def _staged(profile, folder, name, na=csv_input.DEFAULT_NA_TOKENS):
+  out = str(folder / name / "data.csv")
+  csv_input.stage(profile, out, na)
+  with open(out, "rb") as f:
+    return f.read()
+
+
+def _mixed(n=300, nl="\n"):
+  """Numbers, text, missing tokens, padding, quoted delimiters and line breaks, odd numbers."""
+  lines = ["id,x,size (cm),colour,note,y"]
+  for i in range(n):
+    x = {7: "oops", 50: "inf", 90: " 2.5 ", 120: "+1", 130: "1_000", 140: "NaN", 150: "\u0661"}.get(
+        i, f"{i * 0.37:.3f}" if i % 11 else "NA")
+    note = ['"a, b"', f'"line{nl}break"', '"say ""hi"""', "", "?", " pad ", "plain"][i % 7]
+    y = "" if i in (3, 200) else "ab"[i % 2]
+    lines.append(f"{i},{x},{i % 13},{['red', 'blue', 'green'][i % 3]},{note},{y}")
+  return nl.join(lines) + nl
+
+
+@pytest.mark.parametrize("block", [16, 97, 333, 8 << 20])
+def test_blocks_of_any_size_give_the_python_profile_and_staged_bytes(tmp_path, monkeypatch, block):
+  # (pyarrow's read_csv costs milliseconds a call whatever the size: small files, few blocks)
+  path = _write(tmp_path, _mixed(210))
+  reference = _python_only(monkeypatch, csv_input.inspect, path, "y")
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", block)
+  profile = csv_input.inspect(path, "y")
+  assert _snapshot(profile) == _snapshot(reference)
+  assert profile.label_missing_rows == [6, 231]  # rows 3 and 200, after 1 and 29 quoted breaks
+  assert _staged(profile, tmp_path, "fast") == _staged(reference, tmp_path, "python")
+  assert _staged(profile, tmp_path, "other-na", ("", "NA")) == \
+      _staged(reference, tmp_path, "python-other-na", ("", "NA"))
+
+
+def test_quoted_line_breaks_across_blocks_keep_physical_line_numbers(tmp_path, monkeypatch):
+  lines = ["x,note,y"]
+  for i in range(40):
+    lines.append(f'{i},"first\r\nsecond\nthird",{"ab"[i % 2]}')  # 3 physical lines per row
+  lines.append('oops,"one\ntwo",a')  # rows end on lines 4, 7, ..., 121; this one on line 123
+  lines.append('inf,x,')             # line 124: no label
+  path = str(tmp_path / "q.csv")
+  with open(path, "w", newline="") as f:
+    f.write("\n".join(lines) + "\n")
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 200)
+  profile = csv_input.inspect(path, "y")
+  x = profile.column("x")
+  assert x.non_numeric_samples == [(123, "oops")]
+  assert profile.label_missing_rows == [124]
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  assert any(b.kind == "arrow" and b.newlines_in_values for b in profile.layout.blocks)
+
+
+@pytest.mark.parametrize("final_break", ["\n", ""])
+def test_a_bad_cell_in_the_last_block_is_named_with_its_line(tmp_path, monkeypatch, final_break):
+  lines = ["x,z,y"] + [f"{i},{i * 2.5},{'ab'[i % 2]}" for i in range(500)] + ["oops,inf,a"]
+  path = _write(tmp_path, "\n".join(lines) + final_break)
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 700)
+  profile = csv_input.inspect(path, "y")
+  assert len(profile.layout.blocks) > 5
+  found = {f.kind: f.found for f in profile.findings}
+  assert "line 502: 'oops'" in found["NUMERIC_COLUMN_WITH_TEXT"]
+  assert "line 502: 'inf'" in found["INFINITE_VALUES"]
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  assert _staged(profile, tmp_path, "a").endswith(b"oops,inf,a\n")
+
+
+def test_byte_order_mark_and_crlf_give_the_plain_files_profile_and_staging(tmp_path, monkeypatch):
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 700)
+  text = _mixed(120)
+  plain = csv_input.inspect(_write(tmp_path, text, "plain.csv"), "y")
+  expected = _staged(plain, tmp_path, "plain")
+  for name, data in [("bom.csv", b"\xef\xbb\xbf" + text.encode()),
+                     ("crlf.csv", _mixed(120, "\r\n").encode()),
+                     ("both.csv", b"\xef\xbb\xbf" + _mixed(120, "\r\n").encode())]:
+    profile = csv_input.inspect(_write(tmp_path, data, name, mode="wb"), "y")
+    assert profile.columns[0].name == "id"
+    if "crlf" in name or "both" in name:  # the quoted break inside "note" is \r\n there
+      assert [c.values for c in profile.columns if c.name != "note"] == \
+          [c.values for c in plain.columns if c.name != "note"]
+      assert profile.column("x") == plain.column("x")
+    else:
+      assert _snapshot(profile) == _snapshot(plain)
+      assert _staged(profile, tmp_path, "staged-" + name) == expected
+    assert profile.label_missing_rows == plain.label_missing_rows
+    reference = _python_only(monkeypatch, csv_input.inspect, profile.path, "y")
+    assert _snapshot(profile) == _snapshot(reference)
+    assert _staged(profile, tmp_path, name + "-fast") == \
+        _staged(reference, tmp_path, name + "-python")
+
+
+# What the row-by-row pass said before the block-wise one existed, for problems after block 1.
+_LATE_PROBLEMS = [
+    ("ragged", _rows(40, "1,2,3\n").encode(),
+     ", line 42: 3 fields where the header has 4; fix the row (a quoted field with the delimiter "
+     "inside, or a missing/extra delimiter), or pass the right --delimiter."),
+    ("nul", _rows(40, "1.0,2,r\x00d,a\n").encode(),
+     ", line 42: line contains NUL; fix the quoting of that row."),
+    ("not-utf8", _rows(40).encode() + b"1.0,2,r\xe9d,a\n" + _rows(5).split("\n", 1)[1].encode(),
+     ", after line 37: bytes that are not UTF-8 (invalid continuation byte at byte 0 of the next "
+     "chunk); re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),
+    ("unbalanced-quote", _rows(40, '1.0,2,"red,a\n2.0,3,blue,b\n').encode(),
+     ", line 43: 3 fields where the header has 4; fix the row (a quoted field with the delimiter "
+     "inside, or a missing/extra delimiter), or pass the right --delimiter."),
+    ("field-too-large", _rows(40, '1.0,2,"' + "r" * 140000 + '",a\n').encode(),
+     ", line 42: field larger than field limit (131072); fix the quoting of that row."),
+]
+
+
+@pytest.mark.parametrize("data, message", [c[1:] for c in _LATE_PROBLEMS],
+                         ids=[c[0] for c in _LATE_PROBLEMS])
+@pytest.mark.parametrize("block", [64, 8 << 20])
+def test_problems_in_a_later_block_keep_their_exact_message(tmp_path, monkeypatch, data, message,
+                                                           block):
+  path = _write(tmp_path, data, mode="wb")
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", block)
+  with pytest.raises(InputError) as raised:
+    csv_input.inspect(path, "y")
+  assert str(raised.value) == path + message
+
+
+def test_a_character_cut_short_at_the_end_is_dropped_as_the_codecs_reader_does(tmp_path):
+  profile = csv_input.inspect(_write(tmp_path, _rows().encode() + b"1.0,2,red,a\xe2\x82",
+                                     mode="wb"), "y")
+  assert profile.rows == 13 and profile.column("y").values == {"b": 6, "a": 7}
+
+
+def test_numbers_only_float_reads_are_read_by_float(tmp_path, monkeypatch):
+  odd = ["+1", "1_000", "\u0661\u0662", "NAN", "-Infinity", "nan(1)", "1e999", "١.5", "0x10", "5."]
+  lines = ["x,y"] + [f"{v},{'ab'[i % 2]}" for i, v in enumerate(odd * 3)]
+  path = _write(tmp_path, "\n".join(lines) + "\n")
+  profile = csv_input.inspect(path, "y")
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  x = profile.column("x")
+  assert (x.numeric, x.non_numeric, x.non_finite) == (24, 6, 9)
+
+
+@pytest.mark.parametrize("nl, kind", [("\n", "copy"), ("\r\n", "crlf")])
+def test_clean_blocks_are_staged_as_bytes_and_the_file_is_read_once(tmp_path, monkeypatch, nl,
+                                                                   kind):
+  path = _write(tmp_path, _rows(200).replace("\n", nl).encode(), mode="wb")
+  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 1024)
+  profile = csv_input.inspect(path, "y")
+  assert {b.kind for b in profile.layout.blocks} == {kind}
+  monkeypatch.setattr(csv_input, "_stage_rows", None)  # no row-by-row staging
+  monkeypatch.setattr(csv_input, "_parse", None)       # and no second parse
+  staged = _staged(profile, tmp_path, "s")
+  assert staged == ("x,size_cm,colour,y\n" + _rows(200).split("\n", 1)[1]).encode()
+
+
+def test_python_whitespace_is_what_str_strip_strips():
+  assert csv_input._PY_WHITESPACE == "".join(
+      chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def test_the_block_wise_pass_imports_no_tensorflow(tmp_path):
+  path = _write(tmp_path, _mixed())
+  code = (
+      "import sys\n"
+      "from trainguard import csv_input\n"
+      f"profile = csv_input.inspect({path!r}, 'y')\n"
+      f"csv_input.stage(profile, {str(tmp_path / 'out.csv')!r})\n"
+      "assert 'pyarrow' in sys.modules\n"
+      "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+
+
+def test_staging_reads_row_by_row_without_a_layout_or_after_the_file_changed(tmp_path):
+  path = _write(tmp_path, _mixed(60))
+  profile = csv_input.inspect(path, "y")
+  expected = _staged(profile, tmp_path, "blocks")
+  assert _staged(dataclasses.replace(profile, layout=None), tmp_path, "rows") == expected
+  with open(path, "a") as f:
+    f.write("999,1.5,3,red,plain,a\n")
+  assert _staged(profile, tmp_path, "changed") == expected + b"999,1.5,3,red,plain,a\n"
