@@ -693,7 +693,8 @@ def _blockwise_one_hot_encoder():
 
   SMOTE-NC decodes the categories of every resampled row with `OneHotEncoder.inverse_transform`
   on a sparse matrix, whose per-row sparse argmax took 14 of 25 s for 131,000 new rows (scipy's
-  `_arg_min_or_max_axis`). Decoding dense blocks of `INVERSE_BLOCK_ROWS` rows gives the same ids
+  `_arg_min_or_max_axis`). Decoding dense blocks (at most `INVERSE_BLOCK_ROWS` rows and
+  `INVERSE_BLOCK_BYTES`, so a feature with many categories gets fewer rows) gives the same ids
   with memory bounded by one block.
   """
   from scipy import sparse
@@ -705,16 +706,17 @@ def _blockwise_one_hot_encoder():
       if not sparse.issparse(X):
         return super().inverse_transform(X)
       X = X.tocsr()
+      rows_ = max(1, min(INVERSE_BLOCK_ROWS, INVERSE_BLOCK_BYTES // (8 * max(1, X.shape[1]))))
       return np.vstack([
-          super(BlockwiseOneHotEncoder, self).inverse_transform(
-              X[start:start + INVERSE_BLOCK_ROWS].toarray())
-          for start in range(0, X.shape[0], INVERSE_BLOCK_ROWS)
+          super(BlockwiseOneHotEncoder, self).inverse_transform(X[start:start + rows_].toarray())
+          for start in range(0, X.shape[0], rows_)
       ]) if X.shape[0] else super().inverse_transform(X.toarray())
 
   return BlockwiseOneHotEncoder(handle_unknown="ignore", dtype=np.float64)
 
 
 INVERSE_BLOCK_ROWS = 65536
+INVERSE_BLOCK_BYTES = 64 << 20  # a dense block: rows x one-hot columns x 8 bytes
 
 
 def _vote_categories(own: np.ndarray, new_numeric: np.ndarray, numeric: Sequence[int],
@@ -891,9 +893,10 @@ class _CountFn(beam.DoFn):
     if not len(good):
       return
     hashes = row_hashes(self._seed, [batch.records[i] for i in good.tolist()])
-    keys = batch.labels[good] * NUM_BUCKETS + _buckets(hashes)
-    for key, rows_ in zip(*np.unique(keys, return_counts=True)):
-      sums.add((split, "class", int(key) // NUM_BUCKETS, int(key) % NUM_BUCKETS), rows_)
+    keys, counts_ = np.unique(np.stack([batch.labels[good], _buckets(hashes)], axis=1), axis=0,
+                              return_counts=True)
+    for (class_id, bucket), rows_ in zip(keys.tolist(), counts_.tolist()):
+      sums.add((split, "class", class_id, bucket), rows_)
     counts, matrix = batch.counts[good], batch.matrix[good]
     for j, name in enumerate(self._kinds.columns):
       fine = (counts[:, j] == 1) & np.isfinite(matrix[:, j])
@@ -926,7 +929,8 @@ class _Spiller:
     self._num_shards = num_shards
     self._split = split
     self._files = {}  # shard -> (path, file)
-    self._blocks = {}  # shard -> [frames], bytes
+    self._blocks = {}  # shard -> [frames] not written yet
+    self._buffered = 0  # their bytes
     self.counts = _Sums()
 
   def add(self, class_id: int, records: Sequence[bytes], copy: int) -> None:
@@ -936,13 +940,16 @@ class _Spiller:
     keys = row_hashes(self._seed, records, salt=f"out{copy}")
     shards = (keys % np.uint64(self._num_shards)).astype(np.int64)
     for record, key, shard in zip(records, keys.tolist(), shards.tolist()):
-      frames, size = self._blocks.get(shard, ([], 0))
-      frames.append(struct.pack(">QI", key, len(record)) + record)
-      size += 12 + len(record)
-      if size >= self.BLOCK_BYTES:
-        self._write(shard, frames)
-        frames, size = [], 0
-      self._blocks[shard] = (frames, size)
+      self._blocks.setdefault(shard, []).append(struct.pack(">QI", key, len(record)) + record)
+      self._buffered += 12 + len(record)
+    if self._buffered >= self.BLOCK_BYTES:  # all shards together hold at most about one block
+      self._flush()
+
+  def _flush(self) -> None:
+    for shard, frames in sorted(self._blocks.items()):
+      self._write(shard, frames)
+    self._blocks = {}
+    self._buffered = 0
 
   def _write(self, shard: int, frames: List[bytes]) -> None:
     if shard not in self._files:
@@ -951,10 +958,7 @@ class _Spiller:
     self._files[shard][1].write(b"".join(frames))
 
   def close(self) -> List[Tuple[int, str]]:
-    for shard, (frames, _) in sorted(self._blocks.items()):
-      if frames:
-        self._write(shard, frames)
-    self._blocks = {}
+    self._flush()
     closed = []
     for shard, (path, f) in sorted(self._files.items()):
       f.close()

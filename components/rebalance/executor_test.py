@@ -542,6 +542,7 @@ def test_smotenc_decodes_categories_blockwise_exactly_as_its_default_encoder(mon
   rng = np.random.RandomState(3)
   own = np.column_stack([rng.normal(size=40), rng.randint(0, 4, 40), rng.normal(size=40)])
   monkeypatch.setattr(rebalance, "INVERSE_BLOCK_ROWS", 7)  # many blocks, a ragged last one
+  monkeypatch.setattr(rebalance, "INVERSE_BLOCK_BYTES", 8 * 4 * 5)  # 4 one-hot columns: 5 rows
   new = rebalance.synthesize("smotenc", own, 95, 3, 11, categorical_columns=(1,))
   x, y = np.vstack([own, own[:1]]), np.array([1] * 40 + [0])
   default, _ = SMOTENC(categorical_features=[1], sampling_strategy={1: 135}, k_neighbors=3,
@@ -549,3 +550,16 @@ def test_smotenc_decodes_categories_blockwise_exactly_as_its_default_encoder(mon
   expected = np.asarray(default[len(x):], dtype=np.float64)
   expected[:, 1] = np.rint(expected[:, 1])
   np.testing.assert_array_equal(new, expected)
+
+
+def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypatch):
+  monkeypatch.setattr(rebalance._Spiller, "BLOCK_BYTES", 1000)
+  spiller = rebalance._Spiller(str(tmp_path), seed=1, num_shards=50, split="train")
+  records = [b"r%03d" % i + b"x" * 10 for i in range(400)]
+  for start in range(0, 400, 40):
+    spiller.add(0, records[start:start + 40], copy=0)
+    assert spiller._buffered < 1000 + 40 * 26
+  closed = spiller.close()
+  written = sorted(r for _, path in closed for _, r in rebalance._read_frames(path))
+  assert written == sorted(records)
+  assert spiller.counts.sums == {("train", "class", 0): (400, None, None)}

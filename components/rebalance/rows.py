@@ -125,7 +125,7 @@ class RowBatch:
   """A batch of examples: canonical bytes and, per expected column, value counts and first values."""
   records: List[bytes]
   label_counts: np.ndarray  # values of the label per row
-  labels: np.ndarray  # the label's value where it has one, else -1
+  labels: np.ndarray  # int64 class id where the label is one number, else -1
   counts: np.ndarray  # (rows, columns): values per expected column
   matrix: np.ndarray  # (rows, columns) float64: first value, NaN where none
 
@@ -161,10 +161,10 @@ class Decoder:
       for name in present - set(names):  # a feature the transformed schema does not have
         regular &= np.asarray(batch.column(name).is_null().to_numpy(zero_copy_only=False))
       for j, name in enumerate(names):
-        if name not in present:
+        column = batch.column(name) if name in present else None
+        if column is None or pa.types.is_null(column.type):  # no row of the batch has a value
           regular[:] = False
           continue
-        column = batch.column(name)
         offsets = np.asarray(column.offsets)
         lengths = np.diff(offsets)
         counts[:, j] = lengths
@@ -177,8 +177,11 @@ class Decoder:
           matrix[has, j] = values[offsets[:-1][has]].astype(np.float64)
         regular &= lengths == 1
         typed[name] = values[np.minimum(offsets[:-1], max(len(values) - 1, 0))] if len(values) else values
+    labels = np.full(n, -1, dtype=np.int64)
     out: List[Optional[bytes]] = [None] * n
     fast = np.flatnonzero(regular)
+    if len(fast):
+      labels[fast] = typed[self._label][fast]
     if len(fast):
       encoded = canonical_examples([(name, self._kinds[name], typed[name][fast]) for name in names])
       for row, record in zip(fast.tolist(), encoded):
@@ -190,9 +193,15 @@ class Decoder:
         values = _values(example, name)
         counts[row, j] = len(values)
         matrix[row, j] = _number(values[0]) if len(values) else np.nan
-    label_counts = counts[:, 0]
-    labels = np.where(label_counts == 1, np.nan_to_num(matrix[:, 0], nan=-1), -1).astype(np.int64)
-    return RowBatch(out, label_counts, labels, counts[:, 1:], matrix[:, 1:])
+      labels[row] = _class_id(_values(example, self._label))
+    return RowBatch(out, counts[:, 0], labels, counts[:, 1:], matrix[:, 1:])
+
+
+def _class_id(values) -> int:
+  """The row's class id from its label values; -1 (a bad label) unless one finite number."""
+  if len(values) != 1 or isinstance(values[0], bytes) or not np.isfinite(values[0]):
+    return -1
+  return int(values[0])
 
 
 def _number(value) -> float:

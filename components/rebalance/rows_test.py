@@ -121,3 +121,22 @@ def test_row_hashes_are_row_hash():
   records = [b"row %d" % i for i in range(100)]
   assert rebalance.row_hashes(42, records, "out3").tolist() == [
       rebalance.row_hash(42, r, "out3") for r in records]
+
+
+def test_a_feature_without_a_value_kind_in_every_row_takes_the_protobuf_path():
+  examples = [_example([("x_xf", rows.FLOAT, [float(i)]), ("label_xf", "none", [])])
+              for i in range(3)]
+  batch = rows.Decoder("label_xf", ("x_xf",), {"x_xf": rows.FLOAT}).decode(
+      [e.SerializeToString() for e in examples])
+  assert batch.records == [_deterministic(e) for e in examples]
+  assert batch.label_counts.tolist() == [0, 0, 0] and batch.labels.tolist() == [-1, -1, -1]
+  np.testing.assert_array_equal(batch.matrix[:, 0], [0.0, 1.0, 2.0])
+
+
+def test_class_ids_stay_exact_int64():
+  big = 2 ** 60 + 1  # not representable as a float64
+  examples = [_example([("x_xf", rows.FLOAT, [1.0]), ("label_xf", rows.INT, [big])]),
+              _example([("x_xf", rows.FLOAT, []), ("label_xf", rows.INT, [big])])]
+  batch = rows.Decoder("label_xf", ("x_xf",), {"x_xf": rows.FLOAT}).decode(
+      [e.SerializeToString() for e in examples])
+  assert batch.labels.tolist() == [big, big]
