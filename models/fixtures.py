@@ -172,8 +172,7 @@ def run_transform(root: str) -> TransformRun:
   examples_path = os.path.join(root, "transformed.tfrecord")
   config = transform_config()
   metadata = dataset_metadata.DatasetMetadata(schema())
-  with beam.Pipeline() as pipeline, tft_beam.Context(
-      temp_dir=os.path.join(root, "tmp"), force_tf_compat_v1=preprocessing.FORCE_TF_COMPAT_V1):
+  with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(root, "tmp")):
     train = pipeline | "Train" >> beam.Create(ROWS, reshuffle=False)
     transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(_with_row_id(config))
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)

@@ -52,12 +52,6 @@ from trainguard.models import preprocessing_plan as plan_lib
 
 autograph_rules.skip_library_conversion()  # before TFT traces preprocessing_fn
 
-# Transform traces, saves and loads this function as a TF1 graph (Transform's `force_tf_compat_v1`):
-# measured on penguins, the Transform executor took 28-29 s instead of 33-43 s (no tf.function
-# tracing per phase, a lighter SavedModel). The graph serves the same through
-# `TFTransformOutput.transform_features_layer()` (models/serving_parity_test.py checks it).
-FORCE_TF_COMPAT_V1 = True
-
 # Quantile sketches (median, bucketize) are approximate: a returned value's rank is within
 # QUANTILE_EPSILON × n of the exact one. 0.001 keeps the sketch at a few kilobytes per feature.
 QUANTILE_EPSILON = 0.001

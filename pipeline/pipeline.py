@@ -30,8 +30,7 @@ from tfx.types.channel import Channel
 from trainguard.components.csv_example_gen.component import CsvExampleGen
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
-from trainguard.models import features, preprocessing, preprocessing_plan
-from trainguard.pipeline import configs
+from trainguard.models import features, preprocessing_plan
 from trainguard.policy import Policy
 
 
@@ -145,11 +144,7 @@ def create_pipeline(
         custom_config=transform_config,
         # Statistics of transformed data are read by no one; computing them doubles the pass.
         disable_statistics=True,
-        disable_analyzer_cache=True,
-        # Ours runs as a TF1 graph (faster, see models/preprocessing.py); a user's own function
-        # keeps Transform's TF2 default, which is what it was written and tested against.
-        force_tf_compat_v1=(preprocessing_fn == configs.PREPROCESSING_FN and
-                            preprocessing.FORCE_TF_COMPAT_V1))
+        disable_analyzer_cache=True)
 
     # Class imbalance is fixed on the train split only, after Transform (features imputed, scaled
     # and integer-encoded); eval is copied byte for byte so the metrics see the real class mix.
