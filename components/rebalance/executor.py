@@ -33,7 +33,7 @@ import math
 import os
 import struct
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.transforms import window
@@ -42,7 +42,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
-from tensorflow.core.example import example_pb2
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -740,48 +739,6 @@ def _derived_seed(seed: int, *parts: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# tf.Example helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _values(example: example_pb2.Example, name: str) -> Sequence[Union[int, float]]:
-  if name not in example.features.feature:
-    return ()
-  feature = example.features.feature[name]
-  kind = feature.WhichOneof("kind")
-  return getattr(feature, kind).value if kind else ()
-
-
-def example_vector(example: example_pb2.Example, columns: Sequence[str]) -> List[float]:
-  vector = []
-  for name in columns:
-    values = _values(example, name)
-    if len(values) != 1:
-      raise spec.RebalanceError(f"feature {name!r} has {len(values)} values in a row; expected one")
-    vector.append(float(values[0]))
-  return vector
-
-
-def vector_example(vector: Sequence[float], columns: Sequence[str], categorical: Iterable[str],
-                   label_key: str, class_id: int) -> bytes:
-  categorical = set(categorical)
-  example = example_pb2.Example()
-  features = example.features.feature
-  for name, value in zip(columns, vector):
-    if name in categorical:
-      features[name].int64_list.value.append(int(round(value)))
-    else:
-      features[name].float_list.value.append(float(np.float32(value)))
-  features[label_key].int64_list.value.append(int(class_id))
-  return example.SerializeToString(deterministic=True)
-
-
-def _label(example: example_pb2.Example, label_key: str) -> Optional[int]:
-  values = _values(example, label_key)
-  return int(values[0]) if len(values) == 1 else None
-
-
-# ---------------------------------------------------------------------------------------------
 # Beam
 # ---------------------------------------------------------------------------------------------
 
@@ -809,13 +766,6 @@ class _SumMinMax(beam.CombineFn):
 
   def extract_output(self, accumulator):
     return accumulator
-
-
-def canonical(example: example_pb2.Example) -> bytes:
-  """The example's bytes with its feature map in key order. Upstream writers (CsvExampleGen,
-  Transform) serialize the map in per-process hash order, so the same rows arrive as different
-  bytes from run to run; hashing and writing canonical bytes keeps the output byte-identical."""
-  return example.SerializeToString(deterministic=True)
 
 
 BATCH_ROWS = 1024  # rows decoded, hashed and encoded at a time
@@ -1111,7 +1061,8 @@ class _SynthesizeFn(_SpillingFn):
 
 
 def vectors_to_examples(vectors: np.ndarray, kinds: FeatureKinds, class_id: int) -> List[bytes]:
-  """`vector_example` of every row, encoded as one batch."""
+  """Synthetic rows as canonical examples: numeric columns as float32, categorical ones rounded
+  (half to even) to int64 ids, and the label."""
   if not len(vectors):
     return []
   features = [(kinds.label, rows.INT, np.full(len(vectors), class_id, dtype=np.int64))]

@@ -104,7 +104,7 @@ def test_empty_batch():
 
 
 @pytest.mark.parametrize("categorical", [False, True])
-def test_synthetic_rows_are_encoded_as_vector_example_writes_them(categorical):
+def test_synthetic_rows_are_encoded_as_the_protobuf_api_writes_them(categorical):
   kinds = rebalance.FeatureKinds(
       "label_xf", ("x_xf", "y_xf"), {"colour_xf": 3} if categorical else {}, ())
   rng = np.random.RandomState(1)
@@ -113,8 +113,14 @@ def test_synthetic_rows_are_encoded_as_vector_example_writes_them(categorical):
     vectors[:, kinds.categorical_columns[0]] = rng.choice([0.5, 1.5, 2.49, 2.51, 3.0], 200)
   encoded = rebalance.vectors_to_examples(vectors, kinds, class_id=2)
   for vector, record in zip(vectors, encoded):
-    assert record == rebalance.vector_example(vector, kinds.columns, kinds.categorical,
-                                              kinds.label, 2)
+    example = example_pb2.Example()  # what the protobuf API writes for the same row
+    for name, value in zip(kinds.columns, vector):
+      if name in kinds.categorical:
+        example.features.feature[name].int64_list.value.append(int(round(value)))
+      else:
+        example.features.feature[name].float_list.value.append(float(np.float32(value)))
+    example.features.feature[kinds.label].int64_list.value.append(2)
+    assert record == _deterministic(example)
 
 
 def test_row_hashes_are_row_hash():
