@@ -18,6 +18,7 @@ import sys
 import time
 from typing import List
 
+from trainguard.pipeline import beam_options
 from bench import memory, report
 
 VARIANTS = ("stock", "ours")
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
   parser.add_argument("--output", help=argparse.SUPPRESS)
   parser.add_argument("--info", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
-  beam_args = args.beam_arg or ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+  beam_args = args.beam_arg or list(beam_options.IN_PROCESS)
   if args.child:
     info = child(args.child, args.input_base, args.output, beam_args)
     with open(args.info, "w") as f:

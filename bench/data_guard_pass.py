@@ -17,6 +17,7 @@ import sys
 import time
 from typing import List, Optional
 
+from trainguard.pipeline import beam_options
 from bench import memory, report
 
 LABEL = "label"
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
   parser.add_argument("--info", help=argparse.SUPPRESS)
   parser.add_argument("--module-file", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
-  beam_args = args.beam_arg or ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+  beam_args = args.beam_arg or list(beam_options.IN_PROCESS)
   if args.child:
     info = child(args.run, args.output, beam_args, args.module_file)
     with open(args.info, "w") as f:

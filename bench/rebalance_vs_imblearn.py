@@ -21,6 +21,7 @@ import sys
 import time
 from typing import List, Optional
 
+from trainguard.pipeline import beam_options
 from bench import in_memory_recipe, memory, report
 
 
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
   parser.add_argument("--output", help=argparse.SUPPRESS)
   parser.add_argument("--out", help="append the table to this markdown file")
   args = parser.parse_args(argv)
-  beam_args = args.beam_arg or ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+  beam_args = args.beam_arg or list(beam_options.IN_PROCESS)
   if args.child:
     child_rebalance(args.run, args.output, beam_args, args.executor_file)
     return 0
