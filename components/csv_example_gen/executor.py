@@ -32,6 +32,7 @@ byte for byte the deterministic serialization of stock's example. Records are yi
 bytes (the base executor accepts `bytes` for FORMAT_TF_EXAMPLE and writes them as they are), so
 every row lands in the same split as under stock, and the output files are byte-stable run to run.
 """
+import math
 import os
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Sequence, Tuple
 
@@ -40,12 +41,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import tensorflow as tf
 from absl import logging
+from tfx import types
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
-from tfx.types import standard_component_specs
-from tfx.utils import io_utils
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import example_coder
+
+from trainguard.components import spill_shuffle
 
 # Column types, ordered like tfx_bsl's csv_decoder.ColumnType (a value's type only ever moves up).
 UNKNOWN, INT, FLOAT, STRING = 0, 1, 2, 3
@@ -453,8 +462,92 @@ def CsvToSerializedExamples(  # pylint: disable=invalid-name
                                         beam.pvalue.AsSingleton(verdict))
 
 
+# CSV bytes per output shard: a shard is held in memory while it is sorted and written (about
+# 3-4x the CSV bytes as records), so this bounds the writer's memory whatever the split's size.
+CSV_BYTES_PER_SHARD = 16 << 20
+MAX_SHARDS = 1000
+
+
+def shards_for(csv_bytes: float) -> int:
+  return max(1, min(MAX_SHARDS, math.ceil(csv_bytes / CSV_BYTES_PER_SHARD)))
+
+
+def split_shards(exec_properties: Dict[str, Any]) -> Dict[str, int]:
+  """Output shards per split, from the size of the CSV files that feed it."""
+  input_config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                            input_config)
+  output_config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                            output_config)
+  input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+
+  def csv_bytes(pattern: str) -> int:
+    return sum(tf.io.gfile.stat(path).length for path in fileio.glob(os.path.join(input_base, pattern)))
+
+  names = example_gen_utils.generate_output_split_names(input_config, output_config)
+  if output_config.split_config.splits:
+    total = csv_bytes(input_config.splits[0].pattern)
+    buckets = [split.hash_buckets for split in output_config.split_config.splits]
+    return {name: shards_for(total * b / sum(buckets)) for name, b in zip(names, buckets)}
+  return {name: shards_for(csv_bytes(split.pattern))
+          for name, split in zip(names, input_config.splits)}
+
+
 class Executor(BaseExampleGenExecutor):
-  """CSV -> tf.Example, stock CsvExampleGen's examples and splits, streamed through Arrow."""
+  """CSV -> tf.Example, stock CsvExampleGen's examples and splits, streamed through Arrow.
+
+  Each split is written by `spill_shuffle` instead of the base executor's `WriteSplit`, whose
+  `Reshuffle` makes Beam's DirectRunner hold the whole split in memory: the same records, in a
+  seeded pseudo-random order (stock's is random too), byte-identical from run to run, in
+  `data_tfrecord-SSSSS-of-NNNNN.gz` files of about `CSV_BYTES_PER_SHARD` of CSV each.
+  """
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return CsvToSerializedExamples
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    payload = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    if payload not in (None, example_gen_pb2.FORMAT_TF_EXAMPLE):
+      raise ValueError(f"output_data_format {payload} is not supported: this CsvExampleGen "
+                       "writes tf.Example (FORMAT_TF_EXAMPLE) only.")
+    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    if file_format not in (None, example_gen_pb2.FILE_FORMAT_UNSPECIFIED,
+                           example_gen_pb2.FORMAT_TFRECORDS_GZIP):
+      raise ValueError(f"output_file_format {file_format} is not supported: this CsvExampleGen "
+                       "writes GZIP TFRecords only.")
+    examples = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EXAMPLES_KEY])
+    shards = split_shards(exec_properties)
+    examples.split_names = artifact_utils.encode_split_names(list(shards))
+    spill_root = self._spill_root(examples)
+    logging.info("Generating examples: %s.",
+                 ", ".join(f"{name} in {n} shard(s)" for name, n in shards.items()))
+    try:
+      with self._make_beam_pipeline() as pipeline:
+        for name, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+          directory = artifact_utils.get_split_uri([examples], name)
+          if fileio.exists(directory):  # a retried execution: no stale shard may survive
+            fileio.rmtree(directory)
+          fileio.makedirs(directory)
+          spill_dir = os.path.join(spill_root, name)
+          fileio.makedirs(spill_dir)
+          _ = records | f"WriteSplit[{name}]" >> spill_shuffle.ShuffleToTFRecords(
+              directory, write_split.DEFAULT_TF_RECORD_FILE_NAME, shards[name], spill_dir)
+    finally:
+      if fileio.exists(spill_root):
+        fileio.rmtree(spill_root)
+    examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(
+        examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+    logging.info("Examples generated.")
+
+  def _spill_root(self, examples: types.Artifact) -> str:
+    """The execution's temporary folder (on the pipeline root, reachable by every worker), else a
+    hidden folder next to the splits; removed once the splits are written."""
+    try:
+      return os.path.join(self._get_tmp_dir(), "shuffle")
+    except (AttributeError, RuntimeError):  # no context, or a context without a temporary folder
+      return os.path.join(examples.uri, ".shuffle-work")

@@ -449,3 +449,48 @@ def test_tfdv_counts_missing_values_as_for_stocks_examples(executed, tmp_path):
   num = ours_stats["num"].num_stats.common_stats
   assert num.num_missing == 0 and num.min_num_values == 0 and num.tot_num_values < ours_rows
   assert ours_stats["nothing"].string_stats.common_stats.num_missing == ours_rows
+
+
+def test_splits_are_written_in_bounded_shuffled_shards(executed, tmp_path, monkeypatch):
+  """A split is written in shards of about CSV_BYTES_PER_SHARD of CSV each (the writer's memory),
+  in a shuffled order, with the same records as stock's split, and no spill file left behind."""
+  csv_bytes = os.path.getsize(_input_of(executed))
+  monkeypatch.setattr(ours, "CSV_BYTES_PER_SHARD", csv_bytes // 10)
+  sharded = _do(ours.Executor, os.path.dirname(_input_of(executed)), str(tmp_path / "sharded"),
+                example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+                    example_gen_pb2.SplitConfig.Split(name=s, hash_buckets=b)
+                    for s, b in zip(SPLITS, (3, 1, 1))])))
+  for split, shards in zip(SPLITS, (7, 3, 3)):  # ceil(10 * 3/5) and ceil(10 * 1/5) (+1 rounding)
+    folder = artifact_utils.get_split_uri([sharded], split)
+    assert sorted(os.listdir(folder)) == [
+        f"data_tfrecord-{i:05d}-of-{shards:05d}.gz" for i in range(shards)], split
+    records = _split_records(sharded, split)
+    assert sorted(records) == sorted(_split_records(executed["ours"], split))
+  assert sorted(os.listdir(sharded.uri)) == sorted(f"Split-{s}" for s in SPLITS)  # no spill left
+  ids = [tf.train.Example.FromString(r).features.feature["id"].int64_list.value[0]
+         for r in _split_records(sharded, "train")]
+  assert ids != sorted(ids)
+
+
+def test_shards_per_split_follow_the_csv_bytes_that_feed_it(tmp_path, monkeypatch):
+  monkeypatch.setattr(ours, "CSV_BYTES_PER_SHARD", 100)
+  (tmp_path / "a").mkdir()
+  (tmp_path / "b").mkdir()
+  (tmp_path / "a" / "x.csv").write_text("h\n" + "1\n" * 449)  # 900 bytes
+  (tmp_path / "b" / "y.csv").write_text("h\n" + "1\n" * 49)  # 100 bytes
+  props = lambda input_config, output_config: {
+      standard_component_specs.INPUT_BASE_KEY: str(tmp_path),
+      standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+      standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(output_config)}
+  two_inputs = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name="train", pattern="a/*"),
+      example_gen_pb2.Input.Split(name="eval", pattern="b/*")])
+  assert ours.split_shards(props(two_inputs, example_gen_pb2.Output())) == {"train": 9, "eval": 1}
+  one_input = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*/*")])
+  assert ours.split_shards(props(one_input, example_gen_pb2.Output(
+      split_config=example_gen_pb2.SplitConfig(splits=[
+          example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=3),
+          example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)])))) == {
+              "train": 8, "eval": 3}
+  monkeypatch.setattr(ours, "MAX_SHARDS", 4)
+  assert ours.split_shards(props(two_inputs, example_gen_pb2.Output())) == {"train": 4, "eval": 1}

@@ -31,8 +31,6 @@ import hashlib
 import json
 import math
 import os
-import struct
-import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
@@ -48,7 +46,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from trainguard.components import spill_shuffle
 from trainguard.components import tfrecord_batches
+from trainguard.components.spill_shuffle import row_hashes
 from trainguard.components.rebalance import rows
 from trainguard.components.rebalance import spec
 from trainguard.models import features as feature_names
@@ -772,13 +772,6 @@ BATCH_ROWS = 1024  # rows decoded, hashed and encoded at a time
 _COUNTS = "counts"
 
 
-def row_hashes(seed: int, records: Sequence[bytes], salt: str = "rank") -> np.ndarray:
-  """`row_hash` of every record, as uint64."""
-  key = f"{seed}:{salt}".encode()
-  digests = b"".join([hashlib.blake2b(r, digest_size=8, key=key).digest() for r in records])
-  return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
-
-
 def _buckets(hashes: np.ndarray) -> np.ndarray:
   return (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
 
@@ -842,7 +835,7 @@ class _CountFn(beam.DoFn):
     good = np.flatnonzero(~many & ~negative)
     if not len(good):
       return
-    hashes = row_hashes(self._seed, [batch.records[i] for i in good.tolist()])
+    hashes = row_hashes(self._seed, [batch.records[i] for i in good.tolist()], "rank")
     keys, counts_ = np.unique(np.stack([batch.labels[good], _buckets(hashes)], axis=1), axis=0,
                               return_counts=True)
     for (class_id, bucket), rows_ in zip(keys.tolist(), counts_.tolist()):
@@ -862,71 +855,21 @@ class _CountFn(beam.DoFn):
     self._sums = _Sums()
 
 
-class _Spiller:
-  """Rows to spill files, one per (bundle, output shard), written in blocks.
-
-  Why not group the rows by shard directly: Beam's DirectRunner (in-process and multi-process
-  alike) holds a GroupByKey's whole input in the launcher's memory, which here is the whole
-  resampled split. Grouping file names instead keeps that memory at one shard (about `chunk_size`
-  rows) at a time, when `_WriteShardFn` sorts it. A spill frame is the row's 8-byte big-endian
-  output key, its 4-byte length and the row, so sorting frames' (key, row) sorts rows by (key, row).
-  """
-  BLOCK_BYTES = 4 << 20
+class _Spiller(spill_shuffle.Spiller):
+  """Rows of a class to spill files (see `spill_shuffle`), counted per class. Copy `c` of a row
+  is keyed by the row's hash salted with `out<c>`, so the copies of a row spread over shards."""
 
   def __init__(self, spill_dir: str, seed: int, num_shards: int, split: str):
-    self._spill_dir = spill_dir
+    super().__init__(spill_dir, num_shards)
     self._seed = seed
-    self._num_shards = num_shards
     self._split = split
-    self._files = {}  # shard -> (path, file)
-    self._blocks = {}  # shard -> [frames] not written yet
-    self._buffered = 0  # their bytes
     self.counts = _Sums()
 
-  def add(self, class_id: int, records: Sequence[bytes], copy: int) -> None:
+  def add_class(self, class_id: int, records: Sequence[bytes], copy: int) -> None:
     if not records:
       return
     self.counts.add((self._split, "class", int(class_id)), len(records))
-    keys = row_hashes(self._seed, records, salt=f"out{copy}")
-    shards = (keys % np.uint64(self._num_shards)).astype(np.int64)
-    for record, key, shard in zip(records, keys.tolist(), shards.tolist()):
-      self._blocks.setdefault(shard, []).append(struct.pack(">QI", key, len(record)) + record)
-      self._buffered += 12 + len(record)
-    if self._buffered >= self.BLOCK_BYTES:  # all shards together hold at most about one block
-      self._flush()
-
-  def _flush(self) -> None:
-    for shard, frames in sorted(self._blocks.items()):
-      self._write(shard, frames)
-    self._blocks = {}
-    self._buffered = 0
-
-  def _write(self, shard: int, frames: List[bytes]) -> None:
-    if shard not in self._files:
-      path = os.path.join(self._spill_dir, f"shard-{shard:05d}-{uuid.uuid4().hex}")
-      self._files[shard] = (path, fileio.open(path, "wb"))
-    self._files[shard][1].write(b"".join(frames))
-
-  def close(self) -> List[Tuple[int, str]]:
-    self._flush()
-    closed = []
-    for shard, (path, f) in sorted(self._files.items()):
-      f.close()
-      closed.append((shard, path))
-    self._files = {}
-    return closed
-
-
-def _read_frames(path: str) -> List[Tuple[int, bytes]]:
-  with fileio.open(path, "rb") as f:
-    data = f.read()
-  frames, offset = [], 0
-  while offset < len(data):
-    key, length = struct.unpack_from(">QI", data, offset)
-    offset += 12
-    frames.append((key, data[offset:offset + length]))
-    offset += length
-  return frames
+    self.add(row_hashes(self._seed, records, f"out{copy}"), records)
 
 
 class _SpillingFn(beam.DoFn):
@@ -968,9 +911,9 @@ class _RouteFn(_SpillingFn):
 
   def process(self, records: List[bytes]):
     batch = self._decoder.decode(records)
-    hashes = row_hashes(self._seed, batch.records)
+    hashes = row_hashes(self._seed, batch.records, "rank")
     buckets = _buckets(hashes)
-    spill = self._spiller.add
+    spill = self._spiller.add_class
     for class_id in np.unique(batch.labels).tolist():
       members = np.flatnonzero(batch.labels == class_id)
       plan = self._classes.get(class_id)
@@ -1017,7 +960,7 @@ class _TieFn(_SpillingFn):
     class_id, rows_ = element
     plan = self._classes[class_id]
     copy = 0 if plan.action == "under" else plan.copies + 1
-    self._spiller.add(class_id, [record for _, record in sorted(rows_)[:plan.take]], copy)
+    self._spiller.add_class(class_id, [record for _, record in sorted(rows_)[:plan.take]], copy)
     return []
 
 
@@ -1056,7 +999,7 @@ class _SynthesizeFn(_SpillingFn):
                 _derived_seed(self._params.seed, class_id, chunk, part, batch))
         new = synthesize(self._strategy, own_x[indices], batch_new, self._params.k_neighbors,
                          seed, self._kinds.categorical_columns, context_x)
-        self._spiller.add(class_id, vectors_to_examples(new, self._kinds, class_id), 0)
+        self._spiller.add_class(class_id, vectors_to_examples(new, self._kinds, class_id), 0)
     return []
 
 
@@ -1072,29 +1015,6 @@ def vectors_to_examples(vectors: np.ndarray, kinds: FeatureKinds, class_id: int)
     else:
       features.append((name, rows.FLOAT, vectors[:, j].astype(np.float32)))
   return rows.canonical_examples(features)
-
-
-class _WriteShardFn(beam.DoFn):
-  """One output file per shard, rows in the order of their seeded hash: byte-identical reruns."""
-
-  def __init__(self, directory: str, num_shards: int):
-    self._directory = directory
-    self._num_shards = num_shards
-
-  def process(self, element):
-    shard, spill_files = element
-    entries = []
-    for spill in spill_files:
-      entries.extend(_read_frames(spill))
-    entries.sort()
-    path = os.path.join(self._directory,
-                        f"{OUTPUT_FILE_PREFIX}-{shard:05d}-of-{self._num_shards:05d}.gz")
-    with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
-      for _, record in entries:
-        writer.write(record)
-    for spill in spill_files:
-      fileio.remove(spill)
-    yield path
 
 
 def _summary_line(element) -> str:
@@ -1278,7 +1198,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         _ = ((routed.spills, ties.spills, synthetic.spills)
              | f"MergeSpills[{split}]" >> beam.Flatten()
              | f"GroupShards[{split}]" >> beam.GroupByKey()
-             | f"Write[{split}]" >> beam.ParDo(_WriteShardFn(directory, plan.num_shards)))
+             | f"Write[{split}]" >> beam.ParDo(
+                 spill_shuffle.WriteShardFn(directory, OUTPUT_FILE_PREFIX, plan.num_shards)))
         written.extend([routed[_COUNTS], ties[_COUNTS], synthetic[_COUNTS]])
       _ = (written
            | "FlattenWritten" >> beam.Flatten()

@@ -20,6 +20,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, sche
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 
+from trainguard.components import spill_shuffle
 from trainguard.components.rebalance import executor as rebalance
 from trainguard.components.rebalance import spec
 
@@ -557,9 +558,9 @@ def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypa
   spiller = rebalance._Spiller(str(tmp_path), seed=1, num_shards=50, split="train")
   records = [b"r%03d" % i + b"x" * 10 for i in range(400)]
   for start in range(0, 400, 40):
-    spiller.add(0, records[start:start + 40], copy=0)
+    spiller.add_class(0, records[start:start + 40], copy=0)
     assert spiller._buffered < 1000 + 40 * 26
   closed = spiller.close()
-  written = sorted(r for _, path in closed for _, r in rebalance._read_frames(path))
+  written = sorted(r for _, path in closed for _, r in spill_shuffle.read_frames(path))
   assert written == sorted(records)
   assert spiller.counts.sums == {("train", "class", 0): (400, None, None)}
