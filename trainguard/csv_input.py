@@ -285,6 +285,9 @@ def _read_header(reader, path: str, delimiter: str) -> List[str]:
   except UnicodeDecodeError as e:
     raise InputError(f"{path}, line 1: bytes that are not UTF-8 ({e.reason}); re-save the file as "
                      "UTF-8.") from e
+  except csv.Error as e:  # e.g. a NUL byte: the file is not text, or not this CSV dialect
+    raise InputError(f"{path}, line 1 (the header): {e}; the first line must name the columns, "
+                     "separated by the delimiter, as plain UTF-8 text.") from e
   if len(header) == 1:
     for other, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
       if other != delimiter and other in header[0]:

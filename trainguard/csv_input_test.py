@@ -107,6 +107,7 @@ def test_integer_label_gets_an_int_domain(tmp_path):
     (lambda p: _write(p, "x,x,y\n" + "1,2,a\n" * 12), "column 'x' appears twice"),
     (lambda p: _write(p, "a b,a.b,y\n" + "1,2,a\n" * 12), "both become 'a_b'"),
     (lambda p: _write(p, _rows().encode() + b"1.0,2,r\xe9d,a\n", mode="wb"), "not UTF-8"),
+    (lambda p: _write(p, "x,\0y\n" + "1,a\n" * 12), "line 1 (the header): line contains NUL"),
     (lambda p: _write(p, _rows().replace("x,size (cm),colour,y", "x,size,colour,z")),
      "no column named 'y' for --label"),
     (lambda p: _write(p, "x,y\n" + "1,a\n" * 12), "single class ('a')"),
