@@ -18,7 +18,20 @@ def test_small_input_runs_in_process(tmp_path):
 def test_big_input_gets_one_process_per_core(monkeypatch):
   monkeypatch.setattr(beam_options.os, "cpu_count", lambda: 4)
   assert beam_options.for_input_size(beam_options.MULTI_PROCESS_MIN_BYTES) == [
-      "--direct_running_mode=multi_processing", "--direct_num_workers=4"]
+      "--direct_running_mode=multi_processing", "--direct_num_workers=4",
+      beam_options.DEPENDENCIES_PROVIDED]
+
+
+def test_direct_runner_args_keep_tfx_from_building_its_own_package():
+  """TFX's BaseBeamExecutor builds an sdist of TFX (~2 s a component) unless one of these flags is
+  set; the DirectRunner ignores the image, which is Beam's own default."""
+  from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
+  import apache_beam  # pylint: disable=g-import-not-at-top
+  assert beam_options.DEPENDENCIES_PROVIDED == (
+      f"--sdk_container_image=apache/beam_python{sys.version_info.major}."
+      f"{sys.version_info.minor}_sdk:{apache_beam.__version__}")
+  for args in (list(beam_options.IN_PROCESS), beam_options.multi_process(2)):
+    assert dependency_utils.make_beam_dependency_flags(args) == args
 
 
 def test_one_core_always_runs_in_process(monkeypatch):
