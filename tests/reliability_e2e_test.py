@@ -209,11 +209,16 @@ def _metric_differences(a: Dict[str, float], b: Dict[str, float]) -> Dict[str, t
 def assert_same_outputs(run, other):
   """What two runs of the same rows and seed must share, byte for byte where bytes are ours.
 
-  Rebalance's resampled train split and its report: byte-identical (it hashes and writes canonical
-  bytes). Transform's examples and the eval split Rebalance copies from them: the same examples in
-  the same order, not the same bytes: CsvExampleGen and Transform serialize each example's feature
-  map in a per-process hash order. Transform's learned values (vocabularies, metadata): identical
+  CsvExampleGen's splits, Rebalance's resampled train split and its report: byte-identical (our
+  CsvExampleGen writes features in key order and orders each shard by a keyed hash of its records;
+  Rebalance hashes and writes canonical bytes). Transform's examples and the eval split Rebalance
+  copies from them: the same examples in the same order, not the same bytes: Transform serializes
+  each example's feature map in a per-process hash order. Transform's learned values (vocabularies, metadata): identical
   files; its saved_model.pb is not byte-stable (TensorFlow's generated function names)."""
+  for split in ("Split-train", "Split-eval"):
+    mine = _files(os.path.join(run.artifact_uri("CsvExampleGen", "examples"), split))
+    assert mine and mine == _files(
+        os.path.join(other.artifact_uri("CsvExampleGen", "examples"), split)), split
   for path in ("Split-train", "rebalance.json"):
     ours = _files(os.path.join(run.artifact_uri("Rebalance", "rebalanced_examples"), path))
     assert ours and ours == _files(
