@@ -37,6 +37,7 @@ import apache_beam as beam
 from apache_beam.transforms import window
 from apache_beam.utils import windowed_value
 import numpy as np
+import sklearn
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
@@ -645,13 +646,15 @@ def synthesize(strategy: str, own: np.ndarray, n_new: int, k_neighbors: int, ran
     # and SMOTE-NC fit neighbours on the class's rows only, and the copy adds no new category).
     x = np.vstack([own, own[:1]])
     y = np.array([1] * len(own) + [0])
+    neighbors = _reused_dense_neighbors(k_neighbors + 1)  # the row itself and its k neighbours
     if strategy == "smote":
-      sampler = SMOTE(sampling_strategy=wanted, k_neighbors=k_neighbors, random_state=random_state)
+      sampler = SMOTE(sampling_strategy=wanted, k_neighbors=neighbors, random_state=random_state)
     else:
       sampler = SMOTENC(categorical_features=list(categorical_columns), sampling_strategy=wanted,
-                        k_neighbors=k_neighbors, random_state=random_state,
+                        k_neighbors=neighbors, random_state=random_state,
                         categorical_encoder=_blockwise_one_hot_encoder())
-    resampled, _ = sampler.fit_resample(x, y)
+    with sklearn.config_context(working_memory=NEIGHBORS_WORKING_MEMORY_MB):
+      resampled, _ = sampler.fit_resample(x, y)
     new = np.asarray(resampled[len(x):], dtype=np.float64)
     if categorical_columns:
       new[:, list(categorical_columns)] = np.rint(new[:, list(categorical_columns)])
@@ -685,6 +688,61 @@ def synthesize(strategy: str, own: np.ndarray, n_new: int, k_neighbors: int, ran
     new[:, list(categorical_columns)] = _vote_categories(own, new_numeric, numeric,
                                                          categorical_columns, k_neighbors)
   return new
+
+
+# What scikit-learn's chunked pairwise distances may hold at once (its default is 1 GB: a class of
+# 33,000 rows at 5M generated rows made SMOTE-NC's neighbour search alone take 1 GB more).
+NEIGHBORS_WORKING_MEMORY_MB = 64
+# Encoded rows up to this size are searched dense (scikit-learn's fast dense brute force) rather
+# than as SMOTE-NC's sparse one-hot matrix (sparse x sparse products: 60 of 63 s for 33,000 rows).
+DENSE_NEIGHBORS_BYTES = 256 << 20
+_NEIGHBORS_CACHE: Dict[tuple, Any] = {}  # the last search: (rows, queries, k, distances) -> result
+
+
+def _digest(x) -> bytes:
+  from scipy import sparse
+  h = hashlib.blake2b(digest_size=16)
+  h.update(repr((type(x).__name__, x.shape, str(x.dtype))).encode())
+  parts = (x.data, x.indices, x.indptr) if sparse.issparse(x) else (np.ascontiguousarray(x),)
+  for part in parts:
+    h.update(np.ascontiguousarray(part).tobytes())
+  return h.digest()
+
+
+def _reused_dense_neighbors(n_neighbors: int):
+  """scikit-learn's NearestNeighbors for the SMOTE family, with two changes that keep its results.
+
+  - Searched dense: SMOTE-NC hands over its one-hot encoding as a sparse matrix, for which
+    scikit-learn's brute force multiplies sparse matrices; a dense copy (when it fits in
+    `DENSE_NEIGHBORS_BYTES`) takes its fast dense path.
+  - Searched once per chunk: Rebalance calls imbalanced-learn several times on the same rows (at
+    most `chunk_size` new rows a call), and the neighbours depend on the rows only, so the last
+    search is kept (imbalanced-learn clones the estimator per call, hence a module-level cache).
+  """
+  from scipy import sparse
+  from sklearn.neighbors import NearestNeighbors
+
+  class ReusedDenseNeighbors(NearestNeighbors):
+
+    def fit(self, X, y=None):
+      self._fit_digest = _digest(X)
+      if sparse.issparse(X) and X.shape[0] * X.shape[1] * 8 <= DENSE_NEIGHBORS_BYTES:
+        X = X.toarray()
+      return super().fit(X, y)
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+      key = (self._fit_digest, None if X is None else _digest(X), n_neighbors or self.n_neighbors,
+             return_distance)
+      if key not in _NEIGHBORS_CACHE:
+        if X is not None and sparse.issparse(X) and not sparse.issparse(self._fit_X):
+          X = X.toarray()
+        result = super().kneighbors(X, n_neighbors, return_distance)
+        _NEIGHBORS_CACHE.clear()
+        _NEIGHBORS_CACHE[key] = result
+      result = _NEIGHBORS_CACHE[key]  # copies: a caller may write into what it gets
+      return tuple(a.copy() for a in result) if isinstance(result, tuple) else result.copy()
+
+  return ReusedDenseNeighbors(n_neighbors=n_neighbors)
 
 
 def _blockwise_one_hot_encoder():

@@ -564,3 +564,41 @@ def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypa
   written = sorted(r for _, path in closed for _, r in spill_shuffle.read_frames(path))
   assert written == sorted(records)
   assert spiller.counts.sums == {("train", "class", 0): (400, None, None)}
+
+
+@pytest.mark.parametrize("strategy", ["smote", "smotenc"])
+@pytest.mark.parametrize("dense_bytes", [256 << 20, 0])  # searched dense / left sparse
+def test_neighbours_are_searched_once_per_chunk_with_imbalanced_learns_results(
+    strategy, dense_bytes, monkeypatch):
+  """Several calls on the same rows (at most chunk_size new rows each) search neighbours once,
+  and every call makes exactly what imbalanced-learn's own NearestNeighbors makes."""
+  from imblearn.over_sampling import SMOTE, SMOTENC
+  from sklearn.neighbors import NearestNeighbors
+  monkeypatch.setattr(rebalance, "DENSE_NEIGHBORS_BYTES", dense_bytes)
+  searches = []
+  original = NearestNeighbors.kneighbors
+
+  def counted(self, *args, **kwargs):
+    searches.append(type(self).__name__)
+    return original(self, *args, **kwargs)
+
+  monkeypatch.setattr(NearestNeighbors, "kneighbors", counted)
+  rng = np.random.RandomState(5)
+  own = np.column_stack([rng.normal(size=300), rng.randint(0, 6, 300), rng.normal(size=300)])
+  categorical = (1,) if strategy == "smotenc" else ()
+  made = [rebalance.synthesize(strategy, own, 250, 5, seed, categorical_columns=categorical)
+          for seed in (1, 2, 3)]
+  assert searches == ["ReusedDenseNeighbors"]  # one search for three calls
+  x, y = np.vstack([own, own[:1]]), np.array([1] * 300 + [0])
+  for seed, new in zip((1, 2, 3), made):
+    sampler = (SMOTENC(categorical_features=[1], sampling_strategy={1: 550}, k_neighbors=5,
+                       random_state=seed) if categorical else
+               SMOTE(sampling_strategy={1: 550}, k_neighbors=5, random_state=seed))
+    default, _ = sampler.fit_resample(x, y)
+    expected = np.asarray(default[len(x):], dtype=np.float64)
+    if categorical:
+      expected[:, 1] = np.rint(expected[:, 1])
+    np.testing.assert_array_equal(new, expected)
+  # Other rows: searched again.
+  rebalance.synthesize(strategy, own[:200], 50, 5, 1, categorical_columns=categorical)
+  assert searches.count("ReusedDenseNeighbors") == 2
