@@ -28,6 +28,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 from trainguard.components.csv_example_gen.component import CsvExampleGen
+from trainguard.components.transform.component import Transform
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
 from trainguard.models import features, preprocessing_plan
@@ -134,7 +135,7 @@ def create_pipeline(
   transform_config = preprocessing_plan.transform_config(
       policy, schema_path, label_key, label_classes)
   with Cond(data_guard.passed()):
-    transform = components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_importer.outputs["schema"],
         preprocessing_fn=preprocessing_fn,
