@@ -144,7 +144,12 @@ def test_custom_components_run_in_the_container_entrypoint_as_under_local_dag_ru
   spec, job = compiled.vertex_spec, compiled.job
   order = [n.id for n in compiled.pipelines["json"].components]
   custom = sorted(custom_task_names(spec), key=order.index)
-  assert {"CsvExampleGen", "DataGuard", "Rebalance"} <= set(custom)
+  assert {"CsvExampleGen", "DataGuard", "Rebalance", "Transform"} <= set(custom)
+  # Transform is TFX's executor with a fixed batch size (components/transform/). Its files are not
+  # byte-stable from process to process (each example's feature map in hash order, saved_model.pb's
+  # generated names: docs/reliability.md), so the byte comparison below cannot hold for it;
+  # tests/reliability_e2e_test.py checks what it does reproduce.
+  custom.remove("Transform")
   produced = {}  # (task, output key) -> runtime artifact written by the container
 
   def upstream(task_name, key):
