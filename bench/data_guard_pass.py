@@ -11,8 +11,10 @@ wall time of the process (TensorFlow import included, reported separately) and t
 """
 import argparse
 import glob
+import inspect
 import json
 import os
+import shutil
 import sys
 import time
 from typing import List, Optional
@@ -57,9 +59,18 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
   train_statistics = stats_artifact_utils.load_statistics(statistics, "train").proto()
   binning = dataset_checks.binnings(train_statistics, schema, LABEL)
   splits = sorted(d[len("Split-"):] for d in os.listdir(examples) if d.startswith("Split-"))
-  with beam.Pipeline(argv=beam_args) as pipeline:
-    dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits), LABEL,
-                                 binning, output)
+  spill_dir = output + ".spill"
+  os.makedirs(spill_dir)
+  try:
+    with beam.Pipeline(argv=beam_args) as pipeline:
+      if "spill_dir" in inspect.signature(dataset_checks.run_beam_pass).parameters:
+        dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits),
+                                     LABEL, binning, output, spill_dir)
+      else:  # a `--before` version that held every hash in memory
+        dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits),
+                                     LABEL, binning, output)
+  finally:
+    shutil.rmtree(spill_dir)
   result = dataset_checks.read_result(output)
   return {"import_s": imported - started, "pass_s": time.time() - imported,
           "rows": result["rows"], "labels": result["labels"], "cells": len(result["cells"])}

@@ -92,6 +92,16 @@ def read_frames(path: str) -> List[Tuple[int, bytes]]:
   return frames
 
 
+def spill_root(executor, fallback_dir: str, name: str) -> str:
+  """Where a Beam executor's spill files go: `name` in the execution's temporary folder (under the
+  pipeline root, so every worker reaches it), else the hidden folder `.<name>-work` in
+  `fallback_dir` (an executor run outside an orchestrator has no temporary folder)."""
+  try:
+    return os.path.join(executor._get_tmp_dir(), name)  # pylint: disable=protected-access
+  except (AttributeError, RuntimeError):  # no context, or a context without a temporary folder
+    return os.path.join(fallback_dir, f".{name}-work")
+
+
 def shard_path(directory: str, prefix: str, shard: int, num_shards: int) -> str:
   return os.path.join(directory, f"{prefix}-{shard:05d}-of-{num_shards:05d}.gz")
 

@@ -68,3 +68,19 @@ def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypa
   assert len({shard for shard, _ in closed}) > 10
   written = sorted(r for _, path in closed for _, r in spill_shuffle.read_frames(path))
   assert written == sorted(records)
+
+
+def test_spill_root_is_the_execution_tmp_dir_else_a_hidden_folder(tmp_path):
+  from tfx.dsl.components.base import base_executor  # pylint: disable=g-import-not-at-top
+
+  class _Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+      pass
+
+  context = base_executor.BaseExecutor.Context(tmp_dir=str(tmp_path / "tmp"), unique_id="7")
+  with_context = _Executor(context)
+  assert spill_shuffle.spill_root(with_context, str(tmp_path / "out"), "x").startswith(
+      str(tmp_path / "tmp"))
+  without = _Executor()
+  assert spill_shuffle.spill_root(without, str(tmp_path / "out"), "x") == str(
+      tmp_path / "out" / ".x-work")

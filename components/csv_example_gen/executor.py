@@ -522,7 +522,7 @@ class Executor(BaseExampleGenExecutor):
         output_dict[standard_component_specs.EXAMPLES_KEY])
     shards = split_shards(exec_properties)
     examples.split_names = artifact_utils.encode_split_names(list(shards))
-    spill_root = self._spill_root(examples)
+    spill_root = spill_shuffle.spill_root(self, examples.uri, "shuffle")
     logging.info("Generating examples: %s.",
                  ", ".join(f"{name} in {n} shard(s)" for name, n in shards.items()))
     try:
@@ -543,11 +543,3 @@ class Executor(BaseExampleGenExecutor):
     examples_utils.set_file_format(
         examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
     logging.info("Examples generated.")
-
-  def _spill_root(self, examples: types.Artifact) -> str:
-    """The execution's temporary folder (on the pipeline root, reachable by every worker), else a
-    hidden folder next to the splits; removed once the splits are written."""
-    try:
-      return os.path.join(self._get_tmp_dir(), "shuffle")
-    except (AttributeError, RuntimeError):  # no context, or a context without a temporary folder
-      return os.path.join(examples.uri, ".shuffle-work")

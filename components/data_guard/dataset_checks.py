@@ -37,10 +37,11 @@ How the pass runs: vectorised per batch, with no Beam element and no Python obje
   value; other text is compared as its stripped UTF-8 bytes. ASCII text goes through Arrow kernels;
   only distinct non-ASCII text values and numbers within 1e-6 of a 7-digit rounding tie go through
   Python, once per batch.
-- Duplicates and cross-split rows: each batch sends its hashes (16 bytes per row) to one combiner,
-  which keeps them as numpy arrays per split and counts them at the end by sorting: memory grows by
-  those 16 bytes per row, plus, at the end, about 40 per row of the split being counted and 16 per
-  distinct train row (`_row_counts`), and by nothing else.
+- Duplicates and cross-split rows: each bundle spills its rows' hashes (16 bytes a row) to a file
+  in blocks sorted by a hash prefix (`hash_buckets.py`); only (bucket, file range) pairs are
+  grouped, and each bucket is read and counted by sorting on its own (`_row_counts`), since equal
+  rows fall into the same bucket. Memory is one block (4 MB) per bundle and one bucket (1/256 of
+  the rows) at a time, whatever the number of rows.
 - Contingency tables (train only): each batch counts its (feature, bin, label) cells with numpy,
   numeric features binned by `np.searchsorted(boundaries, value, side="right")` (which is
   `bisect.bisect_right`, as `Binning.bin_of`), categorical ones by their text; the combiner sums
@@ -56,6 +57,8 @@ import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.transforms import window
+from apache_beam.utils import windowed_value
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +69,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components import tfrecord_batches
+from trainguard.components.data_guard import hash_buckets
 
 MAX_CATEGORIES = 50
 RESULT_FILE = "dataset_checks.json"
@@ -463,17 +467,24 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
 
 
 class _Batches(beam.DoFn):
-  """Per batch of serialized examples of one split: (split, the rows' hashes as two uint64 arrays,
-  label counts, (feature, bin, label) counts); the counts only for the train split."""
+  """Per batch of serialized examples of one split: its rows' hashes to the bundle's spill file
+  and, for the train split, (label counts, (feature, bin, label) counts); at the end of the bundle,
+  the spill file's (bucket, Range)s to the `RANGES` output."""
+  RANGES = "ranges"
 
-  def __init__(self, split: str, label_key: str, binning: Sequence[Binning]):
+  def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str):
     self._split = split
     self._label_key = label_key
     self._binning = list(binning)
+    self._spill_dir = spill_dir
     self._decoder = None
+    self._spill = None
 
   def setup(self):
     self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+
+  def start_bundle(self):
+    self._spill = hash_buckets.HashSpill(self._spill_dir, self._split)
 
   def _decode(self, records: List[bytes]) -> Iterator[pa.RecordBatch]:
     try:
@@ -494,46 +505,58 @@ class _Batches(beam.DoFn):
     for batch in self._decode(records):
       if not batch.num_rows:
         continue
-      first, second = _row_hashes(batch)
-      labels, cells = {}, {}
+      self._spill.add(*_row_hashes(batch))
       if self._split == "train":
-        labels, cells = _cell_counts(batch, self._label_key, self._binning)
-      yield self._split, first, second, labels, cells
+        yield _cell_counts(batch, self._label_key, self._binning)
+
+  def finish_bundle(self):
+    for bucket_range in self._spill.close():
+      yield beam.pvalue.TaggedOutput(self.RANGES, windowed_value.WindowedValue(
+          bucket_range, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),)))
+    self._spill = None
 
 
-class _Totals(beam.CombineFn):
-  """Sums the counts and gathers every split's hashes (numpy arrays, 16 bytes per row); the output
-  is the pass's result: {"rows": `_row_counts`, "labels": {label: n}, "cells": [[f, bin, l, n]]}."""
+class _SumCounts(beam.CombineFn):
+  """Sums dicts of counts (or, for `pairs`, tuples of such dicts element by element)."""
+
+  def __init__(self, pairs: bool = False):
+    self._pairs = pairs
 
   def create_accumulator(self):
-    return {}, {}, {}
+    return ({}, {}) if self._pairs else ({},)
 
   @staticmethod
-  def _add_counts(into, counts):
+  def _add(into, counts):
     for key, n in counts.items():
       into[key] = into.get(key, 0) + n
 
   def add_input(self, acc, element):
-    hashes, labels, cells = acc
-    split, first, second, batch_labels, batch_cells = element
-    hashes.setdefault(split, []).append((first, second))
-    self._add_counts(labels, batch_labels)
-    self._add_counts(cells, batch_cells)
+    for into, counts in zip(acc, element if self._pairs else (element,)):
+      self._add(into, counts)
     return acc
 
   def merge_accumulators(self, accs):
     out = self.create_accumulator()
-    for hashes, labels, cells in accs:
-      for split, parts in hashes.items():
-        out[0].setdefault(split, []).extend(parts)
-      self._add_counts(out[1], labels)
-      self._add_counts(out[2], cells)
+    for acc in accs:
+      for into, counts in zip(out, acc):
+        self._add(into, counts)
     return out
 
   def extract_output(self, acc):
-    hashes, labels, cells = acc
-    return {"rows": _row_counts(hashes), "labels": labels,
-            "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())]}
+    return acc if self._pairs else acc[0]
+
+
+def _bucket_row_counts(element: Tuple[int, Iterable[hash_buckets.Range]]) -> Dict[str, int]:
+  _, ranges = element
+  return _row_counts(hash_buckets.read_bucket(ranges))
+
+
+def _result(counts: Tuple[dict, dict], rows: Dict[str, int]) -> dict:
+  """The pass's result: {"rows": `_row_counts` summed over buckets, "labels": {label: n},
+  "cells": [[feature, bin, label, n]]}."""
+  labels, cells = counts
+  return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
+          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())]}
 
 
 def _member(first: np.ndarray, second: np.ndarray, sorted_first: np.ndarray,
@@ -555,7 +578,8 @@ def _row_counts(hashes: Dict[str, List[Tuple[np.ndarray, np.ndarray]]]) -> Dict[
   """{"duplicates/<split>": rows whose content an earlier row of the split had,
   "shared_with_train/<split>": rows of the split whose content is in train}; zeros left out.
   Memory: one split's hashes at a time are gathered and sorted (about 40 bytes per row of that
-  split), and train's distinct hashes are kept (16 bytes per distinct row) for the other splits."""
+  split), and train's distinct hashes are kept (16 bytes per distinct row) for the other splits;
+  the pass calls it on one hash bucket at a time."""
   out: Dict[str, int] = {}
   train = None
   for split in sorted(hashes, key=lambda s: (s != "train", s)):
@@ -582,22 +606,32 @@ def _row_counts(hashes: Dict[str, List[Tuple[np.ndarray, np.ndarray]]]) -> Dict[
 
 
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
-                  binning: List[Binning], output_path: str,
+                  binning: List[Binning], output_path: str, spill_dir: str,
                   batch_size: Optional[int] = None) -> None:
-  """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`."""
+  """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`. `spill_dir`
+  (an existing folder every worker can reach) receives the row-hash spill files: remove it once
+  the pipeline has run."""
   batch_size = batch_size or BATCH_SIZE
-  batches = []
+  counts, ranges = [], []
   for split, pattern in sorted(split_patterns.items()):
-    batches.append(
+    outputs = (
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
-        | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning)))
-  _ = (
-      batches
-      | "AllSplits" >> beam.Flatten()
-      | "Totals" >> beam.CombineGlobally(_Totals())
-      | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
-      | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))
+        | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir)
+                                         ).with_outputs(_Batches.RANGES, main="counts"))
+    counts.append(outputs.counts)
+    ranges.append(outputs[_Batches.RANGES])
+  rows = (ranges
+          | "AllRanges" >> beam.Flatten()
+          | "GroupBuckets" >> beam.GroupByKey()
+          | "CountBucket" >> beam.Map(_bucket_row_counts)
+          | "SumRows" >> beam.CombineGlobally(_SumCounts()))
+  _ = (counts
+       | "AllCounts" >> beam.Flatten()
+       | "SumCounts" >> beam.CombineGlobally(_SumCounts(pairs=True))
+       | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows))
+       | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
+       | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))
 
 
 def read_result(output_path: str) -> dict:

@@ -12,7 +12,7 @@ import tensorflow_data_validation as tfdv
 from sklearn import datasets
 from tfx_bsl.coders import example_coder
 
-from trainguard.components.data_guard import dataset_checks, validation
+from trainguard.components.data_guard import dataset_checks, hash_buckets, validation
 from trainguard.policy import Policy
 
 
@@ -59,10 +59,12 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
   schema = tfdv.infer_schema(stats["train"])
   policy = Policy.from_dict(policy_raw or {}, schema=schema)
   out = str(tmp_path / "result.json")
+  spill_dir = tmp_path / "spill"
+  spill_dir.mkdir()
   with beam.Pipeline() as pipeline:
     dataset_checks.run_beam_pass(
         pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
-        dataset_checks.binnings(stats["train"], schema, "y"), out)
+        dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir))
   result = dataset_checks.read_result(out)
   return result, validation.dataset_findings(result, stats, schema, policy, "y")
 
@@ -286,9 +288,11 @@ def _pass(tmp_path, records_by_split, binning, label_key="y", files=1, batch_siz
         for j in part:
           writer.write(records[j])
   out = str(tmp_path / "result.json")
+  spill_dir = tmp_path / "spill"
+  spill_dir.mkdir()
   with beam.Pipeline(argv=argv) as pipeline:
     dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, records_by_split),
-                                 label_key, binning, out, batch_size=batch_size)
+                                 label_key, binning, out, str(spill_dir), batch_size=batch_size)
   return dataset_checks.read_result(out)
 
 
@@ -442,6 +446,16 @@ def test_pass_matches_the_row_by_row_reference_across_batches_and_bundles(
   assert result == _reference_result(splits, "y", BINNING)
   assert result["rows"]["duplicates/train"] == 23 and result["rows"]["duplicates/eval"] == 2
   assert result["rows"]["shared_with_train/eval"] == 55  # the text-typed rows included
+
+
+def test_pass_with_many_spill_blocks_per_bundle_matches_the_reference(tmp_path, monkeypatch):
+  # Blocks of 5 rows: every bundle writes many bucket-sorted blocks into its spill file, and every
+  # bucket is read back from several ranges of several files.
+  monkeypatch.setattr(hash_buckets, "BLOCK_ROWS", 5)
+  splits = _varied_splits(5, 200)
+  result = _pass(tmp_path, splits, BINNING, files=3, batch_size=3)
+  assert result == _reference_result(splits, "y", BINNING)
+  assert os.listdir(tmp_path / "spill")  # the caller, not the pass, removes the spill files
 
 
 def test_a_feature_typed_differently_inside_one_batch_still_decodes(tmp_path):

@@ -7,9 +7,11 @@ from typing import Any, Dict, List, Optional
 from tfx import types
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
+from trainguard.components import spill_shuffle
 from trainguard.components.data_guard import dataset_checks, spec, validation
 from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding, FindingsReport
 from trainguard.policy import Policy
@@ -67,10 +69,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     splits = artifact_utils.decode_split_names(examples.split_names)
     result_path = os.path.join(output_uri, dataset_checks.RESULT_FILE)
     binning = dataset_checks.binnings(statistics["train"], schema, label_key)
-    with self._make_beam_pipeline() as pipeline:
-      dataset_checks.run_beam_pass(
-          pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
-          result_path)
+    spill_dir = spill_shuffle.spill_root(self, output_uri, "row-hashes")
+    fileio.makedirs(spill_dir)
+    try:
+      with self._make_beam_pipeline() as pipeline:
+        dataset_checks.run_beam_pass(
+            pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
+            result_path, spill_dir)
+    finally:
+      fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)
     return validation.dataset_findings(result, statistics, schema, policy, label_key)
 

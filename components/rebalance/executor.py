@@ -1183,9 +1183,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
   def _work_dir(self, output: types.Artifact) -> str:
     """Scratch space: the two small summaries the launcher reads back, and the spill files."""
-    if self._context is not None:
-      return os.path.join(self._get_tmp_dir(), "rebalance")
-    return os.path.join(output.uri, ".rebalance-work")
+    return spill_shuffle.spill_root(self, output.uri, "rebalance")
 
   def _count(self, patterns: Dict[str, str], kinds: FeatureKinds, params: Params,
              summary: str) -> Dict[str, SplitStats]:
