@@ -27,7 +27,8 @@ from typing import List, Optional, Sequence
 from trainguard import csv_input, model_code, schema_review
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.pipeline import beam_options, configs
-from trainguard.policy import POLICY_FILE, Policy, PolicyError, STRATEGIES
+from trainguard.policy import (POLICY_FILE, Policy, PolicyError, STRATEGIES,
+                               SYNTHESIZING_STRATEGIES)
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EFBIG)
@@ -313,7 +314,7 @@ def _check_k_neighbors(profile: csv_input.CsvProfile, policy: Policy, presplit: 
   falls back to random over-sampling itself.)"""
   section = policy.data["rebalance"]
   strategy, k = section["strategy"], section["k_neighbors"]
-  if strategy not in ("smote", "smotenc", "borderline_smote", "adasyn"):
+  if strategy not in SYNTHESIZING_STRATEGIES:
     return
   counts = profile.column(profile.label).values
   largest = max(counts.values())

@@ -87,6 +87,8 @@ SCALINGS = ("z_score", "min_max", "none")  # plus "bucketize:<n>"
 ENCODINGS = ("vocabulary",)
 STRATEGIES = ("auto", "smote", "smotenc", "borderline_smote", "adasyn", "random_over",
               "random_under", "none")
+# The strategies that synthesise rows from k nearest neighbours (each needs k + 1 rows a class).
+SYNTHESIZING_STRATEGIES = ("smote", "smotenc", "borderline_smote", "adasyn")
 NUMERIC_ONLY_IMPUTATIONS = ("mean", "median")
 
 _TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance"}

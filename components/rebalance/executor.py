@@ -47,6 +47,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from trainguard import policy
 from trainguard.components import spill_shuffle
 from trainguard.components import tfrecord_batches
 from trainguard.components.spill_shuffle import row_hashes
@@ -54,9 +55,8 @@ from trainguard.components.rebalance import rows
 from trainguard.components.rebalance import spec
 from trainguard.models import features as feature_names
 
-STRATEGIES = ("auto", "smote", "smotenc", "borderline_smote", "adasyn", "random_over",
-              "random_under", "none")
-SYNTHESIZING = ("smote", "smotenc", "borderline_smote", "adasyn")
+STRATEGIES = policy.STRATEGIES
+SYNTHESIZING = policy.SYNTHESIZING_STRATEGIES
 EXACT = ("smote", "smotenc", "random_over", "random_under", "none")
 # `auto` resamples when the largest class has at least this many times the rows of the smallest.
 AUTO_MIN_IMBALANCE = 1.5
