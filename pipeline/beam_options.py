@@ -33,9 +33,12 @@ DEPENDENCIES_PROVIDED = f"--sdk_container_image={_beam_default_sdk_image()}"
 
 IN_PROCESS = ("--direct_running_mode=in_memory", "--direct_num_workers=1", DEPENDENCIES_PROVIDED)
 
-# Bytes of CSV input from which worker processes pay for their start-up on this kind of machine
-# (re-measured by bench/, see docs/benchmarks.md).
-MULTI_PROCESS_MIN_BYTES = 256 * 1024 * 1024
+# Bytes of CSV input from which worker processes pay for their start-up on this kind of machine.
+# Measured on 2 cores (docs/benchmarks.md, "in-process or worker processes"): at 1M generated rows
+# (145 MB) the data stages took 0.77x the in-process time with 2 worker processes (476 vs 615 s),
+# at 1.8x the peak memory (3.34 vs 1.82 GB: each worker imports TensorFlow); the TFX penguin
+# example (13 KB) took 2.3x. 128 MiB is just below the smallest input measured to pay.
+MULTI_PROCESS_MIN_BYTES = 128 * 1024 * 1024
 
 
 def multi_process(num_workers: Optional[int] = None) -> List[str]:
@@ -49,6 +52,22 @@ def for_input_size(num_bytes: int) -> List[str]:
   if num_bytes < MULTI_PROCESS_MIN_BYTES or (os.cpu_count() or 1) < 2:
     return list(IN_PROCESS)
   return multi_process()
+
+
+def describe(beam_args: Sequence[str]) -> str:
+  """The runner these arguments pick, in words, for the line `trainguard run` prints."""
+  flags = dict(a.split("=", 1) for a in beam_args if a.startswith("--") and "=" in a)
+  if flags.get("--runner") == "PortableRunner":
+    return f"Beam: portable runner at {flags.get('--job_endpoint', '?')}"
+  mode = flags.get("--direct_running_mode")
+  if mode == "multi_processing":
+    return (f"Beam: {flags.get('--direct_num_workers', '?')} worker processes; Transform's learned "
+            "means and variances can differ in the last float digits from run to run, pass "
+            "--beam-arg=--direct_running_mode=in_memory --beam-arg=--direct_num_workers=1 for "
+            "bit-identical reruns")
+  if mode == "in_memory" and flags.get("--direct_num_workers") == "1":
+    return "Beam: in-process"
+  return "Beam: " + " ".join(beam_args)
 
 
 def choose(input_paths: Sequence[str], explicit: Optional[Sequence[str]] = None,

@@ -22,6 +22,15 @@ def test_big_input_gets_one_process_per_core(monkeypatch):
       beam_options.DEPENDENCIES_PROVIDED]
 
 
+def test_the_run_line_says_which_runner_and_what_worker_processes_cost():
+  assert beam_options.describe(beam_options.IN_PROCESS) == "Beam: in-process"
+  multi = beam_options.describe(beam_options.multi_process(2))
+  assert multi.startswith("Beam: 2 worker processes;") and "bit-identical reruns" in multi
+  assert beam_options.describe(beam_options.portable("localhost:8099")) == (
+      "Beam: portable runner at localhost:8099")
+  assert beam_options.describe(["--runner=DirectRunner"]) == "Beam: --runner=DirectRunner"
+
+
 def test_direct_runner_args_keep_tfx_from_building_its_own_package():
   """TFX's BaseBeamExecutor builds an sdist of TFX (~2 s a component) unless one of these flags is
   set; the DirectRunner ignores the image, which is Beam's own default."""

@@ -424,9 +424,7 @@ def run_pipeline(plan: Plan, args, include_training: bool):
         include_training=include_training,
         preflight_findings=plan.preflight,
         metadata_connection_config=metadata.ensure_store(paths.metadata_path),
-        beam_pipeline_args=beam_options.choose(
-            [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg,
-            args.beam_endpoint, args.beam_worker_pool))
+        beam_pipeline_args=_beam_args(args))
     from trainguard.models import autograph_rules  # pylint: disable=g-import-not-at-top
     autograph_rules.skip_library_conversion()  # for TFMA in the Evaluator, in this process
     try:
@@ -542,7 +540,7 @@ def cmd_schema_init(args) -> int:
 
 def cmd_diagnose(args) -> int:
   plan = prepare(args)
-  _print_plan(plan)
+  _print_plan(plan, args)
   summary = run_pipeline(plan, args, include_training=False)
   report = summary.findings or FindingsReport(plan.preflight)
   if args.json:
@@ -555,7 +553,7 @@ def cmd_diagnose(args) -> int:
 
 def cmd_run(args) -> int:
   plan = prepare(args)
-  _print_plan(plan)
+  _print_plan(plan, args)
   summary = run_pipeline(plan, args, include_training=True)
   report = summary.findings or FindingsReport(plan.preflight)
   print(format_findings(report))
@@ -584,13 +582,20 @@ def _why_not_blessed(summary, num_classes: int) -> str:
   return "it did worse than the latest blessed model of this pipeline (see the report)."
 
 
-def _print_plan(plan: Plan) -> None:
+def _beam_args(args) -> List[str]:
+  return beam_options.choose(
+      [args.csv, args.eval_data, args.serving_data, args.previous_span], args.beam_arg,
+      args.beam_endpoint, args.beam_worker_pool)
+
+
+def _print_plan(plan: Plan, args) -> None:
   for warning in plan.warnings:
     print(f"warning: {warning}", file=sys.stderr)
   if plan.schema_inferred:
     print(f"schema: inferred from the data into {plan.schema_folder} (review it, then pass "
           "--schema to pin it)", file=sys.stderr)
-  print(f"running {plan.pipeline_name} (workdir {plan.workdir})", file=sys.stderr)
+  print(f"running {plan.pipeline_name} (workdir {plan.workdir}; "
+        f"{beam_options.describe(_beam_args(args))})", file=sys.stderr)
 
 
 def _print_paths(summary) -> None:
