@@ -29,11 +29,13 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
+from trainguard.pipeline import beam_options
 from bench import memory, report
 
+# What `trainguard run` picks (pipeline/beam_options.py), with 2 workers whatever the core count.
 MODES = {
-    "in_process": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
-    "multi_process": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    "in_process": list(beam_options.IN_PROCESS),
+    "multi_process": beam_options.multi_process(2),
 }
 LABEL = "label"
 
