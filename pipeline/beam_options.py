@@ -36,8 +36,9 @@ IN_PROCESS = ("--direct_running_mode=in_memory", "--direct_num_workers=1", DEPEN
 # Bytes of CSV input from which worker processes pay for their start-up on this kind of machine.
 # Measured on 2 cores (docs/benchmarks.md, "in-process or worker processes"): at 1M generated rows
 # (145 MB) the data stages took 0.77x the in-process time with 2 worker processes (476 vs 615 s),
-# at 1.8x the peak memory (3.34 vs 1.82 GB: each worker imports TensorFlow); the TFX penguin
-# example (13 KB) took 2.3x. 128 MiB is just below the smallest input measured to pay.
+# at 1.8x the peak memory (3.34 vs 1.82 GB: each worker imports TensorFlow); at 200K rows (29 MB)
+# 1.09x; the TFX penguin example (13 KB) 2.3x. Break-even is near 40 MB; 128 MiB (about 0.78x by
+# interpolation) is where the saving is worth the memory and losing bit-identical Transform floats.
 MULTI_PROCESS_MIN_BYTES = 128 * 1024 * 1024
 
 
