@@ -39,8 +39,8 @@ from trainguard import policy as policy_lib
 from trainguard.models import features as features_lib
 
 PLAN_VERSION = 1
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
+NUMERIC = policy_lib.NUMERIC
+CATEGORICAL = policy_lib.CATEGORICAL
 
 _KINDS_BY_SCHEMA_TYPE = {"INT": NUMERIC, "FLOAT": NUMERIC, "BYTES": CATEGORICAL}
 
@@ -96,32 +96,8 @@ def config_from_kinds(kinds: Mapping[str, str], label_key: str, label_classes: S
 
 
 def treatment(policy_data: Mapping[str, Any], name: str, kind: str) -> Dict[str, Any]:
-  """One feature's resolved treatment: its policy entry over the defaults for its kind."""
-  prep = policy_data["preprocessing"]
-  defaults = prep[kind]
-  entry = policy_data.get("features", {}).get(name, {})
-  impute = entry.get("impute", defaults.get("impute", "mean" if kind == NUMERIC else
-                                             "most_frequent"))
-  resolved: Dict[str, Any] = {"kind": kind}
-  if impute.startswith("constant:"):
-    value = impute.split(":", 1)[1]
-    resolved.update(impute="constant", impute_value=float(value) if kind == NUMERIC else value)
-  else:
-    resolved["impute"] = impute
-  if kind == NUMERIC:
-    scale = entry.get("scale", defaults.get("scale", "z_score"))
-    if scale.startswith("bucketize:"):
-      resolved.update(scale="bucketize", num_buckets=int(scale.split(":", 1)[1]))
-    else:
-      resolved["scale"] = scale
-  else:
-    resolved["encode"] = entry.get("encode", defaults.get("encode", "vocabulary"))
-  indicator = entry.get("missing_indicator")
-  if indicator is None:
-    indicator = bool(prep.get("missing_indicators", False)) or resolved["impute"] == "none"
-  resolved["missing_indicator"] = bool(indicator)
-  resolved["excluded"] = bool(entry.get("exclude", False))
-  return resolved
+  """One feature's resolved treatment: `Policy.treatment`, which holds the rule."""
+  return policy_lib.Policy(policy_data).treatment(name, kind)
 
 
 def check_config(config: Mapping[str, Any]) -> None:

@@ -154,10 +154,12 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         label_key=features.transformed_name(label_key),
-        strategy=rebalancing["strategy"],
-        sampling_strategy=class_ids(rebalancing["sampling_strategy"], label_classes),
-        k_neighbors=rebalancing["k_neighbors"],
-        seed=rebalancing.get("seed", seed))
+        strategy=rebalancing.strategy,
+        sampling_strategy=class_ids(rebalancing.sampling_strategy, label_classes),
+        k_neighbors=rebalancing.k_neighbors,
+        seed=seed if rebalancing.seed is None else rebalancing.seed,
+        # rebalance.chunk_size was accepted by the policy but never reached Rebalance before.
+        **({"chunk_size": rebalancing.chunk_size} if rebalancing.chunk_size else {}))
 
     # stop_after='rebalance': the data stages only (bench/data_stages.py measures them).
     trainer = model_resolver = evaluator = pusher = None
@@ -175,7 +177,7 @@ def create_pipeline(
               "learning_rate": learning_rate,
               "early_stopping_patience": early_stopping_patience,
               "seed": seed,
-              "class_weights": bool(rebalancing.get("class_weights", False)),
+              "class_weights": rebalancing.class_weights,
               # So the Trainer's transform_summary.json names each feature's treatment.
               "transform_config": transform_config,
           })

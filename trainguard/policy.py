@@ -30,13 +30,16 @@ Format (every key optional; see `docs/policy.md`):
   rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5, class_weights: false}
 """
 import copy
+import dataclasses
 import fnmatch
 import json
 import math
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
+
+from trainguard.errors import PolicyError
 
 POLICY_FILE = "policy.yaml"
 SEVERITIES = ("block", "warn", "info")
@@ -89,6 +92,13 @@ STRATEGIES = ("auto", "smote", "smotenc", "borderline_smote", "adasyn", "random_
               "random_under", "none")
 # The strategies that synthesise rows from k nearest neighbours (each needs k + 1 rows a class).
 SYNTHESIZING_STRATEGIES = ("smote", "smotenc", "borderline_smote", "adasyn")
+# imbalanced-learn's names for which classes to resample (`rebalance.sampling_strategy`); Rebalance
+# decodes its parameter against the same list.
+SAMPLING_STRATEGY_NAMES = ("auto", "minority", "majority", "not minority", "not majority", "all")
+# ID-like needs this many rows with a value: in a handful of rows most columns are all-distinct.
+ID_LIKE_MIN_ROWS = 20
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
 NUMERIC_ONLY_IMPUTATIONS = ("mean", "median")
 
 _TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance"}
@@ -102,8 +112,17 @@ _REBALANCE_KEYS = {"strategy", "sampling_strategy", "k_neighbors", "seed", "chun
                    "class_weights"}
 
 
-class PolicyError(ValueError):
-  """A policy file that cannot be used; the message names the file, the key, the value and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RebalanceSettings:
+  """`rebalance:` of the policy, validated: what Rebalance and the Trainer are given."""
+  strategy: str = "auto"
+  sampling_strategy: Union[str, float, Mapping[str, int]] = "auto"
+  k_neighbors: int = 5
+  seed: Optional[int] = None
+  chunk_size: Optional[int] = None
+  class_weights: bool = False
 
 
 def defaults() -> Dict[str, Any]:
@@ -122,8 +141,8 @@ def defaults() -> Dict[str, Any]:
           "dataset": dict(DATASET_THRESHOLDS),
       },
       "preprocessing": {
-          "numeric": {"impute": "mean", "scale": "z_score"},
-          "categorical": {"impute": "most_frequent", "encode": "vocabulary"},
+          NUMERIC: dict(_BUILTIN_TREATMENT[NUMERIC]),
+          CATEGORICAL: dict(_BUILTIN_TREATMENT[CATEGORICAL]),
           "missing_indicators": False,
       },
       "features": {},
@@ -185,34 +204,126 @@ class Policy:
     return json.dumps({"source": self.source, "data": self.data}, sort_keys=True)
 
   # --- what the components ask ---------------------------------------------------------------
+  #
+  # Every rule of the policy is answered here and nowhere else: DataGuard, Transform's plan, the
+  # pre-flight and schema review ask, so they cannot drift apart (before, schema review, the
+  # pre-flight and Rebalance each re-coded some of these, and three copies had drifted). The
+  # `*_with_source` forms also return the policy key that decided, for messages and reviews.
 
-  def severity(self, kind: str, feature: Optional[str] = None, is_label: bool = False) -> str:
-    """The severity of a finding `kind` on `feature`: per-feature lists, then the label rule, then
-    the global block/warn/info lists (glob patterns), then the default."""
-    per_feature = self.data["features"].get(feature or "", {})
+  def severity_with_source(self, kind: str, feature: Optional[str] = None,
+                           is_label: bool = False) -> Tuple[str, str]:
+    """(severity, deciding key) of a finding `kind` on `feature`: per-feature lists, then the
+    label rule, then the global block/warn/info lists (glob patterns), then the default."""
+    per_feature = self.data["features"].get(feature or "") or {}
     for severity in SEVERITIES:
-      if _matches(kind, per_feature.get(severity, ())):
-        return severity
+      if _matches(kind, per_feature.get(severity, ()) or ()):
+        return severity, f"features.{feature}.{severity}"
     if is_label:
-      return self.data["findings"]["label"]
+      return self.data["findings"]["label"], "findings.label"
     for severity in SEVERITIES:
       if _matches(kind, self.data["findings"][severity]):
-        return severity
-    return self.data["findings"]["default"]
+        return severity, f"findings.{severity}"
+    return self.data["findings"]["default"], "findings.default"
+
+  def severity(self, kind: str, feature: Optional[str] = None, is_label: bool = False) -> str:
+    return self.severity_with_source(kind, feature, is_label)[0]
+
+  def threshold_with_source(self, comparison: str, feature: str,
+                            numeric: bool) -> Tuple[float, str]:
+    """(threshold, deciding key) of `feature`'s skew or drift check (`comparison`)."""
+    per_feature = self.data["features"].get(feature) or {}
+    if comparison in per_feature:
+      return float(per_feature[comparison]), f"features.{feature}.{comparison}"
+    kind = NUMERIC if numeric else CATEGORICAL
+    return (float(self.data["thresholds"][comparison][kind]),
+            f"thresholds.{comparison}.{kind}")
 
   def threshold(self, comparison: str, feature: str, numeric: bool) -> float:
     """The skew or drift threshold of `feature` (`comparison` is 'skew' or 'drift')."""
-    per_feature = self.data["features"].get(feature, {})
-    if comparison in per_feature:
-      return float(per_feature[comparison])
-    return float(self.data["thresholds"][comparison]["numeric" if numeric else "categorical"])
+    return self.threshold_with_source(comparison, feature, numeric)[0]
+
+  def dataset_threshold(self, name: str) -> float:
+    """`thresholds.dataset.<name>`: where a dataset check (DataGuard's pass, the pre-flight)
+    starts to count."""
+    return float(self.data["thresholds"]["dataset"][name])
+
+  def is_id_like(self, distinct: int, present: int) -> bool:
+    """Whether a column with `distinct` values in `present` rows with a value is an identifier
+    (`thresholds.dataset.id_like_fraction`, with at least ID_LIKE_MIN_ROWS rows)."""
+    return (distinct > 0 and present > ID_LIKE_MIN_ROWS
+            and distinct / present >= self.dataset_threshold("id_like_fraction"))
+
+  def is_excluded(self, feature: str) -> bool:
+    return bool((self.data["features"].get(feature) or {}).get("exclude"))
 
   def excluded_features(self) -> List[str]:
-    return sorted(n for n, f in self.data["features"].items() if f.get("exclude"))
+    return sorted(n for n in self.data["features"] if self.is_excluded(n))
+
+  def treatment_with_source(self, name: str, kind: str) -> List[Tuple[str, Any, str]]:
+    """How Transform treats feature `name` of `kind` ('numeric' or 'categorical'), as the policy
+    says it: [(setting, value, deciding key)], or [("exclude", True, key)] for an excluded one."""
+    if self.is_excluded(name):
+      return [("exclude", True, f"features.{name}.exclude")]
+    return self._settings(name, kind)
+
+  def _settings(self, name: str, kind: str) -> List[Tuple[str, Any, str]]:
+    entry = self.data["features"].get(name) or {}
+    defaults = self.data["preprocessing"][kind]
+    return [(key, entry[key], f"features.{name}.{key}") if key in entry else
+            (key, defaults.get(key, builtin), f"preprocessing.{kind}.{key}")
+            for key, builtin in _BUILTIN_TREATMENT[kind].items()]
+
+  def treatment(self, name: str, kind: str) -> Dict[str, Any]:
+    """One feature's resolved treatment (Transform's plan, `models/preprocessing_plan.py`): its
+    policy entry over the defaults for its kind, with constants and bucket counts parsed."""
+    prep = self.data["preprocessing"]
+    entry = self.data["features"].get(name) or {}
+    settings = {key: value for key, value, _ in self._settings(name, kind)}
+    impute = settings["impute"]
+    resolved: Dict[str, Any] = {"kind": kind}
+    if impute.startswith("constant:"):
+      value = impute.split(":", 1)[1]
+      resolved.update(impute="constant", impute_value=float(value) if kind == NUMERIC else value)
+    else:
+      resolved["impute"] = impute
+    if kind == NUMERIC:
+      scale = settings["scale"]
+      if scale.startswith("bucketize:"):
+        resolved.update(scale="bucketize", num_buckets=int(scale.split(":", 1)[1]))
+      else:
+        resolved["scale"] = scale
+    else:
+      resolved["encode"] = settings["encode"]
+    indicator = entry.get("missing_indicator")
+    if indicator is None:
+      indicator = bool(prep.get("missing_indicators", False)) or resolved["impute"] == "none"
+    resolved["missing_indicator"] = bool(indicator)
+    resolved["excluded"] = bool(entry.get("exclude", False))
+    return resolved
 
   @property
-  def rebalance(self) -> Dict[str, Any]:
-    return dict(self.data["rebalance"])
+  def rebalance(self) -> RebalanceSettings:
+    section = self.data["rebalance"]
+    return RebalanceSettings(**{f.name: section[f.name] for f in dataclasses.fields(
+        RebalanceSettings) if f.name in section})
+
+  def with_overrides(self, strategy: Optional[str] = None, class_weights: Optional[bool] = None,
+                     exclude: Sequence[str] = ()) -> "Policy":
+    """A new Policy with the run's flags applied (`--rebalance`, `--class-weights`) and `exclude`
+    columns left out of the model, except those whose entry says `exclude: false` (a reviewer's
+    decision outranks the pre-flight's). The policy itself is never edited in place."""
+    data = copy.deepcopy(self.data)
+    if strategy is not None:
+      if strategy not in STRATEGIES:
+        raise PolicyError(f"rebalance strategy {strategy!r} is not one of {', '.join(STRATEGIES)}.")
+      data["rebalance"]["strategy"] = strategy
+    if class_weights is not None:
+      data["rebalance"]["class_weights"] = bool(class_weights)
+    for name in exclude:
+      entry = data["features"].setdefault(name, {})
+      if entry.get("exclude") is not False:
+        entry["exclude"] = True
+    return Policy(data, self.source)
 
   # --- validation ----------------------------------------------------------------------------
 
@@ -285,7 +396,7 @@ class Policy:
       raise PolicyError(f"{src}: rebalance.k_neighbors is {k!r}; use a whole number ≥ 1.")
     ratio = section.get("sampling_strategy", "auto")
     if isinstance(ratio, str):
-      if ratio not in ("auto", "minority", "not minority", "not majority", "all", "majority"):
+      if ratio not in SAMPLING_STRATEGY_NAMES:
         raise PolicyError(f"{src}: rebalance.sampling_strategy is {ratio!r}; use 'auto', a "
                           "number in (0, 1], or a mapping of class to row count.")
     elif isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
@@ -300,6 +411,11 @@ class Policy:
     else:
       raise PolicyError(f"{src}: rebalance.sampling_strategy is {ratio!r}; use 'auto', a "
                         "number in (0, 1], or a mapping of class to row count.")
+
+
+# What a feature gets when neither its entry nor `preprocessing.<kind>` names a setting.
+_BUILTIN_TREATMENT = {NUMERIC: {"impute": "mean", "scale": "z_score"},
+                      CATEGORICAL: {"impute": "most_frequent", "encode": "vocabulary"}}
 
 
 def _merge(base: Dict[str, Any], override: Mapping[str, Any]) -> None:

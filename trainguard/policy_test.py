@@ -110,3 +110,45 @@ def test_loading_a_policy_does_not_import_tensorflow():
           "Policy.load(schemas.schema_dir('penguins')); "
           "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
   subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_accessors_say_which_key_decided():
+  policy = _load({"features": {"x": {"skew": 0.1, "warn": ["UNEXPECTED_DATA_TYPE"],
+                                     "scale": "min_max"}}})
+  assert policy.severity_with_source("UNEXPECTED_DATA_TYPE", "x") == ("warn", "features.x.warn")
+  assert policy.severity_with_source("UNEXPECTED_DATA_TYPE", "c") == ("block", "findings.block")
+  assert policy.severity_with_source("ANYTHING", "y", is_label=True) == ("block", "findings.label")
+  assert policy.severity_with_source("SOMETHING_NEW") == ("warn", "findings.default")
+  assert policy.threshold_with_source("skew", "x", True) == (0.1, "features.x.skew")
+  assert policy.threshold_with_source("drift", "c", False) == (0.3, "thresholds.drift.categorical")
+  assert policy.treatment_with_source("x", "numeric") == [
+      ("impute", "mean", "preprocessing.numeric.impute"), ("scale", "min_max", "features.x.scale")]
+  assert policy.dataset_threshold("imbalance_ratio") == 1.5
+
+
+def test_id_like_follows_the_policy_threshold_and_needs_enough_rows():
+  policy = _load({"thresholds": {"dataset": {"id_like_fraction": 0.5}}})
+  assert policy.is_id_like(60, 100) and not policy.is_id_like(40, 100)
+  assert not policy.is_id_like(20, 20)  # too few rows to tell an identifier
+  assert not _load({}).is_id_like(60, 100)
+
+
+def test_with_overrides_returns_a_new_policy_and_keeps_a_reviewers_exclude_false():
+  policy = _load({"features": {"c": {"exclude": False}}})
+  changed = policy.with_overrides(strategy="smote", class_weights=True, exclude=["x", "c"])
+  assert changed.rebalance.strategy == "smote" and changed.rebalance.class_weights
+  assert changed.excluded_features() == ["x"]
+  assert policy.rebalance.strategy == "auto" and policy.excluded_features() == []
+  with pytest.raises(PolicyError, match="not one of"):
+    policy.with_overrides(strategy="smoot")
+
+
+def test_treatment_resolves_constants_and_buckets():
+  policy = _load({"features": {"x": {"impute": "constant:0", "scale": "bucketize:4"},
+                               "c": {"exclude": True}}})
+  assert policy.treatment("x", "numeric") == {
+      "kind": "numeric", "impute": "constant", "impute_value": 0.0, "scale": "bucketize",
+      "num_buckets": 4, "missing_indicator": False, "excluded": False}
+  assert policy.treatment("c", "categorical")["excluded"] is True
+  assert policy.treatment_with_source("c", "categorical") == [("exclude", True,
+                                                               "features.c.exclude")]

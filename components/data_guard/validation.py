@@ -376,7 +376,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
 
 
 def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str, excluded) -> str:
-  strategy = policy.rebalance["strategy"]
+  strategy = policy.rebalance.strategy
   if strategy == "auto":
     categorical = any(f.type == schema_pb2.BYTES and f.name != label_key and f.name not in excluded
                       for f in schema.feature)
