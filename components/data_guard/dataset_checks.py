@@ -52,7 +52,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -63,17 +62,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import tensorflow as tf
-from scipy import stats as scipy_stats
-from sklearn import metrics
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components import tfrecord_batches
-from trainguard.components.data_guard import hash_buckets
+from trainguard.components.data_guard import dataset_findings, hash_buckets
 
 MAX_CATEGORIES = 50
 RESULT_FILE = "dataset_checks.json"
 BATCH_SIZE = 4096  # examples decoded and hashed together
+# Schema review read it here before it moved to dataset_findings; kept while it still does.
+distinct_counts = dataset_findings.distinct_counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -639,62 +638,5 @@ def read_result(output_path: str) -> dict:
     return json.loads(f.read())
 
 
-def label_leakage_scores(cells: Iterable[List]) -> Dict[str, Tuple[float, float]]:
-  """Per feature: (balanced accuracy of its best single-value predictor, normalized MI)."""
-  tables: Dict[str, Dict[Tuple[str, str], int]] = {}
-  for feature, value, label, n in cells:
-    tables.setdefault(feature, {})[(value, label)] = n
-  scores = {}
-  for feature, table in tables.items():
-    values = sorted({v for v, _ in table})
-    labels = sorted({l for _, l in table})
-    counts = np.array([[table.get((v, l), 0) for l in labels] for v in values], dtype=float)
-    if len(labels) < 2 or counts.sum() == 0:
-      continue
-    predicted = counts.argmax(axis=1)
-    y_true = [labels[j] for i in range(len(values)) for j in range(len(labels))]
-    y_pred = [labels[predicted[i]] for i in range(len(values)) for _ in labels]
-    balanced = metrics.balanced_accuracy_score(y_true, y_pred, sample_weight=counts.ravel())
-    mi = metrics.mutual_info_score(None, None, contingency=counts)
-    h_x = scipy_stats.entropy(counts.sum(axis=1))
-    h_y = scipy_stats.entropy(counts.sum(axis=0))
-    nmi = mi / ((h_x + h_y) / 2) if h_x + h_y > 0 else 0.0
-    scores[feature] = (float(balanced), float(min(1.0, nmi)))
-  return scores
-
-
 def split_patterns(examples_uri: str, splits: Iterable[str]) -> Dict[str, str]:
   return {s: os.path.join(examples_uri, f"Split-{s}", "*") for s in splits}
-
-
-def numeric_spread(statistics: statistics_pb2.DatasetFeatureStatisticsList,
-                   schema: schema_pb2.Schema, label_key: str) -> Dict[str, Tuple[float, float]]:
-  """Per numeric feature: (standard deviation, max |value|), from the statistics."""
-  numeric = {f.name for f in schema.feature
-             if f.type in (schema_pb2.INT, schema_pb2.FLOAT) and f.name != label_key}
-  out = {}
-  for feature in statistics.datasets[0].features:
-    name = ".".join(feature.path.step)
-    if name in numeric and feature.HasField("num_stats"):
-      s = feature.num_stats
-      out[name] = (float(s.std_dev), float(max(abs(s.min), abs(s.max))))
-  return out
-
-
-def distinct_counts(statistics: statistics_pb2.DatasetFeatureStatisticsList
-                    ) -> Dict[str, Tuple[Optional[int], int, float]]:
-  """Per feature: (distinct values if TFDV counted them, rows with a value, std dev if numeric)."""
-  out = {}
-  dataset = statistics.datasets[0]
-  for feature in dataset.features:
-    name = ".".join(feature.path.step)
-    if feature.HasField("string_stats"):
-      common = feature.string_stats.common_stats
-      out[name] = (int(feature.string_stats.unique), int(common.tot_num_values), math.nan)
-    elif feature.HasField("num_stats"):
-      common = feature.num_stats.common_stats
-      unique = None
-      if feature.num_stats.std_dev == 0 and common.tot_num_values > 0:
-        unique = 1
-      out[name] = (unique, int(common.tot_num_values), float(feature.num_stats.std_dev))
-  return out

@@ -12,7 +12,7 @@ import tensorflow_data_validation as tfdv
 from sklearn import datasets
 from tfx_bsl.coders import example_coder
 
-from trainguard.components.data_guard import dataset_checks, hash_buckets, validation
+from trainguard.components.data_guard import dataset_checks, dataset_findings, hash_buckets
 from trainguard.policy import Policy
 
 
@@ -66,7 +66,7 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
         pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
         dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir))
   result = dataset_checks.read_result(out)
-  return result, validation.dataset_findings(result, stats, schema, policy, "y")
+  return result, dataset_findings.dataset_findings(result, stats, schema, policy, "y")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_strong_but_honest_feature_stays_below_the_leakage_threshold():
     cells = {}
     for b, y in zip(bins, data.target):
       cells[(f"bin{b}", str(y))] = cells.get((f"bin{b}", str(y)), 0) + 1
-    scores = dataset_checks.label_leakage_scores(
+    scores = dataset_findings.label_leakage_scores(
         [["f", v, l, n] for (v, l), n in cells.items()])
     best = max(best, scores["f"][0])
   assert 0.88 < best < 0.98  # about 0.92: strong, honest, not flagged
@@ -145,7 +145,7 @@ def test_strong_but_honest_feature_stays_below_the_leakage_threshold():
 
 def test_leakage_scores_match_a_hand_computed_table():
   # value a: 9 p / 1 q; value b: 0 p / 10 q → predictor a→p, b→q; recall p = 1, q = 10/11.
-  scores = dataset_checks.label_leakage_scores(
+  scores = dataset_findings.label_leakage_scores(
       [["f", "a", "p", 9], ["f", "a", "q", 1], ["f", "b", "q", 10]])
   assert scores["f"][0] == pytest.approx((1 + 10 / 11) / 2)
 
@@ -161,7 +161,7 @@ def test_cross_split_threshold_boundary(shared, severity):
         pd.DataFrame({"x": np.arange(n, dtype=float)}))
     stats[split] = s
   schema = tfdv.infer_schema(stats["train"])
-  findings = validation.dataset_findings(
+  findings = dataset_findings.dataset_findings(
       {"rows": {"shared_with_train/eval": shared}, "labels": {}, "cells": []}, stats, schema,
       Policy.from_dict({}, schema=schema), "y")
   (finding,) = [f for f in findings if f.kind == "CROSS_SPLIT_DUPLICATES"]
@@ -173,7 +173,7 @@ def test_imbalance_threshold_boundary(counts, flagged):
   stats = {"train": tfdv.generate_statistics_from_dataframe(
       pd.DataFrame({"x": np.arange(10, dtype=float)}))}
   schema = tfdv.infer_schema(stats["train"])
-  findings = validation.dataset_findings({"rows": {}, "labels": counts, "cells": []}, stats,
+  findings = dataset_findings.dataset_findings({"rows": {}, "labels": counts, "cells": []}, stats,
                                          schema, Policy.from_dict({}, schema=schema), "y")
   assert any(f.kind == "CLASS_IMBALANCE" for f in findings) is flagged  # ratio ≥ 1.5 counts
 

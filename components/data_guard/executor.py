@@ -12,7 +12,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
 from trainguard.components import spill_shuffle
-from trainguard.components.data_guard import dataset_checks, spec, validation
+from trainguard.components.data_guard import dataset_checks, dataset_findings, spec, validation
 from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding, FindingsReport
 from trainguard.policy import Policy
 
@@ -79,7 +79,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)
-    return validation.dataset_findings(result, statistics, schema, policy, label_key)
+    return dataset_findings.dataset_findings(result, statistics, schema, policy, label_key)
 
 
 def _single_split(artifacts: Optional[List[types.Artifact]], prefer: Optional[str] = None):

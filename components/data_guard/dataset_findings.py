@@ -1,0 +1,198 @@
+"""DataGuard's dataset findings: the Beam pass's counts and the statistics, judged by the policy.
+
+Why apart from the pass (`dataset_checks.py`) and from TFDV's validation (`validation.py`): the
+pass measures, this module judges, and the two halves of `validation.py` judged different inputs.
+Nothing here imports Beam or TensorFlow, so schema review can read `distinct_counts` cheaply;
+scikit-learn and scipy are imported by the one function that scores label leakage.
+
+- Label leakage: from the train split's per-(feature value, label) counts, the predictor "most
+  frequent label of this value" is scored by balanced accuracy, and the feature/label association
+  by normalized mutual information (arithmetic normalization, as scikit-learn's default). A feature
+  leaks when either score reaches its threshold (0.98 by default): genuinely strong features stay
+  below (on scikit-learn's breast cancer data the best real feature reaches a balanced accuracy of
+  about 0.92).
+- Duplicates, cross-split rows and class imbalance: from the pass's counts.
+- Scale disparity, ID-like and constant columns: from the train statistics.
+"""
+import math
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+
+from trainguard.components.data_guard.findings import Finding
+from trainguard.policy import Policy
+
+Statistics = statistics_pb2.DatasetFeatureStatisticsList
+
+
+def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
+                     schema: schema_pb2.Schema, policy: Policy, label_key: str) -> List[Finding]:
+  """Findings from the Beam pass (`dataset_checks.run_beam_pass`) and the statistics."""
+  findings: List[Finding] = []
+
+  def add(kind, feature, split, expected, found, fix, measured=None, threshold=None,
+          severity=None):
+    findings.append(Finding(
+        kind=kind, feature=feature, split=split,
+        severity=severity or policy.severity(kind, feature), expected=expected, found=found,
+        fix=fix, source="dataset", measured=measured, threshold=threshold))
+
+  rows = {split: s.datasets[0].num_examples for split, s in statistics.items() if s.datasets}
+  counts = result.get("rows", {})
+  for split, n in sorted(rows.items()):
+    duplicates = counts.get(f"duplicates/{split}", 0)
+    if duplicates and n:
+      add("DUPLICATE_ROWS", "", split, "each row once",
+          f"{duplicates} of {n} rows repeat an earlier row ({duplicates / n:.1%})",
+          "drop the duplicates at the source if they are not real repeated observations; they "
+          "weigh those rows more in training.", measured=duplicates / n)
+    shared = counts.get(f"shared_with_train/{split}", 0)
+    if split != "train" and shared and n:
+      fraction = shared / n
+      threshold = policy.dataset_threshold("cross_split_fraction")
+      add("CROSS_SPLIT_DUPLICATES", "", split, f"≤ {threshold:.0%} of {split} rows also in train",
+          f"{shared} of {n} {split} rows ({fraction:.1%}) are identical to train rows",
+          "the evaluation would score memorised rows: de-duplicate before splitting, or split by "
+          "an entity key so one entity never lands in both files.",
+          measured=fraction, threshold=threshold,
+          severity=None if fraction > threshold else "info")
+
+  accuracy_limit = policy.dataset_threshold("leakage_balanced_accuracy")
+  nmi_limit = policy.dataset_threshold("leakage_nmi")
+  for feature, (balanced, nmi) in sorted(label_leakage_scores(result.get("cells", [])).items()):
+    if balanced >= accuracy_limit or nmi >= nmi_limit:
+      add("LABEL_LEAKAGE", feature, "train",
+          f"balanced accuracy < {accuracy_limit:g} and normalized mutual "
+          f"information < {nmi_limit:g} for any single feature",
+          f"{feature} alone predicts {label_key} with balanced accuracy {balanced:.3f} "
+          f"(normalized mutual information {nmi:.3f})",
+          "a feature this predictive is usually derived from the label or recorded after it: drop "
+          f"it (features.{feature}.exclude: true in policy.yaml) unless it is truly available at "
+          "prediction time.", measured=balanced, threshold=accuracy_limit)
+
+  labels = result.get("labels", {})
+  if len(labels) >= 2:
+    majority, minority = max(labels.values()), min(labels.values())
+    ratio = majority / max(minority, 1)
+    imbalance_limit = policy.dataset_threshold("imbalance_ratio")
+    if ratio >= imbalance_limit:
+      smallest = min(labels, key=labels.get)
+      add("CLASS_IMBALANCE", label_key, "train",
+          f"majority/minority < {imbalance_limit:g}",
+          f"{ratio:.1f}:1 (" + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items()))
+          + f"); minority class {smallest!r} has {minority} rows",
+          _rebalance_fix(policy, schema, label_key, labels), measured=ratio,
+          threshold=imbalance_limit)
+
+  if "train" in statistics:
+    spread = {f: s for f, (s, _) in numeric_spread(statistics["train"], schema, label_key).items()
+              if s > 0 and not policy.is_excluded(f)}
+    if len(spread) >= 2:
+      widest, narrowest = max(spread, key=spread.get), min(spread, key=spread.get)
+      ratio = spread[widest] / spread[narrowest]
+      scale_limit = policy.dataset_threshold("scale_ratio")
+      if ratio >= scale_limit:
+        add("SCALE_DISPARITY", widest, "train",
+            f"standard deviations within {scale_limit:g}× of each other",
+            f"std of {widest} is {spread[widest]:.4g}, of {narrowest} {spread[narrowest]:.4g} "
+            f"({ratio:.0f}×)",
+            "Transform scales numeric features (z-score by default), so they train on one scale; "
+            "keep scaling on for these features in policy.yaml.", measured=ratio,
+            threshold=scale_limit, severity="info")
+
+    id_like_limit = policy.dataset_threshold("id_like_fraction")
+    for feature, (unique, present, std) in sorted(distinct_counts(statistics["train"]).items()):
+      if feature == label_key or present == 0:
+        continue
+      note = ("it is excluded from the model (policy)" if policy.is_excluded(feature) else
+              f"exclude it: features.{feature}.exclude: true in policy.yaml")
+      if unique == 1:
+        add("CONSTANT_COLUMN", feature, "train", "at least two distinct values",
+            "a single value in every row" if math.isnan(std) else "zero variance",
+            f"a constant carries no signal; {note}.", measured=1.0)
+      elif unique and policy.is_id_like(unique, present):
+        add("ID_LIKE_COLUMN", feature, "train",
+            f"fewer than {id_like_limit:.0%} distinct values",
+            f"{unique} distinct values in {present} rows", f"an identifier lets a model memorise "
+            f"rows instead of learning; {note}.", measured=unique / present,
+            threshold=id_like_limit)
+  return findings
+
+
+def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str,
+                   labels: Mapping[str, int]) -> str:
+  del labels  # not needed yet
+  strategy = policy.rebalance.strategy
+  if strategy == "auto":
+    categorical = any(f.type == schema_pb2.BYTES and f.name != label_key
+                      and not policy.is_excluded(f.name) for f in schema.feature)
+    strategy = "smotenc" if categorical else "smote"
+  if strategy == "none":
+    return ("rebalancing is off (rebalance.strategy: none); consider smote or class weights, or "
+            "the model will favour the majority class.")
+  return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy in "
+          "policy.yaml) so every class weighs the same in training; eval keeps the real mix.")
+
+
+# --- statistics readers (schema review reads `distinct_counts` too) ---------------------------
+
+def label_leakage_scores(cells: Iterable[List]) -> Dict[str, Tuple[float, float]]:
+  """Per feature: (balanced accuracy of its best single-value predictor, normalized MI)."""
+  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  from scipy import stats as scipy_stats
+  from sklearn import metrics
+  # pylint: enable=g-import-not-at-top
+  tables: Dict[str, Dict[Tuple[str, str], int]] = {}
+  for feature, value, label, n in cells:
+    tables.setdefault(feature, {})[(value, label)] = n
+  scores = {}
+  for feature, table in tables.items():
+    values = sorted({v for v, _ in table})
+    labels = sorted({l for _, l in table})
+    counts = np.array([[table.get((v, l), 0) for l in labels] for v in values], dtype=float)
+    if len(labels) < 2 or counts.sum() == 0:
+      continue
+    predicted = counts.argmax(axis=1)
+    y_true = [labels[j] for i in range(len(values)) for j in range(len(labels))]
+    y_pred = [labels[predicted[i]] for i in range(len(values)) for _ in labels]
+    balanced = metrics.balanced_accuracy_score(y_true, y_pred, sample_weight=counts.ravel())
+    mi = metrics.mutual_info_score(None, None, contingency=counts)
+    h_x = scipy_stats.entropy(counts.sum(axis=1))
+    h_y = scipy_stats.entropy(counts.sum(axis=0))
+    nmi = mi / ((h_x + h_y) / 2) if h_x + h_y > 0 else 0.0
+    scores[feature] = (float(balanced), float(min(1.0, nmi)))
+  return scores
+
+
+def numeric_spread(statistics: statistics_pb2.DatasetFeatureStatisticsList,
+                   schema: schema_pb2.Schema, label_key: str) -> Dict[str, Tuple[float, float]]:
+  """Per numeric feature: (standard deviation, max |value|), from the statistics."""
+  numeric = {f.name for f in schema.feature
+             if f.type in (schema_pb2.INT, schema_pb2.FLOAT) and f.name != label_key}
+  out = {}
+  for feature in statistics.datasets[0].features:
+    name = ".".join(feature.path.step)
+    if name in numeric and feature.HasField("num_stats"):
+      s = feature.num_stats
+      out[name] = (float(s.std_dev), float(max(abs(s.min), abs(s.max))))
+  return out
+
+
+def distinct_counts(statistics: statistics_pb2.DatasetFeatureStatisticsList
+                    ) -> Dict[str, Tuple[Optional[int], int, float]]:
+  """Per feature: (distinct values if TFDV counted them, rows with a value, std dev if numeric)."""
+  out = {}
+  dataset = statistics.datasets[0]
+  for feature in dataset.features:
+    name = ".".join(feature.path.step)
+    if feature.HasField("string_stats"):
+      common = feature.string_stats.common_stats
+      out[name] = (int(feature.string_stats.unique), int(common.tot_num_values), math.nan)
+    elif feature.HasField("num_stats"):
+      common = feature.num_stats.common_stats
+      unique = None
+      if feature.num_stats.std_dev == 0 and common.tot_num_values > 0:
+        unique = 1
+      out[name] = (unique, int(common.tot_num_values), float(feature.num_stats.std_dev))
+  return out
