@@ -11,12 +11,11 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
+from trainguard.artifacts import DATASET_CHECKS_FILE, FINDINGS_FILE, SCHEMA_DIFF_FILE
 from trainguard.components import spill_shuffle
 from trainguard.components.data_guard import dataset_checks, dataset_findings, spec, validation
-from trainguard.components.data_guard.findings import FINDINGS_FILE, Finding, FindingsReport
+from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
-
-SCHEMA_DIFF_FILE = "SchemaDiff.pb"
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -67,7 +66,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def _dataset_findings(self, examples, statistics, schema, policy, label_key, output_uri):
     """One Beam pass over every split of `examples` (dataset_checks.py), then its findings."""
     splits = artifact_utils.decode_split_names(examples.split_names)
-    result_path = os.path.join(output_uri, dataset_checks.RESULT_FILE)
+    result_path = os.path.join(output_uri, DATASET_CHECKS_FILE)
     binning = dataset_checks.binnings(statistics["train"], schema, label_key)
     spill_dir = spill_shuffle.spill_root(self, output_uri, "row-hashes")
     fileio.makedirs(spill_dir)

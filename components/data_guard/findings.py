@@ -4,7 +4,8 @@ The run report, the CLI and the runner read this file; nothing parses log text. 
 problem on one feature of one split (or of the serving sample / the previous span):
 
   {"kind": "UNEXPECTED_DATA_TYPE", "feature": "bill_length_mm", "split": "train",
-   "severity": "block" | "warn" | "info", "source": "tfdv" | "statistics",
+   "severity": "block" | "warn" | "info",
+   "source": "tfdv" | "statistics" | "preflight" | "dataset",
    "measured": 0.12 | null, "threshold": 0.3 | null,
    "expected": "FLOAT values", "found": "STRING values", "fix": "one line in plain words"}
 
@@ -15,7 +16,9 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional
 
-FINDINGS_FILE = "findings.json"
+# Its readers (the runner, tests) import the name from here too; it is spelled in artifacts.py.
+from trainguard.artifacts import FINDINGS_FILE  # pylint: disable=unused-import
+
 VERSION = 1
 _ORDER = {"block": 0, "warn": 1, "info": 2}
 

@@ -1,0 +1,172 @@
+"""Dataset findings on small generated data: known answers, negatives and threshold boundaries."""
+import os
+
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from sklearn import datasets
+
+from trainguard.components.data_guard import dataset_checks, dataset_findings
+from trainguard.policy import Policy
+
+
+def _example(**values):
+  example = tf.train.Example()
+  for name, value in values.items():
+    feature = example.features.feature[name]
+    if isinstance(value, str):
+      feature.bytes_list.value.append(value.encode())
+    elif isinstance(value, int):
+      feature.int64_list.value.append(value)
+    else:
+      feature.float_list.value.append(value)
+  return example
+
+
+def _write_split(root, split, rows):
+  folder = os.path.join(root, f"Split-{split}")
+  os.makedirs(folder, exist_ok=True)
+  with tf.io.TFRecordWriter(os.path.join(folder, "data.tfrecord")) as writer:
+    for row in rows:
+      writer.write(_example(**row).SerializeToString())
+
+
+def _rows(seed, n, leak=False, minority=0.5):
+  rng = np.random.default_rng(seed)
+  out = []
+  for i in range(n):
+    y = "rare" if rng.random() < minority else "common"
+    row = {"x": float(rng.normal()), "c": str(rng.choice(["a", "b", "c"])), "y": y,
+           "uid": f"id{seed}-{i}", "const": "k", "big": float(rng.normal(0, 5000))}
+    if leak:
+      row["echo"] = "yes" if y == "rare" else "no"
+    out.append(row)
+  return out
+
+
+def _run(tmp_path, train, evaluation, policy_raw=None):
+  root = str(tmp_path / "examples")
+  _write_split(root, "train", train)
+  _write_split(root, "eval", evaluation)
+  stats = {s: tfdv.generate_statistics_from_tfrecord(os.path.join(root, f"Split-{s}", "*"))
+           for s in ("train", "eval")}
+  schema = tfdv.infer_schema(stats["train"])
+  policy = Policy.from_dict(policy_raw or {}, schema=schema)
+  out = str(tmp_path / "result.json")
+  spill_dir = tmp_path / "spill"
+  spill_dir.mkdir()
+  with beam.Pipeline() as pipeline:
+    dataset_checks.run_beam_pass(
+        pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
+        dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir))
+  result = dataset_checks.read_result(out)
+  return result, dataset_findings.dataset_findings(result, stats, schema, policy, "y")
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory):
+  """Train 200 rows at 1:9 with a label echo and 5 duplicated rows; eval shares 10 train rows."""
+  train = _rows(1, 200, leak=True, minority=0.1)
+  train += train[:5]
+  evaluation = _rows(2, 90, leak=True, minority=0.1) + train[10:20]
+  return _run(tmp_path_factory.mktemp("leaky"), train, evaluation)
+
+
+def _by_kind(findings):
+  out = {}
+  for f in findings:
+    out.setdefault(f.kind, []).append(f)
+  return out
+
+
+def test_cross_split_duplicates_block_with_their_count(leaky):
+  result, findings = leaky
+  (finding,) = _by_kind(findings)["CROSS_SPLIT_DUPLICATES"]
+  assert result["rows"]["shared_with_train/eval"] == 10
+  assert (finding.split, finding.severity, finding.measured) == ("eval", "block", 0.1)
+
+
+def test_duplicate_rows_within_a_split_warn(leaky):
+  (finding,) = _by_kind(leaky[1])["DUPLICATE_ROWS"]
+  assert (finding.split, finding.severity) == ("train", "warn")
+  assert finding.found.startswith("5 of 205 rows")
+
+
+def test_label_echo_is_label_leakage_and_honest_features_are_not(leaky):
+  leaks = _by_kind(leaky[1])["LABEL_LEAKAGE"]
+  assert [(f.feature, f.severity, f.measured) for f in leaks] == [("echo", "block", 1.0)]
+
+
+def test_class_imbalance_names_ratio_minority_and_strategy(leaky):
+  (finding,) = _by_kind(leaky[1])["CLASS_IMBALANCE"]
+  assert finding.severity == "warn" and finding.measured > 5
+  assert "minority class 'rare'" in finding.found
+  assert "smotenc" in finding.fix  # categorical features present → SMOTENC
+
+
+def test_scale_disparity_id_like_and_constant_columns(leaky):
+  kinds = _by_kind(leaky[1])
+  (scale,) = kinds["SCALE_DISPARITY"]
+  assert (scale.feature, scale.severity) == ("big", "info") and scale.measured > 1000
+  assert [f.feature for f in kinds["ID_LIKE_COLUMN"]] == ["uid"]
+  assert [f.feature for f in kinds["CONSTANT_COLUMN"]] == ["const"]
+  assert "features.uid.exclude: true" in kinds["ID_LIKE_COLUMN"][0].fix
+
+
+def test_balanced_clean_data_has_none_of_these_findings(tmp_path):
+  train = [{k: v for k, v in r.items() if k not in ("uid", "const", "big")} for r in _rows(3, 150)]
+  evaluation = [{k: v for k, v in r.items() if k not in ("uid", "const", "big")}
+                for r in _rows(4, 60)]
+  _, findings = _run(tmp_path, train, evaluation)
+  assert findings == []
+
+
+def test_strong_but_honest_feature_stays_below_the_leakage_threshold():
+  data = datasets.load_breast_cancer()
+  best = 0.0
+  for j in range(data.data.shape[1]):
+    column = data.data[:, j]
+    edges = np.unique(np.quantile(column, np.linspace(0.1, 0.9, 9)))
+    bins = np.searchsorted(edges, column, side="right")
+    cells = {}
+    for b, y in zip(bins, data.target):
+      cells[(f"bin{b}", str(y))] = cells.get((f"bin{b}", str(y)), 0) + 1
+    scores = dataset_findings.label_leakage_scores(
+        [["f", v, l, n] for (v, l), n in cells.items()])
+    best = max(best, scores["f"][0])
+  assert 0.88 < best < 0.98  # about 0.92: strong, honest, not flagged
+
+
+def test_leakage_scores_match_a_hand_computed_table():
+  # value a: 9 p / 1 q; value b: 0 p / 10 q → predictor a→p, b→q; recall p = 1, q = 10/11.
+  scores = dataset_findings.label_leakage_scores(
+      [["f", "a", "p", 9], ["f", "a", "q", 1], ["f", "b", "q", 10]])
+  assert scores["f"][0] == pytest.approx((1 + 10 / 11) / 2)
+
+
+@pytest.mark.parametrize("shared, severity", [(1, "info"), (2, "block")])
+def test_cross_split_threshold_boundary(shared, severity):
+  stats = {}
+  for split, n in (("train", 300), ("eval", 100)):
+    s = tfdv.generate_statistics_from_dataframe(
+        pd.DataFrame({"x": np.arange(n, dtype=float)}))
+    stats[split] = s
+  schema = tfdv.infer_schema(stats["train"])
+  findings = dataset_findings.dataset_findings(
+      {"rows": {"shared_with_train/eval": shared}, "labels": {}, "cells": []}, stats, schema,
+      Policy.from_dict({}, schema=schema), "y")
+  (finding,) = [f for f in findings if f.kind == "CROSS_SPLIT_DUPLICATES"]
+  assert finding.severity == severity  # 1% of eval is allowed, above it blocks
+
+
+@pytest.mark.parametrize("counts, flagged", [({"p": 3, "q": 2}, True), ({"p": 29, "q": 20}, False)])
+def test_imbalance_threshold_boundary(counts, flagged):
+  stats = {"train": tfdv.generate_statistics_from_dataframe(
+      pd.DataFrame({"x": np.arange(10, dtype=float)}))}
+  schema = tfdv.infer_schema(stats["train"])
+  findings = dataset_findings.dataset_findings({"rows": {}, "labels": counts, "cells": []}, stats,
+                                         schema, Policy.from_dict({}, schema=schema), "y")
+  assert any(f.kind == "CLASS_IMBALANCE" for f in findings) is flagged  # ratio ≥ 1.5 counts
