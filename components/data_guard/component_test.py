@@ -35,3 +35,8 @@ def test_passed_is_a_predicate_on_the_blocking_count():
   predicate = _guard().passed()
   encoded = str(predicate.encode())
   assert spec.BLOCKING_FINDINGS_PROPERTY in encoded
+
+
+def test_the_package_exports_the_component_on_first_use():
+  import trainguard.components.data_guard as package  # pylint: disable=g-import-not-at-top
+  assert package.DataGuard is DataGuard and "DataGuard" in package.__all__

@@ -23,7 +23,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 from trainguard.components.data_guard.findings import Finding, FindingsReport
-from trainguard.policy import Policy
+from trainguard.policy import CATEGORICAL, NUMERIC, Policy
 
 TRAINING, SERVING = "TRAINING", "SERVING"
 SERVING_SPLIT = "serving"
@@ -152,13 +152,12 @@ def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: P
     missing = missing_count(common, dataset.num_examples)
     if missing and name != label_key:
       fraction = missing / dataset.num_examples
-      treatment = _imputation(policy, name, schema_features[name])
       findings.append(Finding(
           kind="MISSING_VALUES", feature=name, split=split,
           severity=policy.severity("MISSING_VALUES", name),
           expected="a value in every row",
           found=f"{missing} of {dataset.num_examples} rows missing ({fraction:.1%})",
-          fix=f"Transform imputes them ({treatment}, learned from the train split).",
+          fix=_imputation_fix(policy, name, schema_features[name]),
           source="statistics", measured=fraction))
     nan = _nan_count(feature)
     if nan:
@@ -191,15 +190,21 @@ def _nan_count(feature) -> int:
   return 0
 
 
-def _imputation(policy: Policy, name: str, feature: schema_pb2.Feature) -> str:
-  numeric = feature.type in (schema_pb2.INT, schema_pb2.FLOAT)
-  entry = policy.data["features"].get(name, {})
-  default = policy.data["preprocessing"]["numeric" if numeric else "categorical"]
-  return str(entry.get("impute", default.get("impute")))
+def _imputation_fix(policy: Policy, name: str, feature: schema_pb2.Feature) -> str:
+  """What Transform does with `name`'s missing values, as the policy says (an excluded feature is
+  not in the model, so nothing imputes it)."""
+  kind = NUMERIC if feature.type in (schema_pb2.INT, schema_pb2.FLOAT) else CATEGORICAL
+  settings = {setting: (value, key) for setting, value, key in policy.treatment_with_source(
+      name, kind)}
+  if "exclude" in settings:
+    return (f"none needed: {name} is excluded from the model ({settings['exclude'][1]} in "
+            "policy.yaml), so Transform does not impute it.")
+  return f"Transform imputes them ({settings['impute'][0]}, learned from the train split)."
 
 
 def _found(kind: str, reason, feature: Optional[schema_pb2.Feature], stats: Statistics) -> str:
-  """TFDV's description, and for a numeric column read as text, sample values that are not numbers."""
+  """TFDV's description, and for a numeric column read as text, sample values that are not
+  numbers."""
   text = reason.description.strip() or reason.short_description
   if kind != "UNEXPECTED_DATA_TYPE" or feature is None or not stats.datasets:
     return text
@@ -237,20 +242,17 @@ def _expected(kind: str, feature: Optional[schema_pb2.Feature], schema: schema_p
   return f"{type_name} values"
 
 
+_SHIFT_FIX = ("compare how this feature is produced for training and for serving (or since the "
+              "previous span); retrain on recent data if the shift is real, and raise its "
+              "threshold in policy.yaml only if expected.")
 _FIXES = {
     "UNEXPECTED_DATA_TYPE": "clean the offending values at the source (a numeric column with text "
                             "in it is read as text); if the new type is right, change the type in "
                             "schema.pbtxt.",
     "SCHEMA_MISSING_COLUMN": "add the column back to the data, or remove the feature from "
                              "schema.pbtxt if it was dropped on purpose.",
-    "COMPARATOR_L_INFTY_HIGH": "compare how this feature is produced for training and for serving "
-                               "(or since the previous span); retrain on recent data if the shift "
-                               "is real, and raise its threshold in policy.yaml only if expected.",
-    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": "compare how this feature is produced for training "
-                                                 "and for serving (or since the previous span); "
-                                                 "retrain on recent data if the shift is real, and "
-                                                 "raise its threshold in policy.yaml only if "
-                                                 "expected.",
+    "COMPARATOR_L_INFTY_HIGH": _SHIFT_FIX,
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": _SHIFT_FIX,
     "ENUM_TYPE_UNEXPECTED_STRING_VALUES": "Transform maps unseen categories to the "
                                           "out-of-vocabulary id; add them to the feature's domain "
                                           "in schema.pbtxt if they are valid.",

@@ -170,3 +170,12 @@ def test_schema_comparator_wins_over_policy_default(schema, policy):
   serving = _frame(seed=2).drop(columns=[LABEL])
   serving["c"] = np.where(np.arange(len(serving)) < 360, "c", "a")
   assert not _validate(custom, policy, _frame(seed=1), serving=serving).blocked
+
+
+def test_missing_values_of_an_excluded_feature_are_not_imputed(schema):
+  policy = Policy.from_dict({"features": {"x": {"exclude": True}}}, schema=schema)
+  frame = _frame(seed=1)
+  frame.loc[:39, "x"] = np.nan
+  report = _validate(schema, policy, frame)
+  (missing,) = [f for f in report.findings if f.kind == "MISSING_VALUES" and f.split == "train"]
+  assert "features.x.exclude" in missing.fix and "imputes them" not in missing.fix
