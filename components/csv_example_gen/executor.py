@@ -54,7 +54,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx_bsl.coders import example_coder
 
-from trainguard.components import spill_shuffle
+from trainguard.components.util import spill_shuffle
 
 # Column types, ordered like tfx_bsl's csv_decoder.ColumnType (a value's type only ever moves up).
 UNKNOWN, INT, FLOAT, STRING = 0, 1, 2, 3

@@ -44,7 +44,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
-from trainguard.components import tfrecord_batches
+from trainguard.components.util import tfrecord_batches
 from trainguard.components.data_guard import dataset_findings, hash_buckets, row_hash
 
 MAX_CATEGORIES = 50

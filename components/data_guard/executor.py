@@ -12,7 +12,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, writer_utils
 
 from trainguard.artifacts import DATASET_CHECKS_FILE, FINDINGS_FILE, SCHEMA_DIFF_FILE
-from trainguard.components import spill_shuffle
+from trainguard.components.util import spill_shuffle
 from trainguard.components.data_guard import dataset_checks, dataset_findings, spec, validation
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy

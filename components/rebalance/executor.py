@@ -48,9 +48,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from trainguard import policy
-from trainguard.components import spill_shuffle
-from trainguard.components import tfrecord_batches
-from trainguard.components.spill_shuffle import row_hashes
+from trainguard.components.util import spill_shuffle
+from trainguard.components.util import tfrecord_batches
+from trainguard.components.util.spill_shuffle import row_hashes
 from trainguard.components.rebalance import rows
 from trainguard.components.rebalance import spec
 from trainguard.models import features as feature_names

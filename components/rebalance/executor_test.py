@@ -20,7 +20,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, sche
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 
-from trainguard.components import spill_shuffle
+from trainguard.components.util import spill_shuffle
 from trainguard.components.rebalance import executor as rebalance
 from trainguard.components.rebalance import spec
 

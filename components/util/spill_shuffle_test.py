@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from trainguard.components import spill_shuffle
+from trainguard.components.util import spill_shuffle
 
 BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 

@@ -133,19 +133,40 @@ class WriteShardFn(beam.DoFn):
     yield path
 
 
-class _SpillFn(beam.DoFn):
+class SpillingFn(beam.DoFn):
+  """A DoFn that writes records to spill files through one `Spiller` a bundle, and emits the
+  (shard, spill file) names that spiller wrote when the bundle ends. Subclasses add the records
+  (`self._spiller.add`) and may make another spiller (`new_spiller`)."""
+
+  def __init__(self, spill_dir: str, num_shards: int):
+    self._spill_dir = spill_dir
+    self._num_shards = num_shards
+    self._spiller = None
+
+  def new_spiller(self) -> Spiller:
+    return Spiller(self._spill_dir, self._num_shards)
+
+  def start_bundle(self):
+    self._spiller = self.new_spiller()
+
+  def finish_bundle(self):
+    for shard_file in self._spiller.close():
+      yield windowed_value.WindowedValue(shard_file, window.GlobalWindow().max_timestamp(),
+                                         (window.GlobalWindow(),))
+    self._spiller = None
+
+
+class _SpillFn(SpillingFn):
   """Records -> spill files; per bundle, the (shard, spill file) names it wrote."""
 
   def __init__(self, spill_dir: str, num_shards: int, seed: int, salt: str):
-    self._spill_dir = spill_dir
-    self._num_shards = num_shards
+    super().__init__(spill_dir, num_shards)
     self._seed = seed
     self._salt = salt
-    self._spiller = None
     self._pending = []
 
   def start_bundle(self):
-    self._spiller = Spiller(self._spill_dir, self._num_shards)
+    super().start_bundle()
     self._pending = []
 
   def process(self, record: bytes):
@@ -160,10 +181,7 @@ class _SpillFn(beam.DoFn):
   def finish_bundle(self):
     if self._pending:
       self._spill()
-    for shard_file in self._spiller.close():
-      yield windowed_value.WindowedValue(shard_file, window.GlobalWindow().max_timestamp(),
-                                         (window.GlobalWindow(),))
-    self._spiller = None
+    yield from super().finish_bundle()
 
 
 @beam.ptransform_fn

@@ -1,0 +1,1 @@
+"""Beam helpers shared by the components, in TFX's `tfx/components/util/` shape."""
