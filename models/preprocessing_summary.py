@@ -29,9 +29,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform import analyzers as tft_analyzers
 
+from trainguard import artifacts
 from trainguard.models import features
 
-SUMMARY_FILE = "transform_summary.json"
+SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
 SUMMARY_VERSION = 1
 TOP_VALUES = 10
 

@@ -26,12 +26,13 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
+from trainguard import artifacts
 from trainguard.models import autograph_rules, features, preprocessing_summary
 
 autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
 
-HISTORY_FILE = "history.json"
-TRANSFORM_SUMMARY_FILE = preprocessing_summary.SUMMARY_FILE
+HISTORY_FILE = artifacts.HISTORY_FILE
+TRANSFORM_SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
 
 
 class TrainingDivergedError(RuntimeError):

@@ -6,13 +6,15 @@ can build `ReportData` themselves. `python -m trainguard.report --workdir DIR` w
 the newest run.
 """
 from trainguard.report.data import (ClassCounts, ConfusionMatrix, Evaluation, MetricRow,
-                                    RebalanceInfo, ReportData, StepTiming, TransformFeature,
-                                    TransformInfo, gather)
-from trainguard.report.report import (Verdict, default_report_path, render_report, save_report,
-                                      verdict, write_latest_report, write_report)
+                                    RebalanceInfo, ReportData, StepState, StepTiming,
+                                    TransformFeature, TransformInfo)
+from trainguard.report.gathering import gather
+from trainguard.report.report import (Outcome, Verdict, default_report_path, render_report,
+                                      save_report, verdict, write_latest_report, write_report)
 
 __all__ = [
-    "ClassCounts", "ConfusionMatrix", "Evaluation", "MetricRow", "RebalanceInfo", "ReportData",
-    "StepTiming", "TransformFeature", "TransformInfo", "Verdict", "default_report_path", "gather",
-    "render_report", "save_report", "verdict", "write_latest_report", "write_report",
+    "ClassCounts", "ConfusionMatrix", "Evaluation", "MetricRow", "Outcome", "RebalanceInfo",
+    "ReportData", "StepState", "StepTiming", "TransformFeature", "TransformInfo", "Verdict",
+    "default_report_path", "gather", "render_report", "save_report", "verdict",
+    "write_latest_report", "write_report",
 ]

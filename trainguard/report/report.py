@@ -4,7 +4,7 @@
     from trainguard.report import write_report
     path = write_report(results.latest_run(results.RunPaths(workdir, pipeline_name)))
 
-`write_report` = `gather` (data.py: files and ML Metadata → `ReportData`) + `render_report`
+`write_report` = `gather` (gathering.py: files and ML Metadata → `ReportData`) + `render_report`
 (Jinja2 template `templates/report.html.j2`, matplotlib charts as inline SVG) + a write. The page
 loads nothing: no scripts, no external styles, fonts or images, no http(s) URL in any src or href.
 """
@@ -16,19 +16,34 @@ from typing import Dict, List, Optional
 import jinja2
 import markupsafe
 
+from trainguard import artifacts
 from trainguard.report import charts
-from trainguard.report.data import ReportData, format_number, gather
+from trainguard.report.data import ReportData, StepState, StrEnum
+from trainguard.report.format import format_number
+from trainguard.report.gathering import gather
 
 TEMPLATE = "report.html.j2"
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 REPORTS_DIR = "reports"
-_DONE = ("COMPLETE", "CACHED")
+
+
+class Outcome(StrEnum):
+  """What happened to the run, one word; the page carries it as `data-outcome`. In the order
+  `verdict` checks them: the first that applies is what a reader must act on first."""
+  BLOCKED = "blocked"  # DataGuard found a blocking problem: nothing was trained
+  FAILED = "failed"  # a step failed or did not finish
+  NOT_BLESSED = "not_blessed"  # trained, but the Evaluator's thresholds were not met
+  PUSHED = "pushed"
+  BLESSED_NOT_PUSHED = "blessed_not_pushed"
+  TRAINED = "trained"  # trained, not evaluated
+  READY = "ready"  # DataGuard passed, nothing trained yet
+  UNKNOWN = "unknown"  # DataGuard's findings are not available
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
   """The answer at the top of the report."""
-  outcome: str  # blocked, failed, not_blessed, pushed, blessed_not_pushed, trained, ready, unknown
+  outcome: Outcome
   headline: str  # e.g. "blocked: 2 problems"
   tone: str  # bad, warn, good
   reasons: List[str] = dataclasses.field(default_factory=list)
@@ -40,38 +55,38 @@ def verdict(data: ReportData) -> Verdict:
   if findings is not None and findings.blocked:
     blocking = findings.blocking
     plural = "s" if len(blocking) != 1 else ""
-    return Verdict("blocked", f"blocked: {len(blocking)} problem{plural}", "bad",
+    return Verdict(Outcome.BLOCKED, f"blocked: {len(blocking)} problem{plural}", "bad",
                    [_finding_line(f) for f in blocking])
-  unfinished = [s for s in data.steps if s.state not in _DONE]
+  unfinished = [s for s in data.steps if not s.state.done]
   if unfinished:
     first = unfinished[0]
     reasons = [f"{s.node_id}: {s.state.lower()}" for s in unfinished]
     diverged = _diverged_epoch(data.history)
     if diverged:
       reasons.append(f"the training loss stopped being finite at epoch {diverged}")
-    word = "failed" if first.state == "FAILED" else "did not finish"
-    return Verdict("failed", f"failed: {first.node_id} {word}", "bad", reasons)
+    word = "failed" if first.state == StepState.FAILED else "did not finish"
+    return Verdict(Outcome.FAILED, f"failed: {first.node_id} {word}", "bad", reasons)
   if data.blessed is False:
     failures = data.evaluation.failures if data.evaluation else []
     why = failures[0] if failures else "the Evaluator's thresholds were not met"
-    return Verdict("not_blessed", f"trained but not blessed: {why}", "warn",
+    return Verdict(Outcome.NOT_BLESSED, f"trained but not blessed: {why}", "warn",
                    failures[1:] + ["the model was not pushed"])
   if data.blessed:
     if data.pushed_model:
-      return Verdict("pushed", "trained, blessed and pushed", "good",
+      return Verdict(Outcome.PUSHED, "trained, blessed and pushed", "good",
                      [f"pushed to {data.pushed_model}"])
-    return Verdict("blessed_not_pushed", "trained and blessed, not pushed", "warn",
+    return Verdict(Outcome.BLESSED_NOT_PUSHED, "trained and blessed, not pushed", "warn",
                    [_absence(data, "Pusher", "a pushed model")])
   if data.history is not None or _ran(data, "Trainer"):
-    return Verdict("trained", "trained, not evaluated", "warn",
+    return Verdict(Outcome.TRAINED, "trained, not evaluated", "warn",
                    [_absence(data, "Evaluator", "an evaluation")])
   if findings is not None:
     counts = findings.counts()
-    return Verdict("ready", "ready to train", "good", [
+    return Verdict(Outcome.READY, "ready to train", "good", [
         f"DataGuard passed: {counts['warn']} warning(s), {counts['info']} note(s), nothing "
         "blocking"])
-  return Verdict("unknown", "no verdict: DataGuard's findings are not available", "warn",
-                 [_absence(data, "DataGuard", "findings.json")])
+  return Verdict(Outcome.UNKNOWN, "no verdict: DataGuard's findings are not available", "warn",
+                 [_absence(data, "DataGuard", artifacts.FINDINGS_FILE)])
 
 
 def _finding_line(finding) -> str:
@@ -88,7 +103,7 @@ def _diverged_epoch(history: Optional[Dict[str, List[float]]]) -> Optional[int]:
 
 def _ran(data: ReportData, node_id: str) -> bool:
   step = data.step(node_id)
-  return step is not None and step.state in _DONE
+  return step is not None and step.state.done
 
 
 def _absence(data: ReportData, node_id: str, what: str) -> str:
@@ -98,13 +113,13 @@ def _absence(data: ReportData, node_id: str, what: str) -> str:
   if step is None:
     if data.findings is not None and data.findings.blocked and node_id != "DataGuard":
       return f"not run: DataGuard blocked the run before {node_id}"
-    failed = [s.node_id for s in data.steps if s.state not in _DONE]
+    failed = [s.node_id for s in data.steps if not s.state.done]
     if failed:
       return f"not run: {failed[0]} did not complete"
     if not data.steps:
       return f"not available: no executions of this run were found, so no {what}"
     return f"not run: this pipeline has no {node_id} step"
-  if step.state not in _DONE:
+  if not step.state.done:
     return f"not available: {node_id} {step.state.lower()} before writing {what}"
   return f"not available: {node_id} ran but this run has no {what}"
 
@@ -141,10 +156,10 @@ def render_report(data: ReportData) -> str:
                            if data.evaluation and data.evaluation.confusion else ""),
   }
   absent = {
-      "findings": _absence(data, "DataGuard", "findings.json"),
-      "transform": _absence(data, "Transform", "transform_summary.json"),
-      "rebalance": _absence(data, "Rebalance", "rebalance.json"),
-      "training": _absence(data, "Trainer", "history.json"),
+      "findings": _absence(data, "DataGuard", artifacts.FINDINGS_FILE),
+      "transform": _absence(data, "Transform", artifacts.TRANSFORM_SUMMARY_FILE),
+      "rebalance": _absence(data, "Rebalance", artifacts.REBALANCE_FILE),
+      "training": _absence(data, "Trainer", artifacts.HISTORY_FILE),
       "evaluation": _absence(data, "Evaluator", "evaluation"),
       "blessing": _absence(data, "Evaluator", "blessing"),
       "push": _absence(data, "Pusher", "pushed model"),

@@ -14,10 +14,11 @@ import shutil
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
+from trainguard import artifacts
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.pipeline import results
-from trainguard.report import data as report_data
-from trainguard.report import report
+from trainguard.report import evaluation as report_evaluation
+from trainguard.report import gathering, report
 from trainguard.report.data import (ClassCounts, ConfusionMatrix, Evaluation, MetricRow,
                                     RebalanceInfo, ReportData, StepTiming, TransformFeature,
                                     TransformInfo)
@@ -255,7 +256,7 @@ def test_write_report_reads_the_run_files(tmp_path):
                                     "resampled": True, "exact": True,
                                     "class_counts_before": {"0": 80, "1": 20, "2": 50},
                                     "class_counts_after": {"0": 80, "1": 80, "2": 80}}}}
-  # As trainguard.models.preprocessing_summary writes it (version 1), plus an older shape.
+  # As trainguard.models.preprocessing_summary writes it (version 1).
   transform = {"version": 1, "dropped": ["tag"], "warnings": ["tag: no variation"], "features": {
       "body_mass_g": {"kind": "numeric", "output": "body_mass_g_xf", "dropped": False,
                       "missing_indicator": False,
@@ -266,18 +267,16 @@ def test_write_report_reads_the_run_files(tmp_path):
               "num_ids": 3, "unseen_id": 2,
               "imputation": {"method": "most_frequent", "id": 0, "value": "MALE"}},
       "tag": {"kind": "numeric", "output": "tag_xf", "dropped": True, "reason": "no variation",
-              "missing_indicator": False, "policy": {"impute": "mean"}},
-      "island": {"impute": "most_frequent", "imputed_value": "Biscoe", "scale": "vocabulary",
-                 "missing_fraction": 0.0, "vocabulary_size": 3}}}
+              "missing_indicator": False, "policy": {"impute": "mean"}}}}
   findings = FindingsReport([_note()], "policy.yaml")
   summary = _summary(tmp_path, {
       "Trainer.model_run": _artifact(tmp_path, "Trainer.model_run", {
-          report_data.HISTORY_FILE: history, report_data.TRANSFORM_SUMMARY_FILE: transform}),
+          artifacts.HISTORY_FILE: history, artifacts.TRANSFORM_SUMMARY_FILE: transform}),
       "Rebalance.rebalanced_examples": _artifact(
-          tmp_path, "Rebalance.rebalanced_examples", {report_data.REBALANCE_FILE: rebalance}),
+          tmp_path, "Rebalance.rebalanced_examples", {artifacts.REBALANCE_FILE: rebalance}),
   }, UPSTREAM + ("Transform", "Rebalance", "Trainer", "Evaluator", "Pusher"), findings)
 
-  data = report_data.gather(summary)
+  data = gathering.gather(summary)
   assert data.history == history and not data.notes
   assert data.rebalance.strategy == "smote"
   assert data.rebalance.splits[0].before == {"0": 80, "1": 20, "2": 50}
@@ -292,9 +291,6 @@ def test_write_report_reads_the_run_files(tmp_path):
   assert sex.missing_fraction == 0.0343  # from DataGuard's train-split finding
   assert sex.notes == "adds a missing-value indicator"
   assert by_name["tag"].dropped and by_name["tag"].notes == "dropped: no variation"
-  assert by_name["island"].imputation == "most_frequent; imputed value: Biscoe"
-  assert by_name["island"].scaling == "vocabulary; vocabulary of 3"
-  assert by_name["island"].missing_fraction == 0.0
   assert data.transform.warnings == ["tag: no variation"]
 
   path = report.write_report(summary)
@@ -317,10 +313,10 @@ def test_rebalance_counts_from_custom_properties_and_unreadable_files(tmp_path):
                                       class_counts_after=counts_after),
       "Trainer.model_run": _artifact(tmp_path, "Trainer.model_run"),
   }, UPSTREAM + ("Transform", "Rebalance", "Trainer"), FindingsReport([]))
-  with open(os.path.join(summary.artifacts["Trainer.model_run"][0].uri, "history.json"),
+  with open(os.path.join(summary.artifacts["Trainer.model_run"][0].uri, artifacts.HISTORY_FILE),
             "w") as f:
     f.write("{not json")
-  data = report_data.gather(summary)
+  data = gathering.gather(summary)
   assert data.rebalance.strategy == "random_over"
   assert data.rebalance.splits[0].after == {"0": 10, "1": 10}
   assert data.history is None and "history.json" in data.notes[0]
@@ -394,7 +390,7 @@ def test_read_evaluation_from_tfma_files(tmp_path):
   def label(class_id):
     return CLASSES[int(class_id)] if 0 <= int(class_id) < len(CLASSES) else str(class_id)
 
-  evaluation = report_data.read_evaluation(str(tmp_path), label)
+  evaluation = report_evaluation.read_evaluation(str(tmp_path), label)
   rows = {r.name: r for r in evaluation.overall}
   accuracy = rows["sparse_categorical_accuracy"]
   assert (accuracy.value, accuracy.baseline, accuracy.change) == (0.90, 0.95, -0.05)

@@ -1,0 +1,15 @@
+"""Display text for numbers, shared by the report's template filters and the evaluation's
+failure reasons."""
+import math
+from typing import Optional
+
+
+def format_number(value: Optional[float]) -> str:
+  """"1,234" for whole numbers, else 4 significant digits; "" for None; inf and nan as written."""
+  if value is None:
+    return ""
+  if isinstance(value, float) and not math.isfinite(value):
+    return str(value)
+  if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+    return f"{int(value):,}"
+  return f"{value:.4g}"
