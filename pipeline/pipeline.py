@@ -158,6 +158,9 @@ def create_pipeline(
         sampling_strategy=class_ids(rebalancing.sampling_strategy, label_classes),
         k_neighbors=rebalancing.k_neighbors,
         seed=seed if rebalancing.seed is None else rebalancing.seed,
+        # The policy's imbalance_ratio decides both DataGuard's CLASS_IMBALANCE finding and
+        # whether `auto` resamples (Rebalance used its own 1.5 before).
+        min_imbalance=policy.dataset_threshold("imbalance_ratio"),
         # rebalance.chunk_size was accepted by the policy but never reached Rebalance before.
         **({"chunk_size": rebalancing.chunk_size} if rebalancing.chunk_size else {}))
 

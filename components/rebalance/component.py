@@ -9,6 +9,7 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from trainguard.components.rebalance import executor, spec
+from trainguard.components.rebalance.params import encode_sampling_strategy, parse_params
 
 
 class Rebalance(base_beam_component.BaseBeamComponent):
@@ -21,8 +22,10 @@ class Rebalance(base_beam_component.BaseBeamComponent):
 
   Strategies (imbalanced-learn's algorithms, run by Beam on bounded chunks of rows):
   - `auto` (default): `smote`, or `smotenc` when there are categorical features (`random_over`
-    when every feature is categorical), if the largest class has at least 1.5 times the rows of
-    the smallest; otherwise `none`.
+    when every feature is categorical, or when a class has fewer than `k_neighbors + 1` rows), if
+    the largest class has at least `min_imbalance` times the rows of the smallest (default 1.5;
+    the pipeline passes the policy's `thresholds.dataset.imbalance_ratio`, so the policy decides
+    both DataGuard's CLASS_IMBALANCE finding and whether `auto` resamples); otherwise `none`.
   - `smote`, `smotenc`, `random_over`, `random_under`: exactly the row counts that
     `sampling_strategy` asks for.
   - `adasyn`, `borderline_smote`: approximately (ADASYN rounds per row; Borderline-SMOTE generates
@@ -55,7 +58,8 @@ class Rebalance(base_beam_component.BaseBeamComponent):
                k_neighbors: int = spec.DEFAULT_K_NEIGHBORS,
                seed: int = spec.DEFAULT_SEED,
                chunk_size: int = spec.DEFAULT_CHUNK_SIZE,
-               splits_to_resample: Sequence[str] = spec.DEFAULT_SPLITS_TO_RESAMPLE):
+               splits_to_resample: Sequence[str] = spec.DEFAULT_SPLITS_TO_RESAMPLE,
+               min_imbalance: float = spec.DEFAULT_MIN_IMBALANCE):
     """Constructs a Rebalance component.
 
     Args:
@@ -79,22 +83,24 @@ class Rebalance(base_beam_component.BaseBeamComponent):
         file.
       splits_to_resample: the splits to resample (a name or a list); the others are copied
         byte-for-byte.
+      min_imbalance: `auto` resamples a split whose largest class has at least this many times the
+        rows of its smallest (> 0); below it, `auto` copies the split.
     """
     params = {
         spec.LABEL_KEY: label_key,
         spec.STRATEGY_KEY: strategy,
-        spec.SAMPLING_STRATEGY_KEY: _encode(sampling_strategy,
-                                            executor.encode_sampling_strategy),
+        spec.SAMPLING_STRATEGY_KEY: _encode(sampling_strategy, encode_sampling_strategy),
         spec.K_NEIGHBORS_KEY: k_neighbors,
         spec.SEED_KEY: seed,
         spec.CHUNK_SIZE_KEY: chunk_size,
         spec.SPLITS_TO_RESAMPLE_KEY: _encode(
             splits_to_resample,
             lambda splits: json.dumps([splits] if isinstance(splits, str) else list(splits))),
+        spec.MIN_IMBALANCE_KEY: _encode(min_imbalance, _int_as_float),
     }
     if not any(_is_deferred(v) for v in params.values()):
       # The same checks the executor makes, so a bad parameter fails when the pipeline is built.
-      executor.parse_params(params)
+      parse_params(params)
     super().__init__(spec=spec.RebalanceSpec(
         examples=examples,
         transform_graph=transform_graph,
@@ -109,3 +115,9 @@ def _is_deferred(value) -> bool:
 
 def _encode(value, encode):
   return value if _is_deferred(value) else encode(value)
+
+
+def _int_as_float(value):
+  """ExecutionParameter(type=float) refuses an int, so 3 is passed as 3.0 (anything else as given,
+  for `parse_params` to check)."""
+  return float(value) if isinstance(value, int) and not isinstance(value, bool) else value

@@ -7,7 +7,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
-from trainguard.components.rebalance import component, executor, spec
+from trainguard.components.rebalance import component, executor, params, spec
 
 
 def _rebalance(**kwargs):
@@ -36,6 +36,7 @@ def test_defaults_are_the_documented_ones():
       spec.SEED_KEY: 42,
       spec.CHUNK_SIZE_KEY: 100_000,
       spec.SPLITS_TO_RESAMPLE_KEY: '["train"]',
+      spec.MIN_IMBALANCE_KEY: 1.5,
   }
 
 
@@ -48,7 +49,7 @@ def test_sampling_strategy_round_trips_through_its_exec_property(sampling_strate
                                                                  decoded):
   rebalance = _rebalance(strategy="smotenc", sampling_strategy=sampling_strategy)
   assert rebalance.exec_properties[spec.SAMPLING_STRATEGY_KEY] == encoded
-  assert executor.parse_params(rebalance.exec_properties).sampling_strategy == decoded
+  assert params.parse_params(rebalance.exec_properties).sampling_strategy == decoded
 
 
 def test_splits_to_resample_are_encoded_as_json():
@@ -76,3 +77,15 @@ def test_bad_parameters_fail_when_the_pipeline_is_built(kwargs, message):
 def test_runtime_parameters_are_checked_by_the_executor_instead():
   seed = data_types.RuntimeParameter(name="seed", ptype=int, default=42)
   assert _rebalance(seed=seed).exec_properties[spec.SEED_KEY] is seed
+
+
+def test_min_imbalance_is_a_float_exec_property_checked_when_the_pipeline_is_built():
+  assert _rebalance(min_imbalance=3).exec_properties[spec.MIN_IMBALANCE_KEY] == 3.0
+  assert isinstance(_rebalance(min_imbalance=3).exec_properties[spec.MIN_IMBALANCE_KEY], float)
+  with pytest.raises(ValueError, match=r"min_imbalance=0.0 must be above 0"):
+    _rebalance(min_imbalance=0)
+
+
+def test_the_package_exports_the_component_on_first_use():
+  import trainguard.components.rebalance as package  # pylint: disable=g-import-not-at-top
+  assert package.Rebalance is component.Rebalance and "Rebalance" in package.__all__

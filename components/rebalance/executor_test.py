@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from imblearn.utils import check_sampling_strategy
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 
-from trainguard.components.util import spill_shuffle
+from trainguard import artifacts
+from trainguard.components.rebalance import beam_fns, spec
 from trainguard.components.rebalance import executor as rebalance
-from trainguard.components.rebalance import spec
+from trainguard.components.util import spill_shuffle
 
 BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 VOCABULARY = ["red", "blue", "green"]
@@ -180,7 +180,7 @@ def assert_synthetic_rows_are_plausible(train, output_records, categorical):
 
 
 def report(output):
-  with open(os.path.join(output.uri, rebalance.REPORT_FILE)) as f:
+  with open(os.path.join(output.uri, artifacts.REBALANCE_FILE)) as f:
     return json.load(f)
 
 
@@ -216,62 +216,6 @@ def auto_run(three_class, graphs, tmp_path_factory):
   _, examples = three_class
   return run(tmp_path_factory.mktemp("auto") / "out", examples, graphs["categorical"],
              **AUTO_PROPERTIES)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure helpers
-# ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("counts,sampling_strategy,sampling_type", [
-    ({0: 60, 1: 15}, "auto", rebalance.OVER_SAMPLING),
-    ({0: 60, 1: 15}, 0.5, rebalance.OVER_SAMPLING),
-    ({0: 60, 1: 15}, 0.5, rebalance.UNDER_SAMPLING),
-    ({0: 60, 1: 15}, "auto", rebalance.UNDER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "auto", rebalance.OVER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "minority", rebalance.OVER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "not minority", rebalance.OVER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "all", rebalance.OVER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "majority", rebalance.UNDER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "not majority", rebalance.UNDER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, "auto", rebalance.UNDER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, {1: 35, 2: 20}, rebalance.OVER_SAMPLING),
-    ({0: 40, 1: 30, 2: 12}, {0: 20, 1: 12}, rebalance.UNDER_SAMPLING),
-])
-def test_targets_follow_imbalanced_learn(counts, sampling_strategy, sampling_type):
-  y = np.repeat(list(counts), list(counts.values()))
-  theirs = check_sampling_strategy(sampling_strategy, y, sampling_type)
-  ours = rebalance.target_counts(counts, sampling_strategy, sampling_type)
-  if sampling_type == rebalance.OVER_SAMPLING:  # imbalanced-learn: rows to add; ours: rows after
-    theirs = {c: counts[c] + n for c, n in theirs.items()}
-  assert ours == {**counts, **theirs}
-
-
-def test_selection_is_exactly_the_k_smallest_hashes():
-  hashes = sorted(rebalance.row_hash(42, b"row %d" % i) for i in range(5000))
-  histogram = np.bincount([rebalance.bucket_of(h) for h in hashes],
-                          minlength=rebalance.NUM_BUCKETS)
-  for k in (0, 1, 17, 2500, 4999, 5000):
-    cut, take = rebalance.selection(histogram, k)
-    chosen = [h for h in hashes if rebalance.bucket_of(h) < cut]
-    chosen += sorted(h for h in hashes if rebalance.bucket_of(h) == cut)[:take]
-    assert sorted(chosen) == hashes[:k]
-
-
-def test_chunks_are_bounded_and_large_enough():
-  buckets = [rebalance.bucket_of(rebalance.row_hash(42, b"row %d" % i)) for i in range(1000)]
-  histogram = np.bincount(buckets, minlength=rebalance.NUM_BUCKETS)
-  starts = rebalance.plan_chunks(histogram, chunk_size=150, min_rows=6)
-  sizes = rebalance.chunk_rows(histogram, starts)
-  assert sum(sizes) == 1000 and len(sizes) >= 7
-  assert all(6 <= size <= 150 for size in sizes)
-  assert rebalance.plan_chunks(histogram, chunk_size=1000, min_rows=6) == []
-
-
-def test_allocate_splits_exactly_in_proportion():
-  assert rebalance.allocate(10, [1, 1, 1]) == [4, 3, 3]
-  assert rebalance.allocate(7, [100, 50, 0]) == [5, 2, 0]
-  assert sum(rebalance.allocate(12345, [7, 11, 13, 17])) == 12345
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,6 +376,15 @@ def test_auto_on_balanced_enough_data_copies_the_train_split(graphs, tmp_path):
   assert output.get_string_custom_property("strategy") == "none"
 
 
+def test_auto_below_min_imbalance_copies_the_train_split(two_class, graphs, tmp_path):
+  _, examples = two_class  # 60:15, an imbalance of 4
+  output = run(tmp_path / "out", examples, graphs["numeric"], min_imbalance=5.0)
+  assert split_files(output, "train") == split_files(examples, "train")
+  recorded = report(output)
+  assert recorded["splits"]["train"]["strategy"] == "none"
+  assert recorded["parameters"][spec.MIN_IMBALANCE_KEY] == 5.0
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad parameters: clear errors before any row is resampled
 # ---------------------------------------------------------------------------------------------
@@ -439,7 +392,7 @@ def test_auto_on_balanced_enough_data_copies_the_train_split(graphs, tmp_path):
 
 def _assert_nothing_written(output_dir):
   assert not os.path.exists(os.path.join(output_dir, "Split-train"))
-  assert not os.path.exists(os.path.join(output_dir, rebalance.REPORT_FILE))
+  assert not os.path.exists(os.path.join(output_dir, artifacts.REBALANCE_FILE))
 
 
 def test_unknown_strategy(two_class, graphs, tmp_path):
@@ -504,20 +457,6 @@ def test_smote_refuses_to_interpolate_categorical_ids(three_class, graphs, tmp_p
     run(tmp_path / "out", examples, graphs["categorical"], strategy="smote")
 
 
-@pytest.mark.parametrize("properties,message", [
-    ({spec.SAMPLING_STRATEGY_KEY: "most"}, r"sampling_strategy='most' is not understood"),
-    ({spec.SAMPLING_STRATEGY_KEY: "1.5"}, r"sampling_strategy='1.5' is a ratio outside \(0, 1\]"),
-    ({spec.SAMPLING_STRATEGY_KEY: '{"a": 3}'}, r"has key 'a', which is not a class id"),
-    ({spec.SAMPLING_STRATEGY_KEY: "majority"}, r"'majority' cannot be used with strategy='auto'"),
-    ({spec.K_NEIGHBORS_KEY: 0}, r"k_neighbors=0 is below 1"),
-    ({spec.CHUNK_SIZE_KEY: 5}, r"chunk_size=5 is below 12; a chunk must hold"),
-    ({spec.SPLITS_TO_RESAMPLE_KEY: "train"}, r"splits_to_resample='train': give a non-empty JSON"),
-])
-def test_parameters_are_checked_before_any_data_is_read(properties, message):
-  with pytest.raises(ValueError, match=message):
-    rebalance.parse_params({spec.LABEL_KEY: LABEL, **properties})
-
-
 def test_split_to_resample_must_exist(two_class, graphs, tmp_path):
   _, examples = two_class
   with pytest.raises(ValueError, match=r"names split\(s\) test that the examples .* do not have"):
@@ -525,37 +464,9 @@ def test_split_to_resample_must_exist(two_class, graphs, tmp_path):
         splits_to_resample=json.dumps(["train", "test"]))
 
 
-def test_auto_chooses_by_imbalance_and_falls_back_to_copies_for_a_class_too_small_for_smote():
-  numeric = rebalance.FeatureKinds(label="y_xf", numeric=("x_xf",), categorical={}, unsupported=())
-  assert rebalance.resolve_strategy("auto", {0: 100, 1: 90}, numeric) == "none"
-  assert rebalance.resolve_strategy("auto", {0: 100, 1: 10}, numeric) == "smote"
-  assert rebalance.resolve_strategy("auto", {0: 100, 1: 3}, numeric, k_neighbors=5) == "random_over"
-  assert rebalance.resolve_strategy("smote", {0: 100, 1: 3}, numeric) == "smote"  # asked for: checked
-
-
-def test_parameters_that_do_not_fit_the_data_raise_a_rebalance_error():
-  with pytest.raises(spec.RebalanceError, match="has 3 row"):
-    rebalance.check_k_neighbors({0: 100, 1: 3}, {0: 100, 1: 100}, 5, "smote", "train")
-
-
-def test_smotenc_decodes_categories_blockwise_exactly_as_its_default_encoder(monkeypatch):
-  from imblearn.over_sampling import SMOTENC
-  rng = np.random.RandomState(3)
-  own = np.column_stack([rng.normal(size=40), rng.randint(0, 4, 40), rng.normal(size=40)])
-  monkeypatch.setattr(rebalance, "INVERSE_BLOCK_ROWS", 7)  # many blocks, a ragged last one
-  monkeypatch.setattr(rebalance, "INVERSE_BLOCK_BYTES", 8 * 4 * 5)  # 4 one-hot columns: 5 rows
-  new = rebalance.synthesize("smotenc", own, 95, 3, 11, categorical_columns=(1,))
-  x, y = np.vstack([own, own[:1]]), np.array([1] * 40 + [0])
-  default, _ = SMOTENC(categorical_features=[1], sampling_strategy={1: 135}, k_neighbors=3,
-                       random_state=11).fit_resample(x, y)
-  expected = np.asarray(default[len(x):], dtype=np.float64)
-  expected[:, 1] = np.rint(expected[:, 1])
-  np.testing.assert_array_equal(new, expected)
-
-
 def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypatch):
-  monkeypatch.setattr(rebalance._Spiller, "BLOCK_BYTES", 1000)
-  spiller = rebalance._Spiller(str(tmp_path), seed=1, num_shards=50, split="train")
+  monkeypatch.setattr(beam_fns._Spiller, "BLOCK_BYTES", 1000)
+  spiller = beam_fns._Spiller(str(tmp_path), seed=1, num_shards=50, split="train")
   records = [b"r%03d" % i + b"x" * 10 for i in range(400)]
   for start in range(0, 400, 40):
     spiller.add_class(0, records[start:start + 40], copy=0)
@@ -565,40 +476,3 @@ def test_spill_buffers_hold_about_one_block_across_all_shards(tmp_path, monkeypa
   assert written == sorted(records)
   assert spiller.counts.sums == {("train", "class", 0): (400, None, None)}
 
-
-@pytest.mark.parametrize("strategy", ["smote", "smotenc"])
-@pytest.mark.parametrize("dense_bytes", [256 << 20, 0])  # searched dense / left sparse
-def test_neighbours_are_searched_once_per_chunk_with_imbalanced_learns_results(
-    strategy, dense_bytes, monkeypatch):
-  """Several calls on the same rows (at most chunk_size new rows each) search neighbours once,
-  and every call makes exactly what imbalanced-learn's own NearestNeighbors makes."""
-  from imblearn.over_sampling import SMOTE, SMOTENC
-  from sklearn.neighbors import NearestNeighbors
-  monkeypatch.setattr(rebalance, "DENSE_NEIGHBORS_BYTES", dense_bytes)
-  searches = []
-  original = NearestNeighbors.kneighbors
-
-  def counted(self, *args, **kwargs):
-    searches.append(type(self).__name__)
-    return original(self, *args, **kwargs)
-
-  monkeypatch.setattr(NearestNeighbors, "kneighbors", counted)
-  rng = np.random.RandomState(5)
-  own = np.column_stack([rng.normal(size=300), rng.randint(0, 6, 300), rng.normal(size=300)])
-  categorical = (1,) if strategy == "smotenc" else ()
-  made = [rebalance.synthesize(strategy, own, 250, 5, seed, categorical_columns=categorical)
-          for seed in (1, 2, 3)]
-  assert searches == ["ReusedDenseNeighbors"]  # one search for three calls
-  x, y = np.vstack([own, own[:1]]), np.array([1] * 300 + [0])
-  for seed, new in zip((1, 2, 3), made):
-    sampler = (SMOTENC(categorical_features=[1], sampling_strategy={1: 550}, k_neighbors=5,
-                       random_state=seed) if categorical else
-               SMOTE(sampling_strategy={1: 550}, k_neighbors=5, random_state=seed))
-    default, _ = sampler.fit_resample(x, y)
-    expected = np.asarray(default[len(x):], dtype=np.float64)
-    if categorical:
-      expected[:, 1] = np.rint(expected[:, 1])
-    np.testing.assert_array_equal(new, expected)
-  # Other rows: searched again.
-  rebalance.synthesize(strategy, own[:200], 50, 5, 1, categorical_columns=categorical)
-  assert searches.count("ReusedDenseNeighbors") == 2

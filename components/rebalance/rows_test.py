@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 from tensorflow.core.example import example_pb2
 
-from trainguard.components.rebalance import executor as rebalance
-from trainguard.components.rebalance import rows
+from trainguard.components.rebalance import beam_fns, rows
+from trainguard.components.rebalance.feature_kinds import FeatureKinds
+from trainguard.components.rebalance.plan_test import row_hash
+from trainguard.components.util.spill_shuffle import row_hashes
 
 
 def _example(features):
@@ -105,13 +107,13 @@ def test_empty_batch():
 
 @pytest.mark.parametrize("categorical", [False, True])
 def test_synthetic_rows_are_encoded_as_the_protobuf_api_writes_them(categorical):
-  kinds = rebalance.FeatureKinds(
+  kinds = FeatureKinds(
       "label_xf", ("x_xf", "y_xf"), {"colour_xf": 3} if categorical else {}, ())
   rng = np.random.RandomState(1)
   vectors = rng.normal(0, 3, (200, len(kinds.columns)))
   if categorical:
     vectors[:, kinds.categorical_columns[0]] = rng.choice([0.5, 1.5, 2.49, 2.51, 3.0], 200)
-  encoded = rebalance.vectors_to_examples(vectors, kinds, class_id=2)
+  encoded = beam_fns.vectors_to_examples(vectors, kinds, class_id=2)
   for vector, record in zip(vectors, encoded):
     example = example_pb2.Example()  # what the protobuf API writes for the same row
     for name, value in zip(kinds.columns, vector):
@@ -125,8 +127,7 @@ def test_synthetic_rows_are_encoded_as_the_protobuf_api_writes_them(categorical)
 
 def test_row_hashes_are_row_hash():
   records = [b"row %d" % i for i in range(100)]
-  assert rebalance.row_hashes(42, records, "out3").tolist() == [
-      rebalance.row_hash(42, r, "out3") for r in records]
+  assert row_hashes(42, records, "out3").tolist() == [row_hash(42, r, "out3") for r in records]
 
 
 def test_a_feature_without_a_value_kind_in_every_row_takes_the_protobuf_path():

@@ -2,29 +2,26 @@
 
 Non-primitive parameters (`sampling_strategy`, `splits_to_resample`) travel as JSON strings, so the
 spec compiles unchanged for LocalDagRunner and Kubeflow; `component.Rebalance` encodes them.
+
+The parameter names, their defaults and `RebalanceError` are defined in `params.py`, which imports
+no TensorFlow (this module does, through TFX), and are re-exported here: `spec.LABEL_KEY`,
+`spec.RebalanceError` and the rest keep working.
 """
 from tfx import types
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+# pylint: disable=unused-import
+from trainguard.components.rebalance.params import (
+    CHUNK_SIZE_KEY, DEFAULT_CHUNK_SIZE, DEFAULT_K_NEIGHBORS, DEFAULT_MIN_IMBALANCE,
+    DEFAULT_SAMPLING_STRATEGY, DEFAULT_SEED, DEFAULT_SPLITS_TO_RESAMPLE, DEFAULT_STRATEGY,
+    K_NEIGHBORS_KEY, LABEL_KEY, MIN_IMBALANCE_KEY, SAMPLING_STRATEGY_KEY, SEED_KEY,
+    SPLITS_TO_RESAMPLE_KEY, STRATEGY_KEY, RebalanceError)
+# pylint: enable=unused-import
+
 EXAMPLES_KEY = "examples"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 REBALANCED_EXAMPLES_KEY = "rebalanced_examples"
-
-LABEL_KEY = "label_key"
-STRATEGY_KEY = "strategy"
-SAMPLING_STRATEGY_KEY = "sampling_strategy"
-K_NEIGHBORS_KEY = "k_neighbors"
-SEED_KEY = "seed"
-CHUNK_SIZE_KEY = "chunk_size"
-SPLITS_TO_RESAMPLE_KEY = "splits_to_resample"
-
-DEFAULT_STRATEGY = "auto"
-DEFAULT_SAMPLING_STRATEGY = "auto"
-DEFAULT_K_NEIGHBORS = 5
-DEFAULT_SEED = 42
-DEFAULT_CHUNK_SIZE = 100_000
-DEFAULT_SPLITS_TO_RESAMPLE = ("train",)
 
 
 class RebalanceSpec(types.ComponentSpec):
@@ -40,6 +37,8 @@ class RebalanceSpec(types.ComponentSpec):
       CHUNK_SIZE_KEY: ExecutionParameter(type=int, optional=True),
       # A JSON list of split names, e.g. '["train"]'.
       SPLITS_TO_RESAMPLE_KEY: ExecutionParameter(type=str, optional=True),
+      # `auto` resamples from this majority/minority ratio (the policy's imbalance_ratio).
+      MIN_IMBALANCE_KEY: ExecutionParameter(type=float, optional=True),
   }
   INPUTS = {
       EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -48,8 +47,3 @@ class RebalanceSpec(types.ComponentSpec):
   OUTPUTS = {
       REBALANCED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
   }
-
-
-class RebalanceError(ValueError):
-  """Parameters that do not fit the data (a class too small for k_neighbors, a sampling_strategy
-  that names no class, ...): the user's to fix, so the CLI reports it as a usage error."""
