@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from trainguard.components.data_guard.findings import Finding
+from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
 
 Statistics = statistics_pb2.DatasetFeatureStatisticsList
@@ -121,17 +122,42 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
 
 def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str,
                    labels: Mapping[str, int]) -> str:
-  del labels  # not needed yet
-  strategy = policy.rebalance.strategy
-  if strategy == "auto":
-    categorical = any(f.type == schema_pb2.BYTES and f.name != label_key
-                      and not policy.is_excluded(f.name) for f in schema.feature)
-    strategy = "smotenc" if categorical else "smote"
+  """What Rebalance will do about the imbalance: the strategy `plan.resolve_strategy` picks for
+  these train class counts and features, as Rebalance picks it (this used to re-code `auto`, and
+  named smotenc for only categorical features where Rebalance runs random_over)."""
+  settings = policy.rebalance
+  kept = [f for f in schema.feature if f.name != label_key and not policy.is_excluded(f.name)]
+  has_numeric = any(f.type in (schema_pb2.INT, schema_pb2.FLOAT) for f in kept)
+  has_categorical = any(f.type == schema_pb2.BYTES for f in kept)
+  min_imbalance = policy.dataset_threshold("imbalance_ratio")
+  strategy = plan.resolve_strategy(settings.strategy, labels, has_numeric, has_categorical,
+                                   k_neighbors=settings.k_neighbors, min_imbalance=min_imbalance)
+  weighs = "so every class weighs the same in training; eval keeps the real mix."
+  if settings.strategy != "auto":
+    if strategy == "none":
+      return ("rebalancing is off (rebalance.strategy: none in policy.yaml); set it to auto (or "
+              "run with --rebalance auto), or set rebalance.class_weights: true, or the model "
+              "will favour the majority class.")
+    return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy in "
+            f"policy.yaml, or --rebalance) {weighs}")
   if strategy == "none":
-    return ("rebalancing is off (rebalance.strategy: none); consider smote or class weights, or "
-            "the model will favour the majority class.")
-  return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy in "
-          "policy.yaml) so every class weighs the same in training; eval keeps the real mix.")
+    return (f"Rebalance leaves the train split as it is (rebalance.strategy: auto resamples from "
+            f"{min_imbalance:g}:1, thresholds.dataset.imbalance_ratio); run with --rebalance to "
+            "pick a strategy.")
+  if strategy == "random_over":
+    smallest = min(labels, key=labels.get)
+    k = settings.k_neighbors
+    why = (f"class {smallest!r} has {labels[smallest]} rows, fewer than the {k + 1} SMOTE needs "
+           f"with rebalance.k_neighbors: {k}" if labels[smallest] < k + 1 else
+           "every feature is categorical, and SMOTE interpolates numeric ones")
+    return (f"Rebalance repeats rows of the smaller classes with random_over (rebalance.strategy: "
+            f"auto picks it because {why}) {weighs}")
+  if strategy in ("smote", "smotenc"):
+    kinds = "features all numeric" if strategy == "smote" else "numeric and categorical features"
+    return (f"Rebalance synthesises rows of the smaller classes with {strategy} "
+            f"(rebalance.strategy: auto, for {kinds}) {weighs}")
+  return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy: auto) "
+          f"{weighs}")
 
 
 # --- statistics readers (schema review reads `distinct_counts` too) ---------------------------

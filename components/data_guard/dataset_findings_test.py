@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from sklearn import datasets
+from tensorflow_metadata.proto.v0 import schema_pb2
 
 from trainguard.components.data_guard import dataset_checks, dataset_findings
 from trainguard.policy import Policy
@@ -170,3 +171,54 @@ def test_imbalance_threshold_boundary(counts, flagged):
   findings = dataset_findings.dataset_findings({"rows": {}, "labels": counts, "cells": []}, stats,
                                          schema, Policy.from_dict({}, schema=schema), "y")
   assert any(f.kind == "CLASS_IMBALANCE" for f in findings) is flagged  # ratio ≥ 1.5 counts
+
+
+def _imbalance_fix(features, labels, policy_raw=None):
+  """The CLASS_IMBALANCE fix for a schema of `features` ({name: type}) plus the label `y`."""
+  schema = schema_pb2.Schema()
+  for name, kind in dict(features, y=schema_pb2.BYTES).items():
+    schema.feature.add(name=name, type=kind)
+  policy = Policy.from_dict(policy_raw or {}, schema=schema)
+  (finding,) = [f for f in dataset_findings.dataset_findings(
+      {"rows": {}, "labels": labels, "cells": []}, {}, schema, policy, "y")
+      if f.kind == "CLASS_IMBALANCE"]
+  return finding.fix
+
+
+def test_only_categorical_features_get_the_random_over_rebalance_runs():
+  fix = _imbalance_fix({"c": schema_pb2.BYTES, "d": schema_pb2.BYTES}, {"p": 200, "q": 20})
+  assert "with random_over" in fix and "every feature is categorical" in fix
+  assert "smotenc" not in fix
+
+
+@pytest.mark.parametrize("features, named", [
+    ({"x": schema_pb2.FLOAT, "n": schema_pb2.INT}, "with smote "),
+    ({"x": schema_pb2.FLOAT, "c": schema_pb2.BYTES}, "with smotenc "),
+])
+def test_two_to_one_at_ratio_one_and_a_half_synthesises_as_the_features_say(features, named):
+  fix = _imbalance_fix(features, {"p": 20, "q": 10},
+                       {"thresholds": {"dataset": {"imbalance_ratio": 1.5}}})
+  assert named in fix and "rebalance.strategy: auto" in fix
+
+
+def test_an_excluded_categorical_feature_does_not_make_it_smotenc():
+  fix = _imbalance_fix({"x": schema_pb2.FLOAT, "c": schema_pb2.BYTES}, {"p": 20, "q": 10},
+                       {"features": {"c": {"exclude": True}}})
+  assert "with smote " in fix
+
+
+def test_a_class_smaller_than_k_neighbors_plus_one_gets_random_over():
+  fix = _imbalance_fix({"x": schema_pb2.FLOAT}, {"p": 20, "q": 3},
+                       {"rebalance": {"k_neighbors": 5}})
+  assert "with random_over" in fix and "class 'q' has 3 rows" in fix
+  assert "rebalance.k_neighbors: 5" in fix
+
+
+@pytest.mark.parametrize("strategy, said", [
+    ("random_under", "with random_under (rebalance.strategy in policy.yaml, or --rebalance)"),
+    ("none", "rebalancing is off (rebalance.strategy: none in policy.yaml)"),
+])
+def test_an_explicit_strategy_is_named_as_the_policy_asks(strategy, said):
+  fix = _imbalance_fix({"x": schema_pb2.FLOAT}, {"p": 20, "q": 3},
+                       {"rebalance": {"strategy": strategy}})
+  assert said in fix
