@@ -453,18 +453,8 @@ def test_check_policy_without_schema_and_empty_roots(tmp_path):
 
 
 @pytest.fixture
-def main(monkeypatch):
-  """cli.main with the schema commands wired as build_parser will wire them."""
-  build = cli.build_parser
-
-  def build_with_review():
-    parser = build()
-    # pylint: disable=protected-access
-    schema = parser._subparsers._group_actions[0].choices["schema"]
-    schema_review.add_schema_commands(schema._subparsers._group_actions[0])
-    return parser
-
-  monkeypatch.setattr(cli, "build_parser", build_with_review)
+def main():
+  """cli.main, which wires the schema commands."""
   return cli.main
 
 
