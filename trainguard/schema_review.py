@@ -604,7 +604,7 @@ class _Differ:
         lines.append("  - class ids follow this order: retrain, and do not compare with models "
                      "trained on the old order")
       if added or removed:
-        strategy = self.new.policy.rebalance.get("strategy")
+        strategy = self.new.policy.rebalance.strategy
         lines.append(f"- policy rebalance (strategy {strategy}): balances the classes "
                      f"{', '.join(new.values)}")
 
