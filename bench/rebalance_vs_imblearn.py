@@ -31,6 +31,12 @@ def child_rebalance(run_dir: str, output: str, beam_args: List[str],
   from tfx.types import artifact_utils, standard_artifacts  # pylint: disable=g-import-not-at-top
   from trainguard.components.rebalance import executor, spec  # pylint: disable=g-import-not-at-top
   if executor_file:  # an earlier version of executor.py, for a before/after row
+    # One from before components/util/ imports its Beam helpers from their old place.
+    # pylint: disable=g-import-not-at-top
+    from trainguard.components.util import spill_shuffle, tfrecord_batches
+    # pylint: enable=g-import-not-at-top
+    sys.modules.setdefault("trainguard.components.spill_shuffle", spill_shuffle)
+    sys.modules.setdefault("trainguard.components.tfrecord_batches", tfrecord_batches)
     executor = _load_module("trainguard.components.rebalance.executor_before", executor_file)
   examples_uri, graph_uri = transform_outputs(run_dir)
   examples = standard_artifacts.Examples()

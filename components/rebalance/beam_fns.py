@@ -298,7 +298,6 @@ def summary_line(element) -> str:
   return json.dumps({"key": list(key), "rows": rows, "min": low, "max": high})
 
 
-
 def _derived_seed(seed: int, *parts: Any) -> int:
   digest = hashlib.blake2b(":".join(map(str, (seed, *parts))).encode(), digest_size=4).digest()
   return int.from_bytes(digest, "big") & 0x7FFFFFFF
