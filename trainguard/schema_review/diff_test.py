@@ -1,17 +1,15 @@
-"""schema_review: the diff on small hand-written schemas (exact markdown lines), check on each kind
-of broken folder, propose on generated data (one TFDV computation shared by the module)."""
-import csv
-import json
+"""schema_review.diff on small hand-written schemas: the exact markdown lines of each kind of change.
+
+`BASE`, `_folder` and `_section` are shared with the check, propose and CLI tests."""
 import os
-import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import yaml
 
-from trainguard import cli, schema_review
+from trainguard import schema_review
+from trainguard.policy import Policy
 from trainguard.schemas import SCHEMAS_DIR
 
 BASE = """
@@ -65,9 +63,6 @@ def _section(markdown, feature):
   start = next(i for i, l in enumerate(lines) if l.startswith(f"### `{feature}`"))
   end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
   return [l for l in lines[start:end] if l]
-
-
-# --- diff ------------------------------------------------------------------------------------
 
 
 def test_identical_schemas_print_no_changes(tmp_path):
@@ -305,7 +300,7 @@ def test_added_and_removed_features(tmp_path):
 def test_policy_changes(tmp_path):
   old_policy = "version: 1\nfeatures:\n  size: {impute: mean}\n"
   new_policy = yaml.safe_dump({
-      "findings": {"block": [k for k in schema_review.Policy.from_dict({}).data["findings"]
+      "findings": {"block": [k for k in Policy.from_dict({}).data["findings"]
                              ["block"] if k != "LABEL_LEAKAGE"]},
       "thresholds": {"skew": {"numeric": 0.2}},
       "features": {"size": {"impute": "median", "warn": ["FLOAT_TYPE_HAS_NAN"]}},
@@ -354,283 +349,3 @@ def test_diff_of_a_missing_path_names_it(tmp_path):
   _folder(tmp_path, "bad", "feature { name: ")
   with pytest.raises(schema_review.ReviewError, match="does not parse as a TFDV schema"):
     schema_review.diff(str(tmp_path / "bad"), str(tmp_path / "bad"))
-
-
-# --- check -----------------------------------------------------------------------------------
-
-
-def test_check_passes_on_the_curated_schemas():
-  assert schema_review.check(SCHEMAS_DIR) == []
-
-
-def _check_one(tmp_path, schema=BASE, policy=None):
-  folder = _folder(tmp_path, "broken", schema, policy)
-  problems = schema_review.check(str(tmp_path))
-  assert len(problems) == 1, problems
-  return problems[0], os.path.join(folder, "schema.pbtxt")
-
-
-def test_check_schema_that_does_not_parse(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace("type: FLOAT", "type: DOUBLE"))
-  assert problem.startswith(f"{path}: does not parse as a TFDV schema (")
-  assert problem.endswith("); fix the line it names.")
-
-
-def test_check_policy_naming_an_unknown_feature(tmp_path):
-  problem, path = _check_one(tmp_path, policy="features:\n  colour: {impute: most_frequent}\n")
-  assert problem == (
-      f"{os.path.dirname(path)}/policy.yaml: features.colour names a feature the schema does not "
-      "have (schema features: color, count, label, size); fix the name or remove the entry.")
-
-
-def test_check_policy_that_is_not_yaml(tmp_path):
-  problem, path = _check_one(tmp_path, policy="features: [\n")
-  assert problem.startswith(f"{os.path.dirname(path)}/policy.yaml, line 2, column 1: not valid YAML (")
-
-
-def test_check_policy_with_a_bad_value(tmp_path):
-  problem, path = _check_one(tmp_path, policy="features:\n  color: {scale: z_score}\n")
-  assert problem.startswith(f"{os.path.dirname(path)}/policy.yaml: features.color.scale is "
-                            "'z_score', but the feature is categorical")
-
-
-def test_check_no_label(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace('not_in_environment: "SERVING"', ""))
-  assert problem == (f'{path}: no label: no feature has not_in_environment: "SERVING"; add it to '
-                     "the label feature (serving requests never carry the label).")
-
-
-def test_check_two_labels(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace(
-      'name: "color" type: BYTES domain: "color"',
-      'name: "color" type: BYTES domain: "color" not_in_environment: "SERVING"'))
-  assert problem == (f'{path}: features color, label all have not_in_environment: "SERVING", so '
-                     "the label is ambiguous; keep it on the label only.")
-
-
-def test_check_label_without_domain(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace('name: "label" type: BYTES domain: "label"',
-                                                    'name: "label" type: BYTES'))
-  assert problem == (f"{path}: label 'label' has no domain in the schema, so its classes are "
-                     "unknown; declare them (string_domain { value: ... }, or int_domain "
-                     "{ min: 0 max: K }) in schema.pbtxt.")
-
-
-def test_check_domain_that_is_not_defined(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace('domain: "color"', 'domain: "colour"'))
-  assert problem == (f"{path}: feature 'color' names domain 'colour', which the schema does not "
-                     'define; add string_domain { name: "colour" value: ... } or fix the name.')
-
-
-def test_check_environment_not_declared(tmp_path):
-  problem, path = _check_one(tmp_path, BASE.replace('default_environment: "SERVING"\n', ""))
-  assert problem == (f"{path}: feature 'label' has not_in_environment: \"SERVING\", but "
-                     'default_environment lists "TRAINING"; add default_environment: "SERVING" '
-                     "or fix the name.")
-
-
-def test_check_duplicate_feature(tmp_path):
-  problem, path = _check_one(tmp_path, BASE + 'feature { name: "size" type: FLOAT }\n')
-  assert problem == f"{path}: feature 'size' is declared 2 times; keep one."
-
-
-def test_check_policy_without_schema_and_empty_roots(tmp_path):
-  folder = tmp_path / "orphan"
-  folder.mkdir()
-  (folder / "policy.yaml").write_text("version: 1\n")
-  assert schema_review.check(str(tmp_path)) == [
-      f"{folder}/policy.yaml: there is no schema.pbtxt next to it; add the schema or remove the "
-      "policy."]
-  assert schema_review.check(str(tmp_path / "missing")) == [
-      f"{tmp_path}/missing: no such folder; pass the folder that holds your schema folders "
-      "(default: schemas)."]
-  (tmp_path / "empty").mkdir()
-  assert schema_review.check(str(tmp_path / "empty"))[0].startswith(
-      f"{tmp_path}/empty: no schema folder under it")
-
-
-# --- CLI -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def main():
-  """cli.main, which wires the schema commands."""
-  return cli.main
-
-
-def test_cli_check_and_diff(tmp_path, main, capsys):
-  good = _folder(tmp_path / "ok", "shop")
-  assert main(["schema", "check", str(tmp_path / "ok")]) == 0
-  assert "1 schema folder(s)" in capsys.readouterr().out
-  _folder(tmp_path / "bad", "shop", BASE.replace('not_in_environment: "SERVING"', ""))
-  assert main(["schema", "check", str(tmp_path / "bad")]) == 1
-  err = capsys.readouterr().err
-  assert "problem: " in err and "no label" in err and "1 problem(s)" in err
-  assert main(["schema", "diff", good, good]) == 0
-  assert capsys.readouterr().out == "no changes\n"
-  assert main(["schema", "diff", good, str(tmp_path / "nope")]) == 2
-  assert "trainguard: error: " in capsys.readouterr().err
-
-
-def test_cli_propose_refuses_to_overwrite_without_write(tmp_path, main, capsys):
-  folder = _folder(tmp_path, "shop")
-  (tmp_path / "new.csv").write_text("label,color\na,red\n")
-  assert main(["schema", "propose", "--schema", folder, "--data", str(tmp_path / "new.csv"),
-               "--out", folder]) == 2
-  assert "is the curated schema folder; pass --write" in capsys.readouterr().err
-
-
-# --- propose (one TFDV computation for the module) -------------------------------------------
-
-CURATED = BASE + """
-feature {
-  name: "served" type: INT value_count { max: 1 } presence { min_fraction: 1.0 min_count: 1 }
-  not_in_environment: "TRAINING"
-}
-feature {
-  name: "code" type: INT value_count { max: 1 } presence { min_fraction: 1.0 min_count: 1 }
-}
-"""
-CURATED_POLICY = """# Shop policy: reviewed with schema.pbtxt.
-version: 1
-features:
-  # counts are skewed
-  count: {impute: median}
-rebalance:
-  strategy: auto
-"""
-ROWS = 120
-
-
-def _write_new_data(path):
-  """New data (seed 7): color gains "purple", a new column "weight", "size" is missing in ~30% of
-  rows, and "code" holds text where the schema says INT."""
-  rng = np.random.default_rng(7)
-  missing = 0
-  with open(path, "w", newline="", encoding="utf-8") as f:
-    writer = csv.writer(f)
-    writer.writerow(["label", "color", "size", "count", "code", "weight"])
-    for _ in range(ROWS):
-      gone = rng.random() < 0.3
-      missing += gone
-      writer.writerow([rng.choice(["a", "b"]), rng.choice(["blue", "green", "red", "purple"]),
-                       "" if gone else f"{rng.normal(1.5, 0.3):.3f}",
-                       int(rng.integers(0, 50)), f"x{rng.integers(0, 3)}",
-                       f"{rng.normal(70, 10):.2f}"])
-  return (ROWS - missing) / ROWS
-
-
-@pytest.fixture(scope="module")
-def proposed(tmp_path_factory):
-  root = tmp_path_factory.mktemp("propose")
-  folder = _folder(root, "shop", "# Curated shop schema.\n" + CURATED, CURATED_POLICY)
-  data = os.path.join(str(root), "new.csv")
-  present = _write_new_data(data)
-  with open(os.path.join(folder, "schema.pbtxt"), encoding="utf-8") as f:
-    curated_text = f.read()
-  proposal = schema_review.propose(folder, data)
-  return {"root": str(root), "folder": folder, "data": data, "present": present,
-          "proposal": proposal, "curated_text": curated_text,
-          "out": os.path.join(folder, "proposed")}
-
-
-def _features(schema):
-  return {f.name: f for f in schema.feature}
-
-
-def test_propose_writes_the_proposal_and_keeps_the_curated_schema(proposed):
-  out = proposed["out"]
-  assert sorted(os.listdir(out)) == ["REVIEW.md", "anomalies.json", "policy.yaml", "schema.pbtxt"]
-  with open(os.path.join(proposed["folder"], "schema.pbtxt"), encoding="utf-8") as f:
-    assert f.read() == proposed["curated_text"]
-  with open(os.path.join(proposed["folder"], "policy.yaml"), encoding="utf-8") as f:
-    assert f.read() == CURATED_POLICY
-  written = schema_review.read_schema(os.path.join(out, "schema.pbtxt"))
-  assert written == proposed["proposal"].schema
-  with open(os.path.join(out, "schema.pbtxt"), encoding="utf-8") as f:
-    assert f.readline() == "# Curated shop schema.\n"
-
-
-def test_propose_new_category_new_column_and_lower_presence(proposed):
-  features = _features(proposed["proposal"].schema)
-  domains = {d.name: list(d.value) for d in proposed["proposal"].schema.string_domain}
-  assert domains["color"] == ["blue", "green", "red", "purple"]
-  assert features["weight"].type == schema_review.schema_pb2.FLOAT
-  assert features["size"].presence.min_fraction == pytest.approx(proposed["present"])
-  assert proposed["present"] < 0.9
-
-
-def test_propose_guards_update_schema(proposed):
-  features = _features(proposed["proposal"].schema)
-  curated = _features(schema_review.read_schema(os.path.join(proposed["folder"], "schema.pbtxt")))
-  # A serving-only feature is not in training data: left as curated (update_schema deprecates it).
-  assert features["served"] == curated["served"]
-  # A type mismatch is not silenced by deprecation: left as curated, named as a decision.
-  assert features["code"] == curated["code"]
-  assert any(line.startswith("`code`: UNEXPECTED_DATA_TYPE stays open.")
-             for line in proposed["proposal"].needs_decision)
-
-
-def test_propose_note_names_the_anomalies_behind_each_change(proposed):
-  with open(os.path.join(proposed["out"], "anomalies.json"), encoding="utf-8") as f:
-    payload = json.load(f)
-  by_feature = {(a["feature"], a["kind"]): a for a in payload["anomalies"]}
-  assert set(by_feature) == {
-      ("color", "ENUM_TYPE_UNEXPECTED_STRING_VALUES"), ("weight", "SCHEMA_NEW_COLUMN"),
-      ("size", "FEATURE_TYPE_LOW_FRACTION_PRESENT"), ("code", "UNEXPECTED_DATA_TYPE")}
-  assert by_feature[("color", "ENUM_TYPE_UNEXPECTED_STRING_VALUES")]["changes"] == [
-      'domain: added "purple"']
-  assert by_feature[("code", "UNEXPECTED_DATA_TYPE")]["resolved"] is False
-  assert by_feature[("code", "UNEXPECTED_DATA_TYPE")]["severity"] == "block"
-  assert all(a["resolved"] for k, a in by_feature.items() if k[0] != "code")
-  assert payload["policy_entries"] == {"weight": {"impute": "mean", "scale": "z_score"}}
-
-  with open(os.path.join(proposed["out"], "REVIEW.md"), encoding="utf-8") as f:
-    review = f.read()
-  color = review.split("#### `color` (BYTES)\n\n", 1)[1].split("\n####", 1)[0].splitlines()
-  assert color[:2] == ["Anomalies in the new data:", ""]
-  assert color[2].startswith("- ENUM_TYPE_UNEXPECTED_STRING_VALUES (policy: warn, findings.warn): "
-                             "Examples contain values missing from the schema: purple")
-  assert color[2].endswith(" — resolved by the proposal")
-  assert color[3:] == ["", "Proposed changes:", "", '- domain: added "purple"',
-                       '  - allows ENUM_TYPE_UNEXPECTED_STRING_VALUES for "purple" '
-                       "(policy: warn, findings.warn)"]
-  assert "- SCHEMA_NEW_COLUMN (policy: warn, findings.default): New column" in review
-  assert "FEATURE_TYPE_LOW_FRACTION_PRESENT (policy: warn, findings.warn)" in review
-
-
-def test_propose_adds_policy_entries_for_new_features_keeping_comments(proposed):
-  with open(os.path.join(proposed["out"], "policy.yaml"), encoding="utf-8") as f:
-    text = f.read()
-  assert text == CURATED_POLICY.replace(
-      "  count: {impute: median}\n",
-      "  count: {impute: median}\n  weight: {impute: mean, scale: z_score}  # new in new.csv: "
-      "review (trainguard schema propose)\n")
-  # The proposal is a valid schema folder, and its review is the same diff the CLI prints.
-  assert schema_review.check(os.path.dirname(proposed["folder"])) == []
-  assert "### `weight` (FLOAT, added)" in schema_review.diff(proposed["folder"], proposed["out"])
-
-
-def test_propose_from_statistics_gen_output(proposed, tmp_path):
-  artifact = tmp_path / "StatisticsGen" / "statistics" / "7"
-  (artifact / "Split-train").mkdir(parents=True)
-  (artifact / "Split-train" / "FeatureStats.pb").write_bytes(
-      proposed["proposal"].statistics.SerializeToString())
-  result = schema_review.propose(proposed["folder"], str(artifact), out=str(tmp_path / "out"))
-  assert result.schema == proposed["proposal"].schema
-  with pytest.raises(schema_review.ReviewError, match=r"no Split-eval/FeatureStats.pb in it "
-                     r"\(splits: train\)"):
-    schema_review.propose(proposed["folder"], str(artifact), split="eval",
-                          out=str(tmp_path / "out"))
-
-
-def test_propose_write_updates_the_curated_folder_in_place(proposed, tmp_path):
-  folder = str(tmp_path / "shop")
-  shutil.copytree(proposed["folder"], folder, ignore=shutil.ignore_patterns("proposed"))
-  artifact = tmp_path / "stats.pb"
-  artifact.write_bytes(proposed["proposal"].statistics.SerializeToString())
-  result = schema_review.propose(folder, str(artifact), write=True)
-  assert sorted(os.listdir(folder)) == ["policy.yaml", "schema.pbtxt"]
-  assert schema_review.read_schema(os.path.join(folder, "schema.pbtxt")) == result.schema
-  assert "weight: {impute: mean, scale: z_score}" in (tmp_path / "shop" / "policy.yaml").read_text()
-  assert "updated in place (--write)" in result.review
