@@ -25,12 +25,13 @@ import time
 from typing import List, Optional, Sequence
 
 from trainguard import csv_input, model_code, schema_review
+from trainguard.errors import (EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, DataError,
+                               UsageError, UserError)
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.pipeline import beam_options, configs
-from trainguard.policy import (POLICY_FILE, Policy, PolicyError, STRATEGIES,
+from trainguard.policy import (POLICY_FILE, Policy, STRATEGIES,
                                SYNTHESIZING_STRATEGIES)
 
-EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EFBIG)
 
 # Rank of a finding kind by how much it stops training, after severity: first what breaks the data
@@ -41,10 +42,6 @@ _KIND_RANK = [
     "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "MISSING_VALUES",
     "NAN_VALUES", "ALL_VALUES_MISSING", "LABEL_MISSING_ROWS_DROPPED",
 ]
-
-
-class UsageError(ValueError):
-  """A flag or an input that cannot be used as given (exit 2)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,13 +724,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return int(e.code or 0)
   try:
     return args.func(args)
-  except (csv_input.InputError, PolicyError, UsageError, model_code.ModuleCodeError,
-          schema_review.ReviewError) as e:
+  except UserError as e:  # errors.py: input, flags, policy, model code, review, a full disk
     print(f"trainguard: error: {e}", file=sys.stderr)
-    return EXIT_USAGE
-  except csv_input.WriteError as e:
-    print(f"trainguard: error: {e.strerror}", file=sys.stderr)
-    return EXIT_USAGE
+    return e.exit_code
   except PipelineFailed as e:
     code, message = failure_message(e)
     print(message, file=sys.stderr)
@@ -751,11 +744,11 @@ def failure_message(failed: PipelineFailed):
     error = error.__cause__
   where = f"\nfull log: {failed.log_path}" + (
       f"\nreport: {failed.report_path}" if failed.report_path else "")
-  if type(error).__name__ == "TrainingDivergedError":
-    return EXIT_BLOCKED, f"trainguard: training diverged: {error}{where}"
-  if type(error).__name__ == "RebalanceError":
-    return EXIT_USAGE, (f"trainguard: error: Rebalance cannot use the policy's settings on this "
-                        f"data: {error}{where}")
+  if isinstance(error, DataError):
+    return EXIT_BLOCKED, f"trainguard: {error.context or 'the data stopped the run'}: {error}{where}"
+  if isinstance(error, UserError):
+    context = f"{error.context}: " if error.context else ""
+    return error.exit_code, f"trainguard: error: {context}{error}{where}"
   if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
     return EXIT_USAGE, (f"trainguard: error: a component could not write "
                         f"{error.filename or 'its output'} ({error.strerror}); free space on that "

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from trainguard import cli
+from trainguard import cli, errors
 
 
 def _csv(tmp_path, text, name="data.csv"):
@@ -100,8 +100,8 @@ def test_console_script_help_and_exit_code(tmp_path):
 
 
 def test_diverged_training_is_a_data_problem_and_anything_else_internal():
-  class TrainingDivergedError(RuntimeError):
-    pass
+  class TrainingDivergedError(errors.DataError):  # as models/keras_model/model.py, without TF
+    context = "training diverged"
   try:
     try:
       raise TrainingDivergedError("training loss became nan at epoch 3; likely causes: ...")
@@ -118,8 +118,7 @@ def test_diverged_training_is_a_data_problem_and_anything_else_internal():
 
 
 def test_rebalance_settings_that_do_not_fit_and_a_full_disk_are_the_users_to_fix():
-  class RebalanceError(ValueError):
-    pass
+  from trainguard.components.rebalance.params import RebalanceError  # pylint: disable=g-import-not-at-top
   try:
     raise RuntimeError("component Rebalance failed") from RebalanceError(
         "class 1 of split 'train' has 3 row(s), but strategy='smote' with k_neighbors=5 ...")

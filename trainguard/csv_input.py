@@ -18,7 +18,6 @@ per cell), which is what names the file, line and column in the message. Both pa
 profile. pyarrow does not import TensorFlow.
 """
 import codecs
-import contextlib
 import csv
 import dataclasses
 import filecmp
@@ -29,6 +28,8 @@ import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from trainguard.components.data_guard.findings import Finding
+from trainguard.errors import InputError, WriteError  # pylint: disable=unused-import
+from trainguard.files import atomic_write
 
 DEFAULT_NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none",
                      "?", "-")
@@ -41,39 +42,6 @@ MAX_LABEL_MISSING_SHARE = 0.2
 MAX_LABEL_CLASSES = 100
 SAMPLES = 5
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class InputError(ValueError):
-  """Input that cannot be used as given; the message names the file, the row/column and the fix."""
-
-
-class WriteError(OSError):
-  """A file trainguard must write could not be written (disk full, read-only, not a folder)."""
-
-  def __init__(self, path: str, error: OSError):
-    super().__init__(error.errno, f"{path}: cannot write it ({error.strerror}); free space on "
-                     "that disk or pass another --workdir.")
-    self.path = path
-
-
-@contextlib.contextmanager
-def atomic_write(path: str, mode: str = "w", **kwargs):
-  """Writes `path` through a temporary file that replaces it only when every byte is written, so a
-  full disk or a crash never leaves a half-written file where a good one is expected."""
-  tmp = f"{path}.tmp"
-  try:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(tmp, mode, **kwargs) as out:
-      yield out
-    os.replace(tmp, path)
-  except OSError as e:
-    if os.path.lexists(tmp):
-      os.remove(tmp)
-    raise WriteError(path, e) from e
-  except BaseException:
-    if os.path.lexists(tmp):
-      os.remove(tmp)
-    raise
 
 
 @dataclasses.dataclass

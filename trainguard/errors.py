@@ -15,6 +15,9 @@ class UserError(ValueError):
   """Something the user gave that cannot be used as given (exit 2)."""
 
   exit_code = EXIT_USAGE
+  # What was going on, for an error raised inside a component ("training diverged"): the CLI
+  # puts it before the message, so the user knows which step the data stopped.
+  context = ""
 
 
 class UsageError(UserError):

@@ -9,9 +9,7 @@ evaluated). The check reads the module's source with `ast` and does not execute 
 import ast
 import importlib.util
 
-
-class ModuleCodeError(ValueError):
-  """A model-code flag that does not name a function of an importable module."""
+from trainguard.errors import ModuleCodeError  # pylint: disable=unused-import
 
 
 def check_function_path(flag: str, dotted: str) -> str:

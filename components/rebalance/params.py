@@ -43,6 +43,8 @@ class RebalanceError(UserError):
   """Parameters that do not fit the data (a class too small for k_neighbors, a sampling_strategy
   that names no class, ...): the user's to fix, so the CLI reports it as a usage error."""
 
+  context = "Rebalance cannot use the policy's settings on this data"
+
 
 @dataclasses.dataclass(frozen=True)
 class Params:

@@ -27,6 +27,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from trainguard import artifacts
+from trainguard import errors
 from trainguard.models import autograph_rules, features, preprocessing_summary
 
 autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
@@ -35,8 +36,10 @@ HISTORY_FILE = artifacts.HISTORY_FILE
 TRANSFORM_SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(errors.DataError):
   """The loss became NaN or infinite: the model would predict garbage, so nothing is exported."""
+
+  context = "training diverged"
 
 
 def run_fn(fn_args: FnArgs) -> None:
