@@ -56,7 +56,8 @@ def child_ours(csv_path: str, workdir: str, beam_args: List[str]) -> Dict[str, f
   args = cli.build_parser().parse_args(
       ["run", csv_path, "--label", LABEL, "--schema", schema_dir, "--workdir", workdir]
       + [f"--beam-arg={a}" for a in beam_args])
-  plan = cli.prepare(args)
+  from trainguard import preflight  # pylint: disable=g-import-not-at-top
+  plan = preflight.prepare(cli.run_options_of(args))
   phases["preflight_and_stage"] = (started, time.time())
 
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top

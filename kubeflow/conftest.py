@@ -163,7 +163,7 @@ class ReferenceRun:
 
 def _write_penguins(folder: str, rows: List[Dict[str, str]], columns: List[str]) -> str:
   """Stages rows as `trainguard run` does (missing cells empty), via its own staging code."""
-  from trainguard import csv_input
+  from trainguard import preflight
   os.makedirs(folder, exist_ok=True)
   raw = os.path.join(folder, "raw.csv")  # beside data/, which is all ExampleGen reads
   with open(raw, "w", newline="", encoding="utf-8") as f:
@@ -171,7 +171,7 @@ def _write_penguins(folder: str, rows: List[Dict[str, str]], columns: List[str])
     writer.writeheader()
     writer.writerows(rows)
   label = "species" if "species" in columns else None
-  csv_input.stage(csv_input.inspect(raw, label), os.path.join(folder, "data", "data.csv"))
+  preflight.stage(preflight.inspect(raw, label), os.path.join(folder, "data", "data.csv"))
   os.remove(raw)
   return os.path.join(folder, "data")
 

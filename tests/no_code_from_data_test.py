@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from trainguard import cli, csv_input
+from trainguard import cli, preflight
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE_FOLDERS = ("trainguard", "components", "models", "pipeline", "kubeflow", "scripts", "bench")
@@ -74,9 +74,9 @@ def test_code_in_a_csv_cell_is_only_text(tmp_path):
                                for i in range(30))
   path = tmp_path / "data.csv"
   path.write_text(rows)
-  profile = csv_input.inspect(str(path), "y")
+  profile = preflight.inspect(str(path), "y")
   assert payload in profile.column("c").values
-  csv_input.stage(profile, str(tmp_path / "staged" / "data.csv"))
+  preflight.stage(profile, str(tmp_path / "staged" / "data.csv"))
   assert not marker.exists()
 
 

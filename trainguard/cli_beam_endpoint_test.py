@@ -61,9 +61,9 @@ def test_a_listening_job_service_reaches_the_pipeline_as_portable_runner_args(tm
                                                                               monkeypatch):
   seen = {}
 
-  def fake_run_pipeline(plan, args, include_training):
-    seen["beam_args"] = beam_options.choose([args.csv], args.beam_arg, args.beam_endpoint,
-                                            args.beam_worker_pool)
+  def fake_run_pipeline(plan, options, include_training):
+    seen["beam_args"] = beam_options.choose([options.csv], list(options.beam_args) or None,
+                                            options.beam_endpoint, options.beam_worker_pool)
     raise KeyboardInterrupt  # stop here: what TFX would get is recorded
 
   monkeypatch.setattr(cli, "run_pipeline", fake_run_pipeline)

@@ -136,7 +136,8 @@ def test_rebalance_settings_that_do_not_fit_and_a_full_disk_are_the_users_to_fix
 def test_run_and_schema_init_read_the_csv_once_to_profile_it_and_once_to_stage_it(
     tmp_path, monkeypatch):
   import builtins  # pylint: disable=g-import-not-at-top
-  from trainguard import csv_input  # pylint: disable=g-import-not-at-top
+  from trainguard import preflight  # pylint: disable=g-import-not-at-top
+  from trainguard.preflight import staging as stage_module  # pylint: disable=g-import-not-at-top
   good = _good(tmp_path)
   calls, opened = [], []
 
@@ -153,12 +154,12 @@ def test_run_and_schema_init_read_the_csv_once_to_profile_it_and_once_to_stage_i
 
   real_open = builtins.open
   for name in ("inspect", "stage"):
-    monkeypatch.setattr(csv_input, name, counted(name, getattr(csv_input, name)))
+    monkeypatch.setattr(preflight, name, counted(name, getattr(preflight, name)))
   monkeypatch.setattr(builtins, "open", counted_open)
-  monkeypatch.setattr(csv_input, "_stage_rows", None)  # staging copies blocks, parses no row
+  monkeypatch.setattr(stage_module, "_stage_rows", None)  # staging copies blocks, parses no row
   args = cli.build_parser().parse_args(["run", good, "--label", "y", "--workdir",
                                         str(tmp_path / "w")])
-  cli.prepare(args)
+  preflight.prepare(cli.run_options_of(args))
   assert calls == ["inspect", "stage"]
   assert len(opened) == 3  # the header, the profiling pass, the staging copy
   calls.clear()

@@ -90,3 +90,36 @@ class FindingsReport:
 def read(path: str) -> FindingsReport:
   with open(path, encoding="utf-8") as f:
     return FindingsReport.from_dict(json.load(f))
+
+
+# Rank of a finding kind by how much it stops training, after severity: first what breaks the data
+# outright, then what silently biases a model.
+_KIND_RANK = [
+    "NUMERIC_COLUMN_WITH_TEXT", "INFINITE_VALUES", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
+    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+    "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "MISSING_VALUES",
+    "NAN_VALUES", "ALL_VALUES_MISSING", "LABEL_MISSING_ROWS_DROPPED",
+]
+
+
+def format_ranked(report: FindingsReport) -> str:
+  """Findings ranked by how much they stop training, one entry per kind and feature, with the fix."""
+  if not report.findings:
+    return "No findings: the data can train."
+  groups = {}
+  for finding in report.findings:
+    groups.setdefault((finding.severity, finding.kind, finding.feature), []).append(finding)
+  ranked = sorted(groups.items(), key=lambda item: (
+      _ORDER.get(item[0][0], 3),
+      _KIND_RANK.index(item[0][1]) if item[0][1] in _KIND_RANK else len(_KIND_RANK), item[0][2]))
+  counts = report.counts()
+  verdict = (f"BLOCKED: {counts['block']} finding(s) stop training" if report.blocked
+             else "The data can train")
+  lines = [f"{verdict} ({counts['warn']} warning(s), {counts['info']} note(s)):"]
+  for (severity, kind, feature), found in ranked:
+    lines.append(f"{severity.upper():5} {feature or '(dataset)'}: {kind}")
+    lines.append(f"      expected {found[0].expected}")
+    for finding in found:
+      lines.append(f"      found [{finding.split}] {finding.found}")
+    lines.append(f"      fix: {found[0].fix}")
+  return "\n".join(lines)

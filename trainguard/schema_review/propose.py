@@ -166,10 +166,10 @@ def _profile_and_stage(data: str, label: str, delimiter: str,
   """The CSV pre-flight on `data` (InputError on unusable input), its clean copy written to
   `staged` for TFDV, and its findings and warnings as lines for REVIEW.md. The one place propose
   calls the pre-flight."""
-  from trainguard import csv_input  # pylint: disable=g-import-not-at-top
-  na = tuple(na_values) if na_values is not None else csv_input.DEFAULT_NA_TOKENS
-  profile = csv_input.inspect(data, label, delimiter, na)
-  csv_input.stage(profile, staged, na)
+  from trainguard import preflight  # pylint: disable=g-import-not-at-top
+  na = tuple(na_values) if na_values is not None else preflight.DEFAULT_NA_TOKENS
+  profile = preflight.inspect(data, label, delimiter, na)
+  preflight.stage(profile, staged, na)
   return [f.line() for f in profile.findings] + [f"warning: {w}" for w in profile.warnings]
 
 

@@ -6,8 +6,12 @@ import sys
 
 import pytest
 
-from trainguard import csv_input
-from trainguard.csv_input import InputError
+from trainguard import preflight, schema_folder
+from trainguard.errors import InputError
+from trainguard.policy import Policy
+from trainguard.preflight.findings import profile_findings
+from trainguard.preflight import blocks, scan
+from trainguard.preflight import staging as stage_module
 
 
 def _write(tmp_path, text, name="data.csv", mode="w"):
@@ -28,7 +32,7 @@ def _rows(n=12, extra=""):
 
 def test_profile_types_missing_and_sanitized_names(tmp_path):
   text = _rows().replace("3.0,2,", "NA,2,").replace(",4,", ",?,")
-  profile = csv_input.inspect(_write(tmp_path, text), "y")
+  profile = preflight.inspect(_write(tmp_path, text), "y")
   assert [c.name for c in profile.columns] == ["x", "size_cm", "colour", "y"]
   assert profile.column("x").type_name == "FLOAT" and profile.column("x").missing == 1
   assert profile.column("size_cm").type_name == "INT" and profile.column("size_cm").missing == 1
@@ -39,7 +43,7 @@ def test_profile_types_missing_and_sanitized_names(tmp_path):
 
 def test_numeric_column_with_stray_text_is_a_blocking_finding_with_line_numbers(tmp_path):
   text = _rows(20).replace("\n6.0,", "\noops,").replace("\n9.0,", "\nn.a.,")
-  profile = csv_input.inspect(_write(tmp_path, text), "y")
+  profile = preflight.inspect(_write(tmp_path, text), "y")
   (finding,) = [f for f in profile.findings if f.kind == "NUMERIC_COLUMN_WITH_TEXT"]
   assert finding.feature == "x" and finding.severity == "block"
   assert "line 6: 'oops'" in finding.found and "line 8: 'n.a.'" in finding.found
@@ -48,38 +52,38 @@ def test_numeric_column_with_stray_text_is_a_blocking_finding_with_line_numbers(
 
 def test_all_missing_column_is_dropped_with_a_warning_and_left_out_of_schema(tmp_path):
   lines = ["a,empty,y"] + [f"{i},,{'p' if i % 2 else 'q'}" for i in range(12)]
-  profile = csv_input.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
+  profile = preflight.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
   assert [f.kind for f in profile.findings] == ["ALL_VALUES_MISSING"]
-  schema = csv_input.infer_schema(profile)
+  schema = schema_folder.infer_schema(profile)
   assert [f.name for f in schema.feature] == ["a", "y"]
   out = str(tmp_path / "staged" / "data.csv")
-  csv_input.stage(profile, out)
+  preflight.stage(profile, out)
   assert open(out).readline().strip() == "a,y"
 
 
 def test_rows_without_label_are_dropped_with_their_line_numbers(tmp_path):
   text = _rows(20).replace(",a\n", ",\n", 2)
-  profile = csv_input.inspect(_write(tmp_path, text), "y")
+  profile = preflight.inspect(_write(tmp_path, text), "y")
   assert profile.rows == 18 and profile.label_missing_rows == [3, 5]
   out = str(tmp_path / "s.csv")
-  csv_input.stage(profile, out)
+  preflight.stage(profile, out)
   assert sum(1 for _ in open(out)) == 19
 
 
 def test_staging_normalizes_missing_tokens_and_keeps_an_unchanged_file(tmp_path):
-  profile = csv_input.inspect(_write(tmp_path, _rows().replace("3.0,2,", "NA,2,")), "y")
+  profile = preflight.inspect(_write(tmp_path, _rows().replace("3.0,2,", "NA,2,")), "y")
   out = str(tmp_path / "staged" / "data.csv")
-  assert csv_input.stage(profile, out) is True
+  assert preflight.stage(profile, out) is True
   assert ",2,red" in open(out).read().split("\n")[3]
   assert open(out).read().split("\n")[3].startswith(",2,")
   mtime = os.stat(out).st_mtime_ns
-  assert csv_input.stage(profile, out) is False
+  assert preflight.stage(profile, out) is False
   assert os.stat(out).st_mtime_ns == mtime
 
 
 def test_inferred_schema_has_environments_label_domain_and_optional_values(tmp_path):
-  profile = csv_input.inspect(_write(tmp_path, _rows().replace("3.0,2,", "NA,2,")), "y")
-  schema = csv_input.infer_schema(profile)
+  profile = preflight.inspect(_write(tmp_path, _rows().replace("3.0,2,", "NA,2,")), "y")
+  schema = schema_folder.infer_schema(profile)
   features = {f.name: f for f in schema.feature}
   assert list(schema.default_environment) == ["TRAINING", "SERVING"]
   assert list(features["y"].not_in_environment) == ["SERVING"]
@@ -91,8 +95,8 @@ def test_inferred_schema_has_environments_label_domain_and_optional_values(tmp_p
 
 def test_integer_label_gets_an_int_domain(tmp_path):
   lines = ["a,y"] + [f"{i},{i % 3}" for i in range(12)]
-  profile = csv_input.inspect(_write(tmp_path, "\n".join(lines)), "y")
-  feature = [f for f in csv_input.infer_schema(profile).feature if f.name == "y"][0]
+  profile = preflight.inspect(_write(tmp_path, "\n".join(lines)), "y")
+  feature = [f for f in schema_folder.infer_schema(profile).feature if f.name == "y"][0]
   assert (feature.int_domain.min, feature.int_domain.max) == (0, 2)
 
 
@@ -118,7 +122,7 @@ def test_integer_label_gets_an_int_domain(tmp_path):
 def test_unusable_input_is_rejected_with_the_file_and_the_fix(tmp_path, make, message):
   path = make(tmp_path)
   with pytest.raises(InputError) as raised:
-    csv_input.inspect(path, "y")
+    preflight.inspect(path, "y")
   assert message in str(raised.value)
   assert str(raised.value).startswith(path)
 
@@ -126,11 +130,22 @@ def test_unusable_input_is_rejected_with_the_file_and_the_fix(tmp_path, make, me
 def test_constant_and_id_like_columns_are_flagged_for_exclusion(tmp_path):
   lines = ["id,code,const,x,y"] + [
       f"{i},c{i},k,{i % 7},{'a' if i % 2 else 'b'}" for i in range(40)]
-  profile = csv_input.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
-  assert profile.unusable_columns == ["id", "code", "const"]
+  profile = preflight.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
+  assert profile.unusable_columns(Policy.from_dict({})) == ["id", "code", "const"]
   kinds = {(f.kind, f.feature) for f in profile.findings}
   assert kinds == {("ID_LIKE_COLUMN", "id"), ("ID_LIKE_COLUMN", "code"),
                    ("CONSTANT_COLUMN", "const")}
+
+
+def test_the_id_like_threshold_is_the_policys(tmp_path):
+  """Before, the pre-flight judged ID-like columns by its own 0.95 whatever the policy said."""
+  lines = ["code,x,y"] + [f"c{i // 2 if i < 8 else i},{i % 7},{'a' if i % 2 else 'b'}"
+                          for i in range(40)]  # 36 distinct codes in 40 rows: 0.9
+  profile = preflight.inspect(_write(tmp_path, "\n".join(lines) + "\n"), "y")
+  assert profile.unusable_columns(Policy.from_dict({})) == []
+  lenient = Policy.from_dict({"thresholds": {"dataset": {"id_like_fraction": 0.85}}})
+  assert profile.unusable_columns(lenient) == ["code"]
+  assert [f.kind for f in profile_findings(profile, lenient)] == ["ID_LIKE_COLUMN"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,16 +162,16 @@ def _snapshot(profile):
 
 def _python_only(monkeypatch, function, *args, **kwargs):
   """`function` with every block read by the Python path (the reference)."""
-  monkeypatch.setattr(csv_input, "_FAST", False)
+  monkeypatch.setattr(scan, "_FAST", False)
   try:
     return function(*args, **kwargs)
   finally:
-    monkeypatch.setattr(csv_input, "_FAST", True)
+    monkeypatch.setattr(scan, "_FAST", True)
 
 
-def _staged(profile, folder, name, na=csv_input.DEFAULT_NA_TOKENS):
+def _staged(profile, folder, name, na=preflight.DEFAULT_NA_TOKENS):
   out = str(folder / name / "data.csv")
-  csv_input.stage(profile, out, na)
+  preflight.stage(profile, out, na)
   with open(out, "rb") as f:
     return f.read()
 
@@ -177,9 +192,9 @@ def _mixed(n=300, nl="\n"):
 def test_blocks_of_any_size_give_the_python_profile_and_staged_bytes(tmp_path, monkeypatch, block):
   # (pyarrow's read_csv costs milliseconds a call whatever the size: small files, few blocks)
   path = _write(tmp_path, _mixed(210))
-  reference = _python_only(monkeypatch, csv_input.inspect, path, "y")
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", block)
-  profile = csv_input.inspect(path, "y")
+  reference = _python_only(monkeypatch, preflight.inspect, path, "y")
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", block)
+  profile = preflight.inspect(path, "y")
   assert _snapshot(profile) == _snapshot(reference)
   assert profile.label_missing_rows == [6, 231]  # rows 3 and 200, after 1 and 29 quoted breaks
   assert _staged(profile, tmp_path, "fast") == _staged(reference, tmp_path, "python")
@@ -196,12 +211,12 @@ def test_quoted_line_breaks_across_blocks_keep_physical_line_numbers(tmp_path, m
   path = str(tmp_path / "q.csv")
   with open(path, "w", newline="") as f:
     f.write("\n".join(lines) + "\n")
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 200)
-  profile = csv_input.inspect(path, "y")
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", 200)
+  profile = preflight.inspect(path, "y")
   x = profile.column("x")
   assert x.non_numeric_samples == [(123, "oops")]
   assert profile.label_missing_rows == [124]
-  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, preflight.inspect, path, "y"))
   assert any(b.kind == "arrow" and b.newlines_in_values for b in profile.layout.blocks)
 
 
@@ -209,25 +224,25 @@ def test_quoted_line_breaks_across_blocks_keep_physical_line_numbers(tmp_path, m
 def test_a_bad_cell_in_the_last_block_is_named_with_its_line(tmp_path, monkeypatch, final_break):
   lines = ["x,z,y"] + [f"{i},{i * 2.5},{'ab'[i % 2]}" for i in range(500)] + ["oops,inf,a"]
   path = _write(tmp_path, "\n".join(lines) + final_break)
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 700)
-  profile = csv_input.inspect(path, "y")
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", 700)
+  profile = preflight.inspect(path, "y")
   assert len(profile.layout.blocks) > 5
   found = {f.kind: f.found for f in profile.findings}
   assert "line 502: 'oops'" in found["NUMERIC_COLUMN_WITH_TEXT"]
   assert "line 502: 'inf'" in found["INFINITE_VALUES"]
-  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, preflight.inspect, path, "y"))
   assert _staged(profile, tmp_path, "a").endswith(b"oops,inf,a\n")
 
 
 def test_byte_order_mark_and_crlf_give_the_plain_files_profile_and_staging(tmp_path, monkeypatch):
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 700)
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", 700)
   text = _mixed(120)
-  plain = csv_input.inspect(_write(tmp_path, text, "plain.csv"), "y")
+  plain = preflight.inspect(_write(tmp_path, text, "plain.csv"), "y")
   expected = _staged(plain, tmp_path, "plain")
   for name, data in [("bom.csv", b"\xef\xbb\xbf" + text.encode()),
                      ("crlf.csv", _mixed(120, "\r\n").encode()),
                      ("both.csv", b"\xef\xbb\xbf" + _mixed(120, "\r\n").encode())]:
-    profile = csv_input.inspect(_write(tmp_path, data, name, mode="wb"), "y")
+    profile = preflight.inspect(_write(tmp_path, data, name, mode="wb"), "y")
     assert profile.columns[0].name == "id"
     if "crlf" in name or "both" in name:  # the quoted break inside "note" is \r\n there
       assert [c.values for c in profile.columns if c.name != "note"] == \
@@ -237,7 +252,7 @@ def test_byte_order_mark_and_crlf_give_the_plain_files_profile_and_staging(tmp_p
       assert _snapshot(profile) == _snapshot(plain)
       assert _staged(profile, tmp_path, "staged-" + name) == expected
     assert profile.label_missing_rows == plain.label_missing_rows
-    reference = _python_only(monkeypatch, csv_input.inspect, profile.path, "y")
+    reference = _python_only(monkeypatch, preflight.inspect, profile.path, "y")
     assert _snapshot(profile) == _snapshot(reference)
     assert _staged(profile, tmp_path, name + "-fast") == \
         _staged(reference, tmp_path, name + "-python")
@@ -267,14 +282,14 @@ _LATE_PROBLEMS = [
 def test_problems_in_a_later_block_keep_their_exact_message(tmp_path, monkeypatch, data, message,
                                                            block):
   path = _write(tmp_path, data, mode="wb")
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", block)
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", block)
   with pytest.raises(InputError) as raised:
-    csv_input.inspect(path, "y")
+    preflight.inspect(path, "y")
   assert str(raised.value) == path + message
 
 
 def test_a_character_cut_short_at_the_end_is_dropped_as_the_codecs_reader_does(tmp_path):
-  profile = csv_input.inspect(_write(tmp_path, _rows().encode() + b"1.0,2,red,a\xe2\x82",
+  profile = preflight.inspect(_write(tmp_path, _rows().encode() + b"1.0,2,red,a\xe2\x82",
                                      mode="wb"), "y")
   assert profile.rows == 13 and profile.column("y").values == {"b": 6, "a": 7}
 
@@ -283,8 +298,8 @@ def test_numbers_only_float_reads_are_read_by_float(tmp_path, monkeypatch):
   odd = ["+1", "1_000", "\u0661\u0662", "NAN", "-Infinity", "nan(1)", "1e999", "١.5", "0x10", "5."]
   lines = ["x,y"] + [f"{v},{'ab'[i % 2]}" for i, v in enumerate(odd * 3)]
   path = _write(tmp_path, "\n".join(lines) + "\n")
-  profile = csv_input.inspect(path, "y")
-  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, csv_input.inspect, path, "y"))
+  profile = preflight.inspect(path, "y")
+  assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, preflight.inspect, path, "y"))
   x = profile.column("x")
   assert (x.numeric, x.non_numeric, x.non_finite) == (24, 6, 9)
 
@@ -293,17 +308,17 @@ def test_numbers_only_float_reads_are_read_by_float(tmp_path, monkeypatch):
 def test_clean_blocks_are_staged_as_bytes_and_the_file_is_read_once(tmp_path, monkeypatch, nl,
                                                                    kind):
   path = _write(tmp_path, _rows(200).replace("\n", nl).encode(), mode="wb")
-  monkeypatch.setattr(csv_input, "_BLOCK_BYTES", 1024)
-  profile = csv_input.inspect(path, "y")
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", 1024)
+  profile = preflight.inspect(path, "y")
   assert {b.kind for b in profile.layout.blocks} == {kind}
-  monkeypatch.setattr(csv_input, "_stage_rows", None)  # no row-by-row staging
-  monkeypatch.setattr(csv_input, "_parse", None)       # and no second parse
+  monkeypatch.setattr(stage_module, "_stage_rows", None)  # no row-by-row staging
+  monkeypatch.setattr(stage_module, "parse_block", None) # and no second parse
   staged = _staged(profile, tmp_path, "s")
   assert staged == ("x,size_cm,colour,y\n" + _rows(200).split("\n", 1)[1]).encode()
 
 
 def test_python_whitespace_is_what_str_strip_strips():
-  assert csv_input._PY_WHITESPACE == "".join(
+  assert blocks.PY_WHITESPACE == "".join(
       chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
@@ -311,9 +326,9 @@ def test_the_block_wise_pass_imports_no_tensorflow(tmp_path):
   path = _write(tmp_path, _mixed())
   code = (
       "import sys\n"
-      "from trainguard import csv_input\n"
-      f"profile = csv_input.inspect({path!r}, 'y')\n"
-      f"csv_input.stage(profile, {str(tmp_path / 'out.csv')!r})\n"
+      "from trainguard import preflight\n"
+      f"profile = preflight.inspect({path!r}, 'y')\n"
+      f"preflight.stage(profile, {str(tmp_path / 'out.csv')!r})\n"
       "assert 'pyarrow' in sys.modules\n"
       "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
   proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -322,9 +337,25 @@ def test_the_block_wise_pass_imports_no_tensorflow(tmp_path):
 
 def test_staging_reads_row_by_row_without_a_layout_or_after_the_file_changed(tmp_path):
   path = _write(tmp_path, _mixed(60))
-  profile = csv_input.inspect(path, "y")
+  profile = preflight.inspect(path, "y")
   expected = _staged(profile, tmp_path, "blocks")
   assert _staged(dataclasses.replace(profile, layout=None), tmp_path, "rows") == expected
   with open(path, "a") as f:
     f.write("999,1.5,3,red,plain,a\n")
   assert _staged(profile, tmp_path, "changed") == expected + b"999,1.5,3,red,plain,a\n"
+
+
+def test_a_rejected_run_writes_nothing(tmp_path):
+  """Every check runs before staging: a serving sample the schema cannot serve (found in step 3)
+  leaves no staged data, no inferred schema and no workdir behind."""
+  train = _write(tmp_path, _rows())
+  serving = _write(tmp_path, "colour\n" + "red\nblue\n" * 6, "serving.csv")
+  workdir = tmp_path / "w"
+  options = preflight.RunOptions(csv=train, label="y", workdir=str(workdir),
+                                 serving_data=serving)
+  with pytest.raises(InputError, match="requires at serving"):
+    preflight.prepare(options)
+  assert not workdir.exists()
+  run = preflight.prepare(dataclasses.replace(options, serving_data=None))
+  assert os.path.isfile(os.path.join(run.data_root, "data.csv"))
+  assert os.path.isfile(os.path.join(run.schema_folder, "schema.pbtxt"))

@@ -1,0 +1,169 @@
+"""The pre-flight's checks of one file: each raises `InputError` naming the file, line and fix."""
+import csv
+import os
+from typing import Dict, List
+
+from trainguard.errors import InputError, UsageError
+from trainguard.policy import SYNTHESIZING_STRATEGIES, Policy
+from trainguard.preflight.findings import lines_text
+from trainguard.preflight.profile import (MAX_LABEL_CLASSES, MAX_LABEL_MISSING_SHARE,
+                                          ColumnProfile, CsvProfile, sanitize)
+from trainguard.schema_folder import SERVING
+
+def check_file(path: str) -> None:
+  if os.path.isdir(path):
+    raise InputError(f"{path}: is a directory; pass the CSV file itself.")
+  if not os.path.exists(path):
+    raise InputError(f"{path}: no such file; check the path.")
+  if os.path.getsize(path) == 0:
+    raise InputError(f"{path}: the file is empty; it needs a header line and data rows.")
+
+
+
+
+def read_header(reader, path: str, delimiter: str) -> List[str]:
+  try:
+    header = next(reader)
+  except StopIteration as e:
+    raise InputError(f"{path}: the file is empty; it needs a header line and data rows.") from e
+  except UnicodeDecodeError as e:
+    raise InputError(f"{path}, line 1: bytes that are not UTF-8 ({e.reason}); re-save the file as "
+                     "UTF-8.") from e
+  except csv.Error as e:  # e.g. a NUL byte: the file is not text, or not this CSV dialect
+    raise InputError(f"{path}, line 1 (the header): {e}; the first line must name the columns, "
+                     "separated by the delimiter, as plain UTF-8 text.") from e
+  if len(header) == 1:
+    for other, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
+      if other != delimiter and other in header[0]:
+        flag = "'\\t'" if other == "\t" else repr(other)
+        raise InputError(f"{path}, line 1: the header is one column but contains {name}s; the "
+                         f"file looks {name}-separated: pass --delimiter {flag}.")
+  if not any(h.strip() for h in header):
+    raise InputError(f"{path}, line 1: the header is empty; the first line must name the columns.")
+  return header
+
+
+def columns_of(header: List[str], path: str) -> List[ColumnProfile]:
+  seen: Dict[str, str] = {}
+  columns = []
+  for original in header:
+    name = sanitize(original)
+    if name in seen:
+      what = (f"column {original!r} appears twice" if seen[name] == original else
+              f"columns {seen[name]!r} and {original!r} both become {name!r}")
+      raise InputError(f"{path}, line 1: {what}; rename one so every column name is unique.")
+    seen[name] = original
+    columns.append(ColumnProfile(name=name, original=original))
+  return columns
+
+
+def label_column(columns: List[ColumnProfile], label: str, path: str) -> str:
+  for column in columns:
+    if label in (column.original, column.name):
+      return column.name
+  names = ", ".join(c.original for c in columns)
+  raise InputError(f"{path}: no column named {label!r} for --label (columns: {names}); pass one "
+                   "of these.")
+
+
+def check_label(profile: CsvProfile) -> None:
+  column = profile.column(profile.label)
+  share = len(profile.label_missing_rows) / (profile.rows + len(profile.label_missing_rows))
+  if share > MAX_LABEL_MISSING_SHARE:
+    raise InputError(
+        f"{profile.path}: {len(profile.label_missing_rows)} rows ({share:.0%}) have no value for "
+        f"label {profile.label!r} (first at line {profile.label_missing_rows[0]}); more than "
+        f"{MAX_LABEL_MISSING_SHARE:.0%} is too many to drop. Fill the label at the source.")
+  if profile.label_missing_rows:
+    profile.warnings.append(
+        f"{profile.path}: dropped {len(profile.label_missing_rows)} row(s) without a label "
+        f"(lines {lines_text(profile.label_missing_rows)}).")
+  if column.overflow or (column.distinct or 0) > MAX_LABEL_CLASSES:
+    kind = "numbers" if column.is_numeric else "values"
+    raise InputError(
+        f"{profile.path}: label {profile.label!r} has more than {MAX_LABEL_CLASSES} distinct "
+        f"{kind}; trainguard trains classifiers, not regressors. Bin the label into classes or "
+        "pick a categorical --label.")
+  if column.is_numeric and column.type_name == "FLOAT" and (column.distinct or 0) > 20:
+    raise InputError(
+        f"{profile.path}: label {profile.label!r} looks continuous ({column.distinct} distinct "
+        "decimal values); trainguard trains classifiers, not regressors. Bin it into classes.")
+  if (column.distinct or 0) < 2:
+    only = next(iter(column.values), "")
+    raise InputError(
+        f"{profile.path}: label {profile.label!r} has a single class ({only!r}); a classifier "
+        "needs at least two. Add rows of other classes or pick another --label.")
+
+
+# --- across files, and against the schema and the policy -------------------------------------
+
+
+def check_same_columns(train: CsvProfile, other: CsvProfile) -> None:
+  a = [c.name for c in train.columns]
+  b = [c.name for c in other.columns]
+  if a != b:
+    raise InputError(f"{other.path}: its columns ({', '.join(b)}) differ from {train.path}'s "
+                     f"({', '.join(a)}); both files need the same header.")
+
+
+def check_eval_classes(train: CsvProfile, other: CsvProfile) -> None:
+  unseen = sorted(set(other.label_classes) - set(train.label_classes))
+  if unseen:
+    raise InputError(
+        f"{other.path}: label {train.label!r} has class(es) {', '.join(map(repr, unseen))} that "
+        f"the training file {train.path} never has, so the model cannot learn them; remove those "
+        "rows from the eval file or add training rows of that class.")
+
+
+def check_classes_in_schema(profile: CsvProfile, classes: List[str], schema_folder: str) -> None:
+  unknown = sorted(set(profile.label_classes) - set(classes))
+  if unknown:
+    raise InputError(
+        f"{profile.path}: label {profile.label!r} has class(es) {', '.join(map(repr, unknown))} "
+        f"that {schema_folder}/schema.pbtxt does not list (its classes: {', '.join(classes)}); "
+        "fix the rows, or add the class to the label's domain in a reviewed schema change.")
+
+
+def check_k_neighbors(profile: CsvProfile, policy: Policy, presplit: bool) -> None:
+  """A SMOTE-family strategy needs k_neighbors + 1 rows of every class it synthesises; the train
+  split holds at most the file's rows of a class, so a class this small can never work. (`auto`
+  falls back to random over-sampling itself.)"""
+  strategy, k = policy.rebalance.strategy, policy.rebalance.k_neighbors
+  if strategy not in SYNTHESIZING_STRATEGIES:
+    return
+  counts = profile.column(profile.label).values
+  largest = max(counts.values())
+  for name, rows in sorted(counts.items(), key=lambda item: item[1]):
+    if rows < largest and rows < k + 1:
+      where = "the training file" if presplit else "the whole file (train gets about 2/3)"
+      raise InputError(
+          f"rebalance strategy {strategy!r} with k_neighbors={k} needs at least {k + 1} rows of "
+          f"every class it synthesises, but class {name!r} of label {profile.label!r} has {rows} "
+          f"in {where} ({profile.path}); lower rebalance.k_neighbors in policy.yaml, use "
+          "--rebalance random_over (or auto), or collect more rows.")
+
+
+def check_serving_columns(serving: CsvProfile, schema, policy: Policy, label: str) -> None:
+  """A serving sample must carry every feature the model reads at serving that the schema says is
+  present (presence > 0); otherwise every request would be rejected or silently imputed."""
+  have = {c.name for c in serving.kept_columns}
+  missing = [f.name for f in schema.feature
+             if f.name not in have and f.name != label and not policy.is_excluded(f.name)
+             and SERVING not in f.not_in_environment
+             and (f.presence.min_fraction > 0 or f.presence.min_count > 0)]
+  if missing:
+    raise InputError(
+        f"{serving.path}: no value in column(s) {', '.join(map(repr, missing))}, which the schema "
+        "requires at serving (presence above 0); add them to the serving sample, or, if serving "
+        "really lacks them, exclude them in policy.yaml or mark them not_in_environment: "
+        "\"SERVING\" in schema.pbtxt (a reviewed change).")
+
+
+def check_workdir(workdir: str) -> None:
+  """The workdir, or its nearest existing parent, is a folder (it is created when staging)."""
+  probe = workdir
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+  if not os.path.isdir(probe):
+    raise UsageError(f"--workdir {workdir}: {probe} is a file, not a folder; choose another "
+                     "--workdir.")

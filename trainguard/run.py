@@ -1,0 +1,177 @@
+"""The local run: the pipeline under LocalDagRunner, its output kept to one line per component,
+the run report written after every run, and what a failure means for the exit code.
+
+TensorFlow is imported here only inside `run_pipeline`, after the pre-flight has passed, so the CLI
+module itself stays TensorFlow-free (it rejects bad input in well under a second).
+"""
+import contextlib
+import datetime
+import errno
+import logging
+import os
+import re
+import sys
+import time
+from typing import List, Optional
+
+from trainguard import schema_folder
+from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_USAGE, DataError, UserError
+from trainguard.pipeline import beam_options, configs
+from trainguard.preflight import PreparedRun, RunOptions
+
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EFBIG)
+
+
+def beam_args(options: RunOptions) -> List[str]:
+  """The Beam arguments of the run: the portable runner's, the user's, or the choice by size."""
+  return beam_options.choose(list(options.inputs), list(options.beam_args) or None,
+                             options.beam_endpoint, options.beam_worker_pool)
+
+
+def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool):
+  """Runs the pipeline with LocalDagRunner; returns the run summary read back from ML Metadata."""
+  log_path = os.path.join(plan.workdir, "logs",
+                          f"{plan.pipeline_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  with _quiet_unless(options.verbose, log_path):
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+    from trainguard.pipeline import metadata, pipeline, results  # pylint: disable=g-import-not-at-top
+    paths = results.RunPaths(plan.workdir, plan.pipeline_name)
+    tfx_pipeline = pipeline.create_pipeline(
+        pipeline_name=plan.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        data_root=plan.data_root,
+        schema_path=schema_folder.schema_path(plan.schema_folder),
+        policy=plan.policy,
+        label_key=plan.label,
+        label_classes=plan.label_classes,
+        serving_model_dir=paths.serving_model_dir,
+        preprocessing_fn=options.preprocessing_fn or configs.PREPROCESSING_FN,
+        run_fn=options.run_fn or configs.RUN_FN,
+        epochs=options.epochs or configs.EPOCHS,
+        batch_size=configs.BATCH_SIZE,
+        learning_rate=configs.LEARNING_RATE,
+        early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
+        seed=configs.SEED if options.seed is None else options.seed,
+        eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
+        serving_data_root=plan.serving_root,
+        previous_span_root=plan.previous_root,
+        presplit=plan.presplit,
+        include_training=include_training,
+        preflight_findings=plan.preflight,
+        metadata_connection_config=metadata.ensure_store(paths.metadata_path),
+        beam_pipeline_args=beam_args(options))
+    from trainguard.models import autograph_rules  # pylint: disable=g-import-not-at-top
+    autograph_rules.skip_library_conversion()  # for TFMA in the Evaluator, in this process
+    try:
+      LocalDagRunner().run(tfx_pipeline)
+    except Exception as e:  # pylint: disable=broad-except
+      failed = PipelineFailed(e, log_path)
+      failed.report_path = _write_report(results, paths)
+      raise failed from e
+    summary = results.latest_run(paths)
+    summary.report_path = _write_report(results, paths, summary)
+  summary.log_path = log_path
+  return summary
+
+
+def _write_report(results, paths, summary=None) -> Optional[str]:
+  """The HTML run report, after every run (finished, blocked or failed), from ML Metadata."""
+  from trainguard import report  # pylint: disable=g-import-not-at-top
+  try:
+    return report.write_report(summary or results.latest_run(paths))
+  except Exception:  # pylint: disable=broad-except
+    logging.exception("could not write the run report")
+    return None
+
+
+class PipelineFailed(RuntimeError):
+
+  def __init__(self, error: Exception, log_path: str):
+    super().__init__(str(error))
+    self.error = error
+    self.log_path = log_path
+    self.report_path: Optional[str] = None
+
+
+class _Progress(logging.Handler):
+  """Turns LocalDagRunner's log lines into one line per component on the terminal."""
+
+  _PATTERNS = (
+      (re.compile(r"Component (\S+) is running"), "running"),
+      (re.compile(r"Component (\S+) is finished"), "done"),
+  )
+
+  def __init__(self, stream):
+    super().__init__(logging.INFO)
+    self.stream = stream
+    self.started = {}
+
+  def emit(self, record):
+    message = record.getMessage()
+    for pattern, what in self._PATTERNS:
+      match = pattern.search(message)
+      if not match:
+        continue
+      node = match.group(1).rstrip(".")
+      if what == "running":
+        self.started[node] = time.time()
+        print(f"  {node} …", file=self.stream, flush=True)
+      elif what == "done":
+        seconds = time.time() - self.started.get(node, time.time())
+        print(f"  {node} done in {seconds:.1f} s", file=self.stream, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_unless(verbose: bool, log_path: str):
+  """Sends TensorFlow/Beam/TFX output to the log file; the terminal gets one line per component."""
+  terminal = sys.stderr
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbose else "3")
+  root = logging.getLogger()
+  saved = (list(root.handlers), root.level)
+  log_file = open(log_path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+  file_handler = logging.StreamHandler(log_file)
+  file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  progress = _Progress(terminal)
+  if not verbose:
+    root.handlers = []
+  root.addHandler(file_handler)
+  root.addHandler(progress)
+  root.setLevel(logging.INFO)
+  logging.captureWarnings(True)
+  try:
+    if verbose:
+      yield
+    else:
+      with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
+        import absl.logging  # pylint: disable=g-import-not-at-top
+        absl.logging.set_verbosity(absl.logging.INFO)
+        absl.logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
+        yield
+  finally:
+    root.handlers, level = saved
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    log_file.close()
+
+
+def failure_message(failed: PipelineFailed):
+  """Exit code and message for a failed run: a data problem the Trainer found (the loss diverged)
+  is the user's to fix (exit 1); anything else is an internal error (exit 3)."""
+  error = failed.error
+  while error.__cause__ is not None:
+    error = error.__cause__
+  where = f"\nfull log: {failed.log_path}" + (
+      f"\nreport: {failed.report_path}" if failed.report_path else "")
+  if isinstance(error, DataError):
+    return EXIT_BLOCKED, f"trainguard: {error.context or 'the data stopped the run'}: {error}{where}"
+  if isinstance(error, UserError):
+    context = f"{error.context}: " if error.context else ""
+    return error.exit_code, f"trainguard: error: {context}{error}{where}"
+  if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
+    return EXIT_USAGE, (f"trainguard: error: a component could not write "
+                        f"{error.filename or 'its output'} ({error.strerror}); free space on that "
+                        f"disk or pass another --workdir, then run again (finished components "
+                        f"are reused).{where}")
+  return (EXIT_INTERNAL,
+          f"trainguard: internal error, the pipeline failed: {type(error).__name__}: {error}{where}")
