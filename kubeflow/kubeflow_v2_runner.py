@@ -21,11 +21,10 @@ import sys
 from importlib import metadata
 from typing import Any, Dict, List, Optional
 
-import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 import yaml
 
-from trainguard import schemas
+from trainguard import schema_folder, schemas
 from trainguard.models import features
 from trainguard.pipeline import configs, pipeline
 from trainguard.policy import POLICY_FILE, Policy
@@ -67,9 +66,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def pipeline_arguments(args: argparse.Namespace) -> Dict[str, Any]:
   """The arguments of `create_pipeline` for the image: runtime parameters and paths inside it."""
-  schema_folder = schemas.schema_dir(args.schema)  # read now from the installed package
-  schema = tfdv.load_schema_text(os.path.join(schema_folder, "schema.pbtxt"))
-  policy = Policy.load(schema_folder, schema)
+  folder = schemas.schema_dir(args.schema)  # read now from the installed package
+  schema = schema_folder.read_schema(schema_folder.schema_path(folder))
+  policy = Policy.load(folder, schema)
   in_image = image_schema_folder(args.schema)
 
   def parameter(name, default):
@@ -81,8 +80,8 @@ def pipeline_arguments(args: argparse.Namespace) -> Dict[str, Any]:
       data_root=parameter("data_root", args.data_root),
       serving_data_root=parameter("serving_data_root", args.serving_data_root),
       previous_span_root=parameter("previous_span_root", args.previous_span_root),
-      schema_path=os.path.join(schema_folder, "schema.pbtxt"),  # the same file, read now
-      runtime_schema_path=posixpath.join(in_image, "schema.pbtxt"),
+      schema_path=schema_folder.schema_path(folder),  # the same file, read now
+      runtime_schema_path=posixpath.join(in_image, schema_folder.SCHEMA_FILE),
       # The policy travels in the spec as JSON; name the file the image holds, not this checkout.
       policy=Policy(policy.data, source=posixpath.join(in_image, POLICY_FILE)),
       label_key=args.label,

@@ -36,6 +36,7 @@ import os
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from trainguard import policy as policy_lib
+from trainguard import schema_folder
 from trainguard.models import features as features_lib
 
 PLAN_VERSION = 1
@@ -151,10 +152,7 @@ def _config(policy_data: Mapping[str, Any], kinds: Mapping[str, str], label_key:
 
 def _as_schema(schema: Union[str, os.PathLike, Any]):
   if isinstance(schema, (str, os.PathLike)):
-    from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
-    from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
-    with open(schema, encoding="utf-8") as f:
-      return text_format.Parse(f.read(), schema_pb2.Schema())
+    return schema_folder.read_schema(os.fspath(schema))
   return schema
 
 

@@ -6,6 +6,10 @@ rows with real gaps) against the curated `schemas/penguins`, and prints each com
 eval accuracy, and where the pushed model, the metadata store and the artifacts are. Any `trainguard
 run` option passes through (`--workdir`, `--epochs`, `--beam-arg`, `--serving-data`, ...);
 `--data FILE.csv` with `--label` and `--schema` points it at other data.
+
+It imports `trainguard.cli`, the one layering inversion in `pipeline/` (a runner above the CLI):
+deliberate, so that `make run` and `trainguard run` share one pre-flight, one output and one set of
+exit codes instead of this runner repeating them.
 """
 import argparse
 import sys

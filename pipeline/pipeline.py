@@ -10,7 +10,7 @@ splits under stock's node ids, read by Arrow and encoded in C++ instead of cell 
 When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
 run ends with DataGuard's findings published and no Transform execution, no model.
 """
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 # Not `tfx.v1`: importing it also imports every extension (Vertex AI, Cloud AI Platform bulk
@@ -32,6 +32,7 @@ from trainguard.components.transform.component import Transform
 from trainguard.components.data_guard.component import DataGuard
 from trainguard.components.rebalance.component import Rebalance
 from trainguard.models import features, preprocessing_plan
+from trainguard.pipeline import configs
 from trainguard.policy import Policy
 
 
@@ -46,27 +47,28 @@ def create_pipeline(
     serving_model_dir: str,
     preprocessing_fn: str,
     run_fn: str,
-    train_hash_buckets: int = 2,
-    eval_hash_buckets: int = 1,
-    epochs: int = 60,
-    batch_size: int = 32,
-    learning_rate: float = 0.01,
-    early_stopping_patience: int = 8,
-    seed: int = 42,
+    train_hash_buckets: int = configs.TRAIN_HASH_BUCKETS,
+    eval_hash_buckets: int = configs.EVAL_HASH_BUCKETS,
+    epochs: int = configs.EPOCHS,
+    batch_size: int = configs.BATCH_SIZE,
+    learning_rate: float = configs.LEARNING_RATE,
+    early_stopping_patience: int = configs.EARLY_STOPPING_PATIENCE,
+    seed: int = configs.SEED,
     serving_data_root: Optional[Union[str, RuntimeParameter]] = None,
     previous_span_root: Optional[Union[str, RuntimeParameter]] = None,
     presplit: bool = False,
     include_training: bool = True,
     stop_after: Optional[str] = None,
     preflight_findings: Sequence[Any] = (),
-    eval_accuracy_threshold: float = 0.6,
+    eval_accuracy_threshold: float = configs.EVAL_ACCURACY_THRESHOLD,
     baseline_model_resolver: bool = True,
     runtime_schema_path: Optional[str] = None,
     metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> Pipeline:
-  """Builds the pipeline. Every tunable is an argument; `configs.py` holds the defaults.
+  """Builds the pipeline. Every tunable is an argument; its default is `configs.py`'s constant
+  (the signature names them, so no number is written twice).
 
   `include_training=False` builds the front half only (ingest, statistics, DataGuard): what
   `trainguard diagnose` runs. `stop_after="rebalance"` builds every data stage (through Transform

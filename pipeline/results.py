@@ -3,9 +3,7 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from google.protobuf import text_format
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_metadata.proto.v0 import schema_pb2
 
 
 # TFMA's name for the SparseCategoricalAccuracy metric the Evaluator computes.
@@ -29,11 +27,6 @@ class RunPaths:
   @property
   def serving_model_dir(self) -> str:
     return os.path.join(self.workdir, "serving_model", self.pipeline_name)
-
-
-def load_schema(path: str) -> schema_pb2.Schema:
-  with open(path, encoding="utf-8") as f:
-    return text_format.Parse(f.read(), schema_pb2.Schema())
 
 
 @dataclasses.dataclass

@@ -27,7 +27,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
-from trainguard import artifacts
+from trainguard import artifacts, schema_folder
 from trainguard.report import evaluation, readers
 from trainguard.report.data import RebalanceInfo, ReportData, StepState, StepTiming, TransformInfo
 
@@ -157,12 +157,11 @@ def _label_and_classes(summary, notes: List[str]):
   label_key = label_key or str(configs.get("DataGuard", {}).get("label_key", ""))
   schema_uri = _uri(summary, "ImportSchemaGen.schema") or _uri(summary, "SchemaGen.schema")
   if label_key and schema_uri:
-    path = os.path.join(schema_uri, "schema.pbtxt")
+    path = schema_folder.schema_path(schema_uri)
     if readers.exists(path):
       try:
         from trainguard.models import features  # pylint: disable=g-import-not-at-top
-        from trainguard.pipeline import results  # pylint: disable=g-import-not-at-top
-        classes = features.label_classes_from_schema(results.load_schema(path), label_key)
+        classes = features.label_classes_from_schema(schema_folder.read_schema(path), label_key)
       except (ValueError, OSError):
         classes = []  # a label without a string domain: class ids are shown as numbers
   return label_key, classes
