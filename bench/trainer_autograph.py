@@ -8,11 +8,9 @@ much of it went to `fit`, the serving signatures and `save` (models/autograph_ru
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from bench import report
 

@@ -19,8 +19,8 @@ from typing import Optional, Sequence
 
 from trainguard import preflight, schema_folder, schema_review
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
-from trainguard.errors import (EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK,  # pylint: disable=unused-import
-                               EXIT_USAGE, UserError)
+# EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
+from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, STRATEGIES
 from trainguard.preflight import options as run_options

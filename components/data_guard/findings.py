@@ -17,7 +17,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 # Its readers (the runner, tests) import the name from here too; it is spelled in artifacts.py.
-from trainguard.artifacts import FINDINGS_FILE  # pylint: disable=unused-import
+from trainguard.artifacts import FINDINGS_FILE  # noqa: F401  pylint: disable=unused-import
 
 VERSION = 1
 _ORDER = {"block": 0, "warn": 1, "info": 2}

@@ -160,7 +160,7 @@ class _Differ:
     lines = [f"- removed (was: {'; '.join(summary)})",
              self._effect("blocks", "SCHEMA_NEW_COLUMN", name,
                           "while the data still has the column"),
-             f"  - allows SCHEMA_MISSING_COLUMN and every other anomaly on it (no longer checked)"]
+             "  - allows SCHEMA_MISSING_COLUMN and every other anomaly on it (no longer checked)"]
     if name in self.new.policy.data["features"]:
       lines.append(f"- policy features.{name}: names a feature the schema no longer has; remove "
                    "the entry (`trainguard schema check` fails until then)")
@@ -283,7 +283,7 @@ class _Differ:
       lines.append(f"- domain: added {quoted_values(added)}")
       lines.append(self._effect("allows", kind, name, f"for {quoted_values(added)}"))
       if is_label:
-        lines.append(f"  - new label class(es): the model's outputs change; retrain")
+        lines.append("  - new label class(es): the model's outputs change; retrain")
     if removed:
       lines.append(f"- domain: removed {quoted_values(removed)}")
       lines.append(self._effect("blocks", kind, name, f"for {quoted_values(removed)}"))
