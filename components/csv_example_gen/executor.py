@@ -9,12 +9,12 @@ executor writes the same examples, split the same way, in two streaming passes o
 1. Types. Every column read as text; per block, each column's non-empty values are matched with
    regular expressions in Arrow (`^-?[0-9]+$`, plain decimals) and the integers range-checked by an
    Arrow cast; the few values that match neither (spaces, `+`, `_`, `inf`, `nan`, text) go through
-   the same Python test as stock (`_value_type`, tfx_bsl's `_InferValueType`), which stops at a
-   column's first text value. Verdicts per column: INT if every non-empty value is an int64, else
+   the same Python test as stock (`value_type`, tfx_bsl's `_InferValueType`), which stops at a
+   column's first text value. Types per column (`column_types.py`): INT if every non-empty value is an int64, else
    FLOAT if every one is a float, else STRING; UNKNOWN (no value at all) for an all-empty column.
    Files of a split are combined by a small `CombineGlobally` (one tuple per file), fed to pass 2
    as a side input: no row crosses a stage boundary.
-2. Examples. Each file read again with the verdicts as Arrow column types (a column whose values
+2. Examples. Each file read again with those types as Arrow column types (a column whose values
    Arrow would parse differently from Python, e.g. ` 12` or `1_000`, is read as text and converted
    by Python's `int`/`float`, as stock does), each column turned into a list column (one value per
    row, an empty list for an empty cell) and encoded by tfx_bsl's C++
@@ -34,13 +34,11 @@ every row lands in the same split as under stock, and the output files are byte-
 """
 import math
 import os
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import tensorflow as tf
 from absl import logging
 from tfx import types
@@ -51,175 +49,19 @@ from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from trainguard.components.csv_example_gen.column_types import (
+    DEFAULT_BLOCK_SIZE, FLOAT, INT, STRING, TYPE_NAMES, UNKNOWN, ColumnTypes,
+    header, infer_types, join_types, read_blocks)
 from trainguard.components.util import spill_shuffle
 
-# Column types, ordered like tfx_bsl's csv_decoder.ColumnType (a value's type only ever moves up).
-UNKNOWN, INT, FLOAT, STRING = 0, 1, 2, 3
-TYPE_NAMES = {UNKNOWN: "UNKNOWN", INT: "INT", FLOAT: "FLOAT", STRING: "STRING"}
-
-# Bytes of CSV that Arrow parses into one record batch: what bounds memory per file. A block must
-# hold the longest row; a file with a longer one is read again with blocks twice as large.
-DEFAULT_BLOCK_SIZE = 4 << 20
-MAX_BLOCK_SIZE = 1 << 30
-
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-# Values Arrow's int64 / float64 parsers read exactly as Python's int() / float() do. Anything else
-# that Python accepts (surrounding spaces, '+', '_' between digits, 'inf', 'nan'; Arrow would also
-# accept hexadecimal integers, which Python's int() does not) is decided and converted by Python.
-_CLEAN_INT = r"^-?[0-9]+$"
-_CLEAN_FLOAT = r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 # Protobuf's double -> float conversion (what stock's FloatList does with Python's float): to the
 # nearest float32, except that values up to halfway between FLT_MAX and 2**128 become FLT_MAX, not
 # inf as a plain cast rounds the exact halfway point.
 _FLT_MAX = float(np.finfo(np.float32).max)
 _FLT_HALFWAY = float.fromhex("0x1.ffffffp+127")
-
-
-class Verdict(NamedTuple):
-  """What pass 1 learns from a split's files."""
-  types: Tuple[int, ...]  # per column
-  python: Tuple[bool, ...]  # per column: some value is converted by Python, not Arrow
-  block_size: int  # blocks large enough for the longest row
-
-
-def _value_type(cell: bytes) -> int:
-  """One cell's type, exactly as tfx_bsl's csv_decoder._InferValueType (stock's inference)."""
-  if not cell:
-    return UNKNOWN
-  try:
-    return INT if _INT64_MIN <= int(cell) <= _INT64_MAX else STRING
-  except ValueError:
-    try:
-      float(cell)
-    except ValueError:
-      return STRING
-    return FLOAT
-
-
-def _python_type(values: pa.Array, current: int) -> int:
-  """The type of `values` (text, no nulls) joined with `current`, by Python, one by one; stops at
-  the first text value."""
-  for cell in values.cast(pa.binary()).to_pylist():
-    current = max(current, _value_type(cell))
-    if current == STRING:
-      break
-  return current
-
-
-def _column_type(values: pa.Array, current: int) -> Tuple[int, bool]:
-  """(type of `current` joined with these values', whether any value needs Python to convert).
-
-  `values`: one block of one column as text, empty cells null."""
-  if values.null_count:
-    values = values.drop_null()
-  if not len(values):
-    return current, False
-  is_int = pc.match_substring_regex(values, _CLEAN_INT)
-  ints = int(pc.sum(is_int).as_py() or 0)
-  found, needs_python = UNKNOWN, False
-  if ints:
-    int_values = values if ints == len(values) else values.filter(is_int)
-    try:
-      pc.cast(int_values, pa.int64())
-      found = INT
-    except (pa.ArrowInvalid, OverflowError):  # beyond int64 (stock: STRING), or let Python judge
-      found = _python_type(int_values, found)
-      needs_python = found != STRING
-  if ints < len(values) and found != STRING:
-    rest = values.filter(pc.invert(is_int)) if ints else values
-    is_float = pc.match_substring_regex(rest, _CLEAN_FLOAT)
-    floats = int(pc.sum(is_float).as_py() or 0)
-    if floats:
-      found = max(found, FLOAT)
-    if floats < len(rest):
-      found = _python_type(rest.filter(pc.invert(is_float)), max(current, found))
-      needs_python = needs_python or found != STRING
-  return max(current, found), needs_python
-
-
-def _join(a: Verdict, b: Verdict) -> Verdict:
-  return Verdict(tuple(max(x, y) for x, y in zip(a.types, b.types)),
-                 tuple(x or y for x, y in zip(a.python, b.python)),
-                 max(a.block_size, b.block_size))
-
-
-class _RowTooLong(Exception):
-  """A row does not fit in a block."""
-
-
-def _is_local(path: str) -> bool:
-  return "://" not in path
-
-
-def _open(path: str):
-  """What Arrow reads: the path itself on a local disk (Arrow decompresses .gz, .bz2, ... by the
-  name), else Beam's file system (GCS, S3, ...; compression by the name, as stock reads)."""
-  return path if _is_local(path) else beam.io.filesystems.FileSystems.open(path)
-
-
-def _read(path: str, column_names: Sequence[str],
-          column_types: Dict[str, pa.DataType], block_size: int) -> Iterator[pa.RecordBatch]:
-  """The file's data rows in blocks: the header line skipped (the names are stock's, see
-  `header`), an empty cell as null, quoted fields with commas, quotes and line breaks, blank lines
-  skipped as stock skips them."""
-  options = dict(
-      read_options=pa_csv.ReadOptions(column_names=list(column_names), skip_rows=1,
-                                      block_size=block_size),
-      parse_options=pa_csv.ParseOptions(delimiter=",", quote_char='"', double_quote=True,
-                                        escape_char=False, newlines_in_values=True,
-                                        ignore_empty_lines=True),
-      convert_options=pa_csv.ConvertOptions(
-          column_types=column_types, null_values=[""], strings_can_be_null=True,
-          quoted_strings_can_be_null=True, check_utf8=True))
-  try:
-    reader = pa_csv.open_csv(_open(path), **options)
-    while True:
-      try:
-        batch = reader.read_next_batch()
-      except StopIteration:
-        return
-      if batch.num_rows:
-        yield batch
-  except pa.ArrowInvalid as e:
-    if "Empty CSV file" in str(e):
-      return  # no line at all: no example, as stock
-    if "straddles two block boundaries" in str(e) and block_size < MAX_BLOCK_SIZE:
-      raise _RowTooLong() from e
-    raise ValueError(f"Invalid CSV in {path}: {e}") from e
-
-
-def header(path: str) -> List[str]:
-  """Column names as stock reads them (first line, stripped, split on commas, no quoting)."""
-  return io_utils.load_csv_column_names(path)
-
-
-def infer_types(path: str, column_names: Sequence[str],
-                block_size: int = DEFAULT_BLOCK_SIZE) -> Verdict:
-  """Pass 1 over one file: each column's type, whether Python must convert it, and a block size
-  that holds the file's longest row (from `block_size` on, doubled until it does)."""
-  while True:
-    try:
-      return _infer_types(path, column_names, block_size)
-    except _RowTooLong:
-      block_size *= 2
-
-
-def _infer_types(path: str, column_names: Sequence[str], block_size: int) -> Verdict:
-  types = [UNKNOWN] * len(column_names)
-  needs_python = [False] * len(column_names)
-  text = {name: pa.string() for name in column_names}
-  for batch in _read(path, column_names, text, block_size):
-    for i in range(len(column_names)):
-      if types[i] == STRING:
-        continue
-      types[i], python = _column_type(batch.column(i), types[i])
-      needs_python[i] = needs_python[i] or python
-  # Read to the end even when every column is text: every cell is checked to be UTF-8 (stock fails
-  # on one that is not) and every row to fit in a block, so that pass 2 cannot fail midway.
-  return Verdict(tuple(types), tuple(needs_python), block_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,9 +173,9 @@ def splice(single_feature_examples: Sequence[Sequence[bytes]], rows: int) -> Lis
 class Encoder:
   """Blocks of one split's files -> canonical serialized tf.Examples."""
 
-  def __init__(self, column_names: Sequence[str], verdict: Verdict):
+  def __init__(self, column_names: Sequence[str], file_types: ColumnTypes):
     self.column_names = list(column_names)
-    self.types, python, self.block_size = verdict
+    self.types, python, self.block_size = file_types
     # Python converts numbers only: a column that became text after some value needed Python (in
     # an earlier block or another file) is read as bytes like any text column.
     self.python = tuple(p and kind in (INT, FLOAT) for p, kind in zip(python, self.types))
@@ -349,10 +191,10 @@ class Encoder:
             if kind != UNKNOWN}
 
   def read(self, path: str, block_size: int = 0) -> Iterator[pa.RecordBatch]:
-    """The file's blocks with the verdict's types (blocks of at least the verdict's size)."""
-    types = self.arrow_types()
-    text = {name: pa.string() for name in self.column_names if name not in types}
-    return _read(path, self.column_names, {**text, **types}, max(block_size, self.block_size))
+    """The file's blocks with these column types (blocks of at least pass 1's block size)."""
+    typed = self.arrow_types()
+    text = {name: pa.string() for name in self.column_names if name not in typed}
+    return read_blocks(path, self.column_names, {**text, **typed}, max(block_size, self.block_size))
 
   def encode(self, batch: pa.RecordBatch) -> List[bytes]:
     rows = batch.num_rows
@@ -369,41 +211,41 @@ class Encoder:
 
 
 @beam.typehints.with_input_types(str)
-@beam.typehints.with_output_types(Verdict)
+@beam.typehints.with_output_types(ColumnTypes)
 class _InferFileTypes(beam.DoFn):
-  """Pass 1 of one file: one small verdict per file."""
+  """Pass 1 of one file: one small ColumnTypes per file."""
 
   def __init__(self, column_names: Sequence[str], block_size: int):
     self._column_names = list(column_names)
     self._block_size = block_size
 
-  def process(self, path: str) -> Iterable[Verdict]:
+  def process(self, path: str) -> Iterable[ColumnTypes]:
     yield infer_types(path, self._column_names, self._block_size)
 
 
-class _JoinVerdicts(beam.CombineFn):
+class _JoinColumnTypes(beam.CombineFn):
   """Per column: the highest type seen in any file, and whether any file needs Python."""
 
   def __init__(self, columns: int):
     self._columns = columns
 
-  def create_accumulator(self) -> Verdict:
-    return Verdict((UNKNOWN,) * self._columns, (False,) * self._columns, 0)
+  def create_accumulator(self) -> ColumnTypes:
+    return ColumnTypes((UNKNOWN,) * self._columns, (False,) * self._columns, 0)
 
-  def add_input(self, accumulator: Verdict, verdict: Verdict) -> Verdict:
-    return _join(accumulator, verdict)
+  def add_input(self, accumulator: ColumnTypes, file_types: ColumnTypes) -> ColumnTypes:
+    return join_types(accumulator, file_types)
 
-  def merge_accumulators(self, accumulators: Iterable[Verdict]) -> Verdict:
+  def merge_accumulators(self, accumulators: Iterable[ColumnTypes]) -> ColumnTypes:
     result = self.create_accumulator()
     for accumulator in accumulators:
-      result = _join(result, accumulator)
+      result = join_types(result, accumulator)
     return result
 
-  def extract_output(self, accumulator: Verdict) -> Verdict:
+  def extract_output(self, accumulator: ColumnTypes) -> ColumnTypes:
     return accumulator
 
 
-@beam.typehints.with_input_types(str, Verdict)
+@beam.typehints.with_input_types(str, ColumnTypes)
 @beam.typehints.with_output_types(bytes)
 class _EncodeFile(beam.DoFn):
   """Pass 2 of one file: its rows as canonical serialized tf.Examples, block by block."""
@@ -411,16 +253,16 @@ class _EncodeFile(beam.DoFn):
   def __init__(self, column_names: Sequence[str]):
     self._column_names = list(column_names)
     self._encoder = None
-    self._verdict = None
+    self._types = None
     self._rows = beam.metrics.Metrics.counter("trainguard_csv_example_gen", "rows")
 
-  def process(self, path: str, verdict: Verdict) -> Iterable[bytes]:
-    if self._encoder is None or self._verdict != verdict:
-      self._encoder = Encoder(self._column_names, verdict)
-      self._verdict = verdict
+  def process(self, path: str, file_types: ColumnTypes) -> Iterable[bytes]:
+    if self._encoder is None or self._types != file_types:
+      self._encoder = Encoder(self._column_names, file_types)
+      self._types = file_types
       logging.info("Column types: %s", ", ".join(
           f"{name} {TYPE_NAMES[kind]}{' (converted by Python)' if python else ''}"
-          for name, kind, python in zip(self._column_names, verdict.types, verdict.python)))
+          for name, kind, python in zip(self._column_names, file_types.types, file_types.python)))
     for batch in self._encoder.read(path):
       self._rows.inc(batch.num_rows)
       yield from self._encoder.encode(batch)
@@ -455,11 +297,11 @@ def CsvToSerializedExamples(  # pylint: disable=invalid-name
   logging.info("Reading %d CSV file(s) of %s with %d columns.", len(files),
                os.path.join(input_base, split_pattern), len(column_names))
   paths = pipeline | "Files" >> beam.Create(files)
-  verdict = (paths
-             | "InferTypes" >> beam.ParDo(_InferFileTypes(column_names, block_size))
-             | "JoinTypes" >> beam.CombineGlobally(_JoinVerdicts(len(column_names))))
+  split_types = (paths
+                   | "InferTypes" >> beam.ParDo(_InferFileTypes(column_names, block_size))
+                   | "JoinTypes" >> beam.CombineGlobally(_JoinColumnTypes(len(column_names))))
   return paths | "Encode" >> beam.ParDo(_EncodeFile(column_names),
-                                        beam.pvalue.AsSingleton(verdict))
+                                        beam.pvalue.AsSingleton(split_types))
 
 
 # CSV bytes per output shard: a shard is held in memory while it is sorted and written (about

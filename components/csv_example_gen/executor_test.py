@@ -24,6 +24,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
+from trainguard.components.csv_example_gen import column_types
 from trainguard.components.csv_example_gen import executor as ours
 
 BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -146,13 +147,13 @@ def test_value_type_is_tfx_bsls():
   values = [v.encode() for cells in TRICKY.values() for v in cells] + [
       b"1e", b"e3", b".", b"-", b"+", b"--1", b"1-", b"0x1p3", b"1__0", b"_1", b"1_", b"infinity",
       b"infinit", b"nan1", b"1.5.5", b"\xc2\xa012", b"\n12\n", b"12\x00", b"0b101", b"1j"]
-  expected = {csv_decoder.ColumnType.UNKNOWN: ours.UNKNOWN, csv_decoder.ColumnType.INT: ours.INT,
-              csv_decoder.ColumnType.FLOAT: ours.FLOAT, csv_decoder.ColumnType.STRING: ours.STRING}
+  expected = {csv_decoder.ColumnType.UNKNOWN: column_types.UNKNOWN, csv_decoder.ColumnType.INT: column_types.INT,
+              csv_decoder.ColumnType.FLOAT: column_types.FLOAT, csv_decoder.ColumnType.STRING: column_types.STRING}
   for value in values:
-    assert ours._value_type(value) == expected[csv_decoder._InferValueType(value)], value
+    assert column_types.value_type(value) == expected[csv_decoder._InferValueType(value)], value
 
 
-@pytest.mark.parametrize("block_size", [1 << 10, 1 << 16, ours.DEFAULT_BLOCK_SIZE])
+@pytest.mark.parametrize("block_size", [1 << 10, 1 << 16, column_types.DEFAULT_BLOCK_SIZE])
 def test_column_types_are_stocks_on_tricky_columns(tmp_path, block_size):
   columns, rows = _tricky_rows()
   # Enough rows that small blocks split the file: the tricky rows come last, in the last block.
@@ -160,11 +161,11 @@ def test_column_types_are_stocks_on_tricky_columns(tmp_path, block_size):
             "1", "1", "1", "1.5", "1.5", "1", "1.5", "1", "1", "x"]] * 200
   assert len(plain[0]) == len(columns)
   path = _write_csv(str(tmp_path / "data.csv"), columns, plain + rows)
-  types, _, used_block_size = ours.infer_types(path, ours.header(path), block_size)
+  types, _, used_block_size = column_types.infer_types(path, column_types.header(path), block_size)
   # Blocks too small for the longest row (20,000 bytes) are doubled until they hold it.
   assert (used_block_size > block_size) == (block_size == 1 << 10)
-  assert {c: ours.TYPE_NAMES[t] for c, t in zip(columns, types)} == _stock_types(path)
-  assert dict(zip(columns, (ours.TYPE_NAMES[t] for t in types))) == {
+  assert {c: column_types.TYPE_NAMES[t] for c, t in zip(columns, types)} == _stock_types(path)
+  assert dict(zip(columns, (column_types.TYPE_NAMES[t] for t in types))) == {
       "ints": "INT", "floats": "FLOAT", "exp_only": "FLOAT", "negative": "INT",
       "empty_cells": "INT", "all_empty": "UNKNOWN", "numeric_then_text": "STRING",
       "text_then_numeric": "STRING", "int_overflow": "STRING", "overflow_in_floats": "STRING",
@@ -178,8 +179,8 @@ def test_column_types_are_stocks_on_tricky_columns(tmp_path, block_size):
 def test_values_arrow_would_parse_differently_are_converted_by_python(tmp_path):
   columns, rows = _tricky_rows()
   path = _write_csv(str(tmp_path / "data.csv"), columns, rows)
-  types, python, _ = ours.infer_types(path, ours.header(path))
-  needs_python = {c for c, t, p in zip(columns, types, python) if p and t != ours.STRING}
+  types, python, _ = column_types.infer_types(path, column_types.header(path))
+  needs_python = {c for c, t, p in zip(columns, types, python) if p and t != column_types.STRING}
   assert needs_python == {"spaces_ints", "plus_and_underscores", "underscore_floats", "inf_nan",
                           "huge_digits"}
 
@@ -246,9 +247,9 @@ def test_block_boundaries_do_not_change_the_examples(tmp_path):
            f"{rng.random():.6g}" if rng.random() > 0.2 else "",
            rng.choice(["a", "b,c", "d\ne", ""])] for _ in range(3000)]
   path = _write_csv(str(tmp_path / "data.csv"), ["i", "f", "s"], rows)
-  names = ours.header(path)
-  small, large = (ours.Encoder(names, ours.infer_types(path, names, size))
-                  for size in (1 << 10, ours.DEFAULT_BLOCK_SIZE))
+  names = column_types.header(path)
+  small, large = (ours.Encoder(names, column_types.infer_types(path, names, size))
+                  for size in (1 << 10, column_types.DEFAULT_BLOCK_SIZE))
   assert small.block_size == 1 << 10 and small.types == large.types
   assert len(list(small.read(path))) > 10 and len(list(large.read(path))) == 1
   examples = [[r for b in encoder.read(path) for r in encoder.encode(b)]
