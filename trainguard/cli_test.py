@@ -78,16 +78,11 @@ def test_schema_init_writes_a_reviewable_pair_and_refuses_to_overwrite(tmp_path,
   assert "pass --force" in capsys.readouterr().err
 
 
-def test_rejections_happen_before_tensorflow_is_imported(tmp_path):
-  code = (
-      "import sys\n"
+def test_rejections_happen_before_tensorflow_is_imported(tmp_path, without_heavy_imports):
+  without_heavy_imports(
       "from trainguard import cli\n"
       f"assert cli.main(['run', {str(tmp_path / 'nope.csv')!r}, '--label', 'y']) == 2\n"
-      f"assert cli.main(['diagnose', {_good(tmp_path)!r}, '--label', 'q']) == 2\n"
-      "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
-      "assert 'apache_beam' not in sys.modules, 'beam was imported'\n")
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr
+      f"assert cli.main(['diagnose', {_good(tmp_path)!r}, '--label', 'q']) == 2\n")
 
 
 def test_console_script_help_and_exit_code(tmp_path):

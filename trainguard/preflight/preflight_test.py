@@ -1,8 +1,6 @@
 """The pre-flight over a user's CSV: profile, findings, staging and schema inference, no TensorFlow."""
 import dataclasses
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -322,17 +320,14 @@ def test_python_whitespace_is_what_str_strip_strips():
       chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
-def test_the_block_wise_pass_imports_no_tensorflow(tmp_path):
+def test_the_block_wise_pass_imports_no_tensorflow(tmp_path, without_heavy_imports):
   path = _write(tmp_path, _mixed())
-  code = (
+  without_heavy_imports(
       "import sys\n"
       "from trainguard import preflight\n"
       f"profile = preflight.inspect({path!r}, 'y')\n"
       f"preflight.stage(profile, {str(tmp_path / 'out.csv')!r})\n"
-      "assert 'pyarrow' in sys.modules\n"
-      "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr
+      "assert 'pyarrow' in sys.modules\n")
 
 
 def test_staging_reads_row_by_row_without_a_layout_or_after_the_file_changed(tmp_path):
