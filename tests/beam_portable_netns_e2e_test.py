@@ -350,8 +350,3 @@ def test_evaluator_metrics_and_blessing_are_the_same(portable, in_process):
   # TFMA sums float32 values in its runner's bundle order: the loss differed by 1.5e-7 relative.
   assert ours.eval_metrics == pytest.approx(theirs.eval_metrics, rel=1e-6, nan_ok=True)
   assert ours.blessed == theirs.blessed
-
-
-def test_wall_time_is_recorded(portable, in_process):
-  print(f"wall time, 172 rows, 1 epoch: portable (workers in the namespace) {portable.seconds:.0f} s,"
-        f" in-process {in_process.seconds:.0f} s")
