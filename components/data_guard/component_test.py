@@ -32,9 +32,12 @@ def test_serving_and_baseline_statistics_are_optional_inputs():
 
 
 def test_passed_is_a_predicate_on_the_blocking_count():
-  predicate = _guard().passed()
-  encoded = str(predicate.encode())
-  assert spec.BLOCKING_FINDINGS_PROPERTY in encoded
+  """`passed()` is `blocking_findings == 0` on the anomalies artifact, as the Cond reads it."""
+  compare = _guard().passed().encode().operator.compare_op
+  prop = compare.lhs.operator.artifact_property_op
+  assert prop.key == spec.BLOCKING_FINDINGS_PROPERTY and prop.is_custom_property
+  assert compare.rhs.value.int_value == 0
+  assert compare.op == compare.EQUAL
 
 
 def test_the_package_exports_the_component_on_first_use():

@@ -13,7 +13,8 @@ def test_tf_examples_are_batched_by_a_fixed_size():
 
 def test_the_component_is_stocks_with_this_executor():
   assert component.Transform.EXECUTOR_SPEC.executor_class is executor.Executor
-  assert component.Transform.SPEC_CLASS.__name__ == "TransformSpec"
+  from tfx.types import standard_component_specs  # pylint: disable=g-import-not-at-top
+  assert component.Transform.SPEC_CLASS is standard_component_specs.TransformSpec
 
 
 def test_do_runs_the_fixed_batch_processor_and_restores_stocks(monkeypatch):
