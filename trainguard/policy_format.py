@@ -28,6 +28,10 @@ DEFAULT_BLOCK = (
     "INFINITE_VALUES",
     "CROSS_SPLIT_DUPLICATES",
     "LABEL_LEAKAGE",
+    # Training diagnosis (models/training_diagnosis.py): a model that did not learn is not blessed.
+    "LOSS_NOT_FINITE",
+    "NOT_LEARNING",
+    "MAJORITY_COLLAPSE",
 )
 DEFAULT_WARN = (
     "FEATURE_TYPE_LOW_FRACTION_PRESENT",
@@ -42,8 +46,20 @@ DEFAULT_WARN = (
     "CLASS_IMBALANCE",
     "ID_LIKE_COLUMN",
     "CONSTANT_COLUMN",
+    # Training diagnosis.
+    "EXPLODING_GRADIENTS",
+    "VANISHING_GRADIENTS",
+    "DEAD_UNITS",
+    "OVERFITTING",
+    "OSCILLATING_LOSS",
+    "BASELINE_GAP",
 )
-DEFAULT_INFO = ("MISSING_VALUES", "SCALE_DISPARITY")
+DEFAULT_INFO = (
+    "MISSING_VALUES",
+    "SCALE_DISPARITY",
+    # Training diagnosis.
+    "PLATEAU",
+)
 
 # Dataset checks (components/data_guard/dataset_checks.py): where each starts to count.
 DATASET_THRESHOLDS = {

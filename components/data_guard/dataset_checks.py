@@ -49,8 +49,6 @@ from trainguard.components.data_guard import dataset_findings, hash_buckets, row
 
 MAX_CATEGORIES = 50
 BATCH_SIZE = 4096  # examples decoded and hashed together
-# Schema review read it here before it moved to dataset_findings; kept while it still does.
-distinct_counts = dataset_findings.distinct_counts
 
 
 @dataclasses.dataclass(frozen=True)
