@@ -53,12 +53,19 @@ DEFAULT_WARN = (
     "OVERFITTING",
     "OSCILLATING_LOSS",
     "BASELINE_GAP",
+    # Real-world defects (issue 21).
+    "HIGH_CARDINALITY_CATEGORICAL",
+    "DATETIME_COLUMN",
+    "CATEGORY_VARIANTS",
+    "DISGUISED_MISSING_VALUES",
 )
 DEFAULT_INFO = (
     "MISSING_VALUES",
     "SCALE_DISPARITY",
     # Training diagnosis.
     "PLATEAU",
+    # Real-world defects (issue 21).
+    "NEAR_CONSTANT_COLUMN",
 )
 
 # Dataset checks (components/data_guard/dataset_checks.py): where each starts to count.
@@ -69,6 +76,11 @@ DATASET_THRESHOLDS = {
     "imbalance_ratio": 1.5,             # majority / minority rows in train
     "scale_ratio": 100.0,               # largest / smallest std of numeric features
     "id_like_fraction": 0.95,           # distinct values / rows with a value
+    # Real-world defects (issue 21; components/data_guard/value_findings.py, from the statistics).
+    "near_constant_fraction": 0.99,     # rows holding a feature's top value / rows with a value
+    "near_constant_other_rows": 10,     # ... while fewer than this many rows hold another value
+    "high_cardinality_fraction": 0.5,   # distinct values / rows of a text feature (below id-like)
+    "datetime_fraction": 0.9,           # recorded rows of a text feature that parse as dates/times
 }
 
 IMPUTATIONS = ("mean", "median", "most_frequent", "none")  # plus "constant:<value>"

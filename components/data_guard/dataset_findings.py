@@ -13,12 +13,15 @@ scikit-learn and scipy are imported by the one function that scores label leakag
   about 0.92).
 - Duplicates, cross-split rows and class imbalance: from the pass's counts.
 - Scale disparity, ID-like and constant columns: from the train statistics.
+- Near-constant, high-cardinality and date columns, category variants and disguised missing
+  values: from the train statistics' recorded values (`value_findings.py`).
 """
 import math
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from trainguard.components.data_guard import value_findings
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -117,6 +120,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"{unique} distinct values in {present} rows", f"an identifier lets a model memorise "
             f"rows instead of learning; {note}.", measured=unique / present,
             threshold=id_like_limit)
+    findings += value_findings.value_findings(statistics["train"], policy, label_key)
   return findings
 
 

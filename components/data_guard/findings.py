@@ -94,11 +94,16 @@ def read(path: str) -> FindingsReport:
 
 # Rank of a finding kind by how much it stops training, after severity: first what breaks the data
 # outright, then what silently biases a model.
+# Variants split one category (or class) into several; placeholders are missing values that train
+# as a category; a date column leaks the future through the split; high-cardinality and
+# near-constant columns only waste capacity.
 _KIND_RANK = [
     "NUMERIC_COLUMN_WITH_TEXT", "INFINITE_VALUES", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
-    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
-    "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "MISSING_VALUES",
-    "NAN_VALUES", "ALL_VALUES_MISSING", "LABEL_MISSING_ROWS_DROPPED",
+    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "CATEGORY_VARIANTS", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+    "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+    "DISGUISED_MISSING_VALUES", "MISSING_VALUES", "NAN_VALUES", "ALL_VALUES_MISSING",
+    "LABEL_MISSING_ROWS_DROPPED", "DATETIME_COLUMN", "HIGH_CARDINALITY_CATEGORICAL",
+    "NEAR_CONSTANT_COLUMN",
 ]
 
 
