@@ -12,20 +12,29 @@ LABEL_KEY = "species"
 # Where runs write (pipeline root, ML Metadata, pushed models, staged data), unless --workdir says.
 DEFAULT_WORKDIR = os.path.join(os.path.expanduser("~"), ".trainguard")
 
-# A fixed hash split: the same row always lands in the same split, run after run (2/3 train).
-TRAIN_HASH_BUCKETS = 2
-EVAL_HASH_BUCKETS = 1
+# A fixed hash split: the same row always lands in the same split, run after run. Eval is a third of
+# the rows, as before; a sixth of the other two thirds is the validation split that early stopping
+# and the training diagnosis read, so nothing that selects the model looks at the rows the
+# Evaluator blesses on (train 5/9, validation 1/9, eval 3/9).
+TRAIN_HASH_BUCKETS = 5
+VALIDATION_HASH_BUCKETS = 1
+EVAL_HASH_BUCKETS = 3
+# Splits by role. Presplit input (data_root/train, data_root/eval) gets its validation split carved
+# from the train file by the same share, before ExampleGen (see trainguard/preflight/staging.py).
+TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train", "validation", "eval"
+VALIDATION_SHARE_OF_TRAIN = VALIDATION_HASH_BUCKETS / (TRAIN_HASH_BUCKETS + VALIDATION_HASH_BUCKETS)
 
 # Model code, named by module path of the installed package: no wheel is built at run or compile
 # time, and the same path resolves inside the Kubeflow image.
 PREPROCESSING_FN = "trainguard.models.preprocessing.preprocessing_fn"
 RUN_FN = "trainguard.models.keras_model.model.run_fn"
 
-# Training. Early stopping on the eval split ends most runs well before EPOCHS.
+# Training. Early stopping on the validation split ends most runs well before EPOCHS.
 EPOCHS = 60
 BATCH_SIZE = 32
 LEARNING_RATE = 0.01
 EARLY_STOPPING_PATIENCE = 8
+HIDDEN_UNITS = (16, 8)  # the network's ReLU layers, input side first
 SEED = 42
 
 # Blessing: the model must reach this eval accuracy to be pushed.

@@ -2,7 +2,8 @@
 
 CsvExampleGen → StatisticsGen → DataGuard (vs the curated schema from ImportSchemaGen, the optional
 serving sample and previous span) ─ passes? ─► Transform (analyzers on the train split only)
-→ Rebalance (train split only) → Trainer → Evaluator (vs the latest blessed model) → Pusher.
+→ Rebalance (train split only) → Trainer (early stopping on the validation split) → Evaluator (on
+the eval split, vs the latest blessed model) → Pusher.
 
 Every ExampleGen is ours (`components/csv_example_gen/`): stock CsvExampleGen's examples and
 splits under stock's node ids, read by Arrow and encoded in C++ instead of cell by cell in Python.
@@ -23,7 +24,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy)
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import example_gen_pb2, pusher_pb2, transform_pb2
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
@@ -48,11 +49,14 @@ def create_pipeline(
     preprocessing_fn: str,
     run_fn: str,
     train_hash_buckets: int = configs.TRAIN_HASH_BUCKETS,
+    validation_hash_buckets: int = configs.VALIDATION_HASH_BUCKETS,
     eval_hash_buckets: int = configs.EVAL_HASH_BUCKETS,
     epochs: int = configs.EPOCHS,
     batch_size: int = configs.BATCH_SIZE,
     learning_rate: float = configs.LEARNING_RATE,
     early_stopping_patience: int = configs.EARLY_STOPPING_PATIENCE,
+    hidden_units: Sequence[int] = configs.HIDDEN_UNITS,
+    clip_norm: Optional[float] = None,
     seed: int = configs.SEED,
     serving_data_root: Optional[Union[str, RuntimeParameter]] = None,
     previous_span_root: Optional[Union[str, RuntimeParameter]] = None,
@@ -79,21 +83,26 @@ def create_pipeline(
   `schema_path` is read when the pipeline is built; `runtime_schema_path`, if given, is where
   ImportSchemaGen reads the same file when it runs (Kubeflow: the path inside the image).
   """
+  train_split, validation_split, eval_split = (
+      configs.TRAIN_SPLIT, configs.VALIDATION_SPLIT, configs.EVAL_SPLIT)
   if presplit:
-    # The user brought their own split: data_root/train/*.csv and data_root/eval/*.csv.
+    # The user brought their own split: data_root/{train,validation,eval}/*.csv (the CLI carves
+    # validation out of the user's train file; see configs.VALIDATION_SHARE_OF_TRAIN).
     example_gen = CsvExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-            example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
+            example_gen_pb2.Input.Split(name=split, pattern=f"{split}/*")
+            for split in (train_split, validation_split, eval_split)
         ])).with_id("CsvExampleGen")
   else:
     example_gen = CsvExampleGen(
         input_base=data_root,
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(splits=[
-                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_hash_buckets),
-                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_hash_buckets),
+                example_gen_pb2.SplitConfig.Split(name=train_split, hash_buckets=train_hash_buckets),
+                example_gen_pb2.SplitConfig.Split(name=validation_split,
+                                                  hash_buckets=validation_hash_buckets),
+                example_gen_pb2.SplitConfig.Split(name=eval_split, hash_buckets=eval_hash_buckets),
             ]))).with_id("CsvExampleGen")
 
   statistics_gen = components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -142,7 +151,8 @@ def create_pipeline(
         schema=schema_importer.outputs["schema"],
         preprocessing_fn=preprocessing_fn,
         # Leakage by construction: means, variances and vocabularies come from train rows only.
-        splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        splits_config=transform_pb2.SplitsConfig(
+            analyze=[train_split], transform=[train_split, validation_split, eval_split]),
         # Each feature's imputation, scaling and encoding, resolved from the schema and the policy.
         custom_config=transform_config,
         # Statistics of transformed data are read by no one; computing them doubles the pass.
@@ -150,7 +160,8 @@ def create_pipeline(
         disable_analyzer_cache=True)
 
     # Class imbalance is fixed on the train split only, after Transform (features imputed, scaled
-    # and integer-encoded); eval is copied byte for byte so the metrics see the real class mix.
+    # and integer-encoded); validation and eval are copied byte for byte, so early stopping, the
+    # training diagnosis and the metrics see the real class mix.
     rebalancing = policy.rebalance
     rebalance = Rebalance(
         examples=transform.outputs["transformed_examples"],
@@ -174,6 +185,10 @@ def create_pipeline(
           examples=rebalance.outputs["rebalanced_examples"],
           transform_graph=transform.outputs["transform_graph"],
           schema=schema_importer.outputs["schema"],
+          # Early stopping and the training diagnosis read validation, never eval: the Evaluator
+          # blesses on eval rows that nothing selecting the model has seen.
+          train_args=trainer_pb2.TrainArgs(splits=[train_split]),
+          eval_args=trainer_pb2.EvalArgs(splits=[validation_split]),
           custom_config={
               "label_key": label_key,
               "label_classes": list(label_classes),
@@ -181,6 +196,10 @@ def create_pipeline(
               "batch_size": batch_size,
               "learning_rate": learning_rate,
               "early_stopping_patience": early_stopping_patience,
+              "hidden_units": list(hidden_units),
+              "clip_norm": clip_norm,
+              # The training diagnosis's thresholds and severities: the same policy as DataGuard's.
+              "policy": policy.to_json(),
               "seed": seed,
               "class_weights": rebalancing.class_weights,
               # So the Trainer's transform_summary.json names each feature's treatment.
@@ -195,6 +214,7 @@ def create_pipeline(
 
       evaluator = components.Evaluator(
           examples=example_gen.outputs["examples"],
+          example_splits=[eval_split],
           model=trainer.outputs["model"],
           baseline_model=model_resolver.outputs["model"] if model_resolver else None,
           eval_config=eval_config(label_key, eval_accuracy_threshold, len(label_classes)))

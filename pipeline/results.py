@@ -35,6 +35,8 @@ class ExecutionRecord:
   state: str  # NEW, RUNNING, COMPLETE, CACHED, FAILED, CANCELED
   seconds: float
   execution_id: int
+  # The component's execution properties as ML Metadata recorded them (protos as JSON text).
+  properties: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -108,7 +110,9 @@ def latest_run(paths: RunPaths) -> RunSummary:
         node_id=node_id,
         state=_STATES.get(execution.last_known_state, str(execution.last_known_state)),
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3,
-        execution_id=execution.id)
+        execution_id=execution.id,
+        properties={k: getattr(v, v.WhichOneof("value")) if v.WhichOneof("value") else None
+                    for k, v in execution.custom_properties.items()})
     for key, found in _outputs(store, execution.id).items():
       artifacts[f"{node_id}.{key}"] = found
   summary = RunSummary(paths=paths, run_id=run.name, executions=records, artifacts=artifacts)

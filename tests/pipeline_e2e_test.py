@@ -119,7 +119,7 @@ def test_data_guard_passes_penguins_and_reports_its_real_gaps(summary):
                                       "body_mass_g", "sex"}
 
 
-def test_rebalance_balances_the_train_split_and_copies_eval(summary):
+def test_rebalance_balances_the_train_split_and_copies_validation_and_eval(summary):
   artifact = summary.artifacts["Rebalance.rebalanced_examples"][-1]
   strategy = artifact.custom_properties["strategy"].string_value
   before = json.loads(artifact.custom_properties["class_counts_before"].string_value)
@@ -129,12 +129,28 @@ def test_rebalance_balances_the_train_split_and_copies_eval(summary):
   assert strategy == "smotenc"
   assert len(set(before["train"].values())) == 3
   assert set(after["train"].values()) == {max(before["train"].values())}
-  # eval is copied byte for byte, so the metrics see the real class mix.
-  def files(uri):
+  # validation and eval are copied byte for byte: early stopping and the metrics see the real mix.
+  def files(uri, split):
     return {os.path.basename(p): open(p, "rb").read()
-            for p in glob.glob(os.path.join(uri, "Split-eval", "*"))}
-  copied = files(artifact.uri)
-  assert copied and copied == files(summary.artifact_uri("Transform", "transformed_examples"))
+            for p in glob.glob(os.path.join(uri, f"Split-{split}", "*"))}
+  for split in ("validation", "eval"):
+    copied = files(artifact.uri, split)
+    assert copied and copied == files(summary.artifact_uri("Transform", "transformed_examples"),
+                                      split)
+
+
+def test_the_trainer_stops_early_on_validation_rows_the_evaluator_never_blesses_on(summary):
+  """Honest evaluation: nothing that selects the model reads the eval split."""
+  trainer = summary.executions["Trainer"]
+  assert json.loads(trainer.properties["train_args"])["splits"] == ["train"]
+  assert json.loads(trainer.properties["eval_args"])["splits"] == ["validation"]
+  assert json.loads(summary.executions["Evaluator"].properties["example_splits"]) == ["eval"]
+  examples = summary.artifacts["CsvExampleGen.examples"][-1]
+  assert json.loads(examples.properties["split_names"].string_value) == ["train", "validation", "eval"]
+  rows = {split: {r.numpy() for r in tf.data.TFRecordDataset(glob.glob(os.path.join(
+      examples.uri, f"Split-{split}", "*.gz")), compression_type="GZIP")}
+          for split in ("train", "validation", "eval")}
+  assert 20 < len(rows["validation"]) < 60 and not rows["validation"] & rows["eval"]
 
 
 def test_eval_accuracy_on_penguins(summary):

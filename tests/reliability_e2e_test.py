@@ -211,11 +211,11 @@ def assert_same_outputs(run, other):
 
   CsvExampleGen's splits, Rebalance's resampled train split and its report: byte-identical (our
   CsvExampleGen writes features in key order and orders each shard by a keyed hash of its records;
-  Rebalance hashes and writes canonical bytes). Transform's examples and the eval split Rebalance
-  copies from them: the same examples in the same order, not the same bytes: Transform serializes
+  Rebalance hashes and writes canonical bytes). Transform's examples and the validation and eval splits
+  Rebalance copies from them: the same examples in the same order, not the same bytes: Transform serializes
   each example's feature map in a per-process hash order. Transform's learned values (vocabularies, metadata): identical
   files; its saved_model.pb is not byte-stable (TensorFlow's generated function names)."""
-  for split in ("Split-train", "Split-eval"):
+  for split in ("Split-train", "Split-validation", "Split-eval"):
     mine = _files(os.path.join(run.artifact_uri("CsvExampleGen", "examples"), split))
     assert mine and mine == _files(
         os.path.join(other.artifact_uri("CsvExampleGen", "examples"), split)), split
@@ -224,7 +224,7 @@ def assert_same_outputs(run, other):
     assert ours and ours == _files(
         os.path.join(other.artifact_uri("Rebalance", "rebalanced_examples"), path)), path
   for node, key in (("Transform", "transformed_examples"), ("Rebalance", "rebalanced_examples")):
-    for split in ("train", "eval"):
+    for split in ("train", "validation", "eval"):
       mine = _examples(run.artifact_uri(node, key), split)
       assert mine and mine == _examples(other.artifact_uri(node, key), split), (node, split)
   for part in ("transform_fn/assets", "transformed_metadata"):

@@ -11,3 +11,5 @@ SCHEMA_DIFF_FILE = "SchemaDiff.pb"           # DataGuard.anomalies/Split-*: TFDV
 REBALANCE_FILE = "rebalance.json"            # Rebalance.rebalanced_examples: counts before/after
 HISTORY_FILE = "history.json"                # Trainer.model_run: the Keras history
 TRANSFORM_SUMMARY_FILE = "transform_summary.json"  # Trainer.model_run: what Transform learned
+TRAINING_RECORD_FILE = "training_record.json"      # Trainer.model_run: what TrainingMonitor measured
+TRAINING_FINDINGS_FILE = "training_findings.json"  # Trainer.model_run: the training diagnosis

@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--epochs", type=int, default=configs.EPOCHS,
                    help="maximum training epochs (default: %(default)s; early stopping may end "
                         "sooner)")
+  run.add_argument("--learning-rate", type=float, default=configs.LEARNING_RATE,
+                   help="Adam's learning rate (default: %(default)s)")
+  run.add_argument("--batch-size", type=int, default=configs.BATCH_SIZE,
+                   help="rows per training step (default: %(default)s)")
+  run.add_argument("--hidden-units", type=run_options.hidden_units,
+                   default=configs.HIDDEN_UNITS, metavar="N,N,...",
+                   help="sizes of the network's hidden ReLU layers, input side first (default: "
+                        f"{','.join(map(str, configs.HIDDEN_UNITS))})")
+  run.add_argument("--clip-norm", type=float, default=None,
+                   help="clip each gradient to this norm (default: no clipping)")
   run.add_argument("--seed", type=int, default=configs.SEED, help="seed for every random choice")
   run.add_argument("--run-fn", default=configs.RUN_FN, metavar="MODULE.FUNCTION",
                    help="the Trainer's run_fn, by import path (default: %(default)s); the module "
@@ -297,6 +307,10 @@ def run_options_of(args) -> preflight.RunOptions:
       beam_endpoint=args.beam_endpoint, beam_worker_pool=args.beam_worker_pool,
       verbose=args.verbose,
       epochs=args.epochs if is_run else None, seed=args.seed if is_run else None,
+      learning_rate=args.learning_rate if is_run else None,
+      batch_size=args.batch_size if is_run else None,
+      hidden_units=tuple(args.hidden_units) if is_run else None,
+      clip_norm=args.clip_norm if is_run else None,
       run_fn=args.run_fn if is_run else None,
       preprocessing_fn=args.preprocessing_fn if is_run else None,
       rebalance=args.rebalance if is_run else None,

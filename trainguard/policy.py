@@ -139,6 +139,10 @@ class Policy:
     starts to count."""
     return float(self.data["thresholds"]["dataset"][name])
 
+  def training_threshold(self, name: str) -> float:
+    """Where a training-diagnosis finding starts (`thresholds.training.<name>`)."""
+    return float(self.data["thresholds"]["training"][name])
+
   def is_id_like(self, distinct: int, present: int) -> bool:
     """Whether a column with `distinct` values in `present` rows with a value is an identifier
     (`thresholds.dataset.id_like_fraction`, with at least ID_LIKE_MIN_ROWS rows)."""

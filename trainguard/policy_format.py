@@ -83,6 +83,20 @@ DATASET_THRESHOLDS = {
     "datetime_fraction": 0.9,           # recorded rows of a text feature that parse as dates/times
 }
 
+# Training diagnosis (models/training_diagnosis.py): where each training finding starts. Set on
+# healthy runs (penguins, scikit-learn's bundled data) and planted failures; the docs state how.
+TRAINING_THRESHOLDS = {
+    "exploding_gradient_norm": 1000.0,  # global gradient norm on the fixed probe batches
+    "vanishing_gradient_ratio": 1e-4,   # input-side layer's gradient norm / output layer's
+    "dead_unit_fraction": 0.6,          # ReLU units of one layer that never fire on the probe
+    "not_learning_margin": 0.02,        # best validation loss must beat the class-prior loss by this
+    "collapse_fraction": 0.95,          # validation rows predicted as one class
+    "plateau_improvement": 0.01,        # training loss must fall by this share over the run
+    "oscillation_fraction": 0.4,        # share of epochs whose training loss rose
+    "overfitting_ratio": 1.25,          # final / best validation loss, while training loss falls
+    "baseline_gap_f1": 0.05,            # gradient-boosted trees' validation macro F1 above the net's
+}
+
 IMPUTATIONS = ("mean", "median", "most_frequent", "none")  # plus "constant:<value>"
 SCALINGS = ("z_score", "min_max", "none")  # plus "bucketize:<n>"
 ENCODINGS = ("vocabulary",)
@@ -129,6 +143,7 @@ def defaults() -> Dict[str, Any]:
           "skew": {"categorical": 0.3, "numeric": 0.3},
           "drift": {"categorical": 0.3, "numeric": 0.3},
           "dataset": dict(DATASET_THRESHOLDS),
+          "training": dict(TRAINING_THRESHOLDS),
       },
       "preprocessing": {
           NUMERIC: dict(BUILTIN_TREATMENT[NUMERIC]),
@@ -181,12 +196,14 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     _check_keys(section, {"categorical", "numeric"}, src, f"thresholds.{comparison}.")
     for kind, value in section.items():
       _check_threshold(value, src, f"thresholds.{comparison}.{kind}")
-  _check_keys(data["thresholds"], {"skew", "drift", "dataset"}, src, "thresholds.")
-  dataset = data["thresholds"]["dataset"]
-  _check_keys(dataset, set(DATASET_THRESHOLDS), src, "thresholds.dataset.")
-  for key, value in dataset.items():
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-      raise PolicyError(f"{src}: thresholds.dataset.{key} is {value!r}; use a positive number.")
+  _check_keys(data["thresholds"], {"skew", "drift", "dataset", "training"}, src, "thresholds.")
+  for section, known in (("dataset", DATASET_THRESHOLDS), ("training", TRAINING_THRESHOLDS)):
+    values = data["thresholds"][section]
+    _check_keys(values, set(known), src, f"thresholds.{section}.")
+    for key, value in values.items():
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise PolicyError(f"{src}: thresholds.{section}.{key} is {value!r}; use a positive "
+                          "number.")
   prep = data["preprocessing"]
   _check_keys(prep, _PREPROCESSING_KEYS, src, "preprocessing.")
   for kind, allowed in (("numeric", _NUMERIC_DEFAULT_KEYS),

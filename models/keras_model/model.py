@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import os
-from typing import Any, Collection, Dict, List
+from typing import Any, Collection, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -28,12 +28,18 @@ from tfx_bsl.public import tfxio
 
 from trainguard import artifacts
 from trainguard import errors
-from trainguard.models import autograph_rules, features, preprocessing_summary
+from trainguard.components.data_guard import findings as findings_lib
+from trainguard.models import (autograph_rules, baseline_model, features, preprocessing_summary,
+                               training_diagnosis, training_monitor)
+from trainguard.policy import Policy
 
 autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
 
 HISTORY_FILE = artifacts.HISTORY_FILE
 TRANSFORM_SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
+TRAINING_RECORD_FILE = artifacts.TRAINING_RECORD_FILE
+TRAINING_FINDINGS_FILE = artifacts.TRAINING_FINDINGS_FILE
+HIDDEN_UNITS = (16, 8)  # configs.HIDDEN_UNITS: a run_fn reused elsewhere gets the same default
 
 
 class TrainingDivergedError(errors.DataError):
@@ -62,8 +68,10 @@ def run_fn(fn_args: FnArgs) -> None:
     logging.warning("transform summary: %s", warning)
   dropped = {features.transformed_name(name) for name in summary["dropped"]}
 
+  hidden_units = tuple(config.get("hidden_units") or HIDDEN_UNITS)
   model = build_model(tf_transform_output, label, len(config["label_classes"]),
-                      config["learning_rate"], exclude=dropped)
+                      config["learning_rate"], exclude=dropped, hidden_units=hidden_units,
+                      clip_norm=config.get("clip_norm"))
   train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
                            config["batch_size"], seed=config["seed"], shuffle=True,
                            keep=model.input_names)
@@ -74,6 +82,11 @@ def run_fn(fn_args: FnArgs) -> None:
   if config.get("class_weights"):
     weights = class_weights(train_dataset, len(config["label_classes"]))
     logging.info("class weights: %s", weights)
+  # fn_args.eval_files is the validation split (the pipeline's EvalArgs): early stopping and the
+  # diagnosis never read the eval rows the Evaluator blesses on.
+  monitor = training_monitor.TrainingMonitor(
+      train_dataset, eval_dataset, num_classes=len(config["label_classes"]),
+      class_names=config["label_classes"])
   history = model.fit(
       train_dataset,
       validation_data=eval_dataset,
@@ -85,9 +98,15 @@ def run_fn(fn_args: FnArgs) -> None:
           keras.callbacks.EarlyStopping(
               monitor="val_loss", patience=config["early_stopping_patience"],
               restore_best_weights=True),
+          monitor,
       ])
-  _check_converged(history.history)
   _write_history(history.history, fn_args.model_run_dir)
+  monitor.record["settings"] = {
+      "learning_rate": config["learning_rate"], "batch_size": config["batch_size"],
+      "epochs": config["epochs"], "hidden_units": ",".join(map(str, hidden_units)),
+      "clip_norm": config.get("clip_norm")}
+  report = _diagnose(monitor, train_dataset, summary, config, fn_args.model_run_dir)
+  _check_converged(history.history, report)
 
   signatures = _signatures(model, tf_transform_output, config["label_key"],
                            config["label_classes"])
@@ -121,7 +140,8 @@ def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label:
 
 
 def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,
-                exclude: Collection[str] = ()) -> keras.Model:
+                exclude: Collection[str] = (), hidden_units: Sequence[int] = HIDDEN_UNITS,
+                clip_norm: Optional[float] = None) -> keras.Model:
   """One input per transformed feature (except `exclude`): floats as they are, ids one-hot encoded.
 
   Every int64 feature but the label is a category id or a bucket id; how many ids it takes comes
@@ -148,23 +168,80 @@ def build_model(tf_transform_output, label: str, num_classes: int, learning_rate
     raise ValueError(
         "no feature is left to train on: every transformed feature was excluded by the policy or "
         "dropped for having no variation in the train split (see transform_summary.json).")
+  return classifier(inputs, encoded, num_classes, learning_rate, hidden_units, clip_norm)
+
+
+def classifier(inputs: Dict[str, Any], encoded: List[Any], num_classes: int, learning_rate: float,
+               hidden_units: Sequence[int] = HIDDEN_UNITS,
+               clip_norm: Optional[float] = None) -> keras.Model:
+  """The network on encoded inputs: ReLU layers of `hidden_units`, a softmax over the classes,
+  Adam on sparse categorical cross-entropy (gradients clipped to `clip_norm` when given)."""
   x = keras.layers.concatenate(encoded) if len(encoded) > 1 else encoded[0]
-  x = keras.layers.Dense(16, activation="relu")(x)
-  x = keras.layers.Dense(8, activation="relu")(x)
+  for units in hidden_units:
+    x = keras.layers.Dense(units, activation="relu")(x)
   outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
   model = keras.Model(inputs=inputs, outputs=outputs)
   model.compile(
-      optimizer=keras.optimizers.Adam(learning_rate),
+      optimizer=keras.optimizers.Adam(learning_rate, **({"clipnorm": clip_norm} if clip_norm else {})),
       loss=keras.losses.SparseCategoricalCrossentropy(),
       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
   return model
 
 
-def _check_converged(history: Dict[str, List[float]]) -> None:
+def diagnose_training(monitor: training_monitor.TrainingMonitor, train_dataset: tf.data.Dataset,
+                      policy: Policy, summary: Optional[Dict[str, Any]] = None,
+                      seed: int = 0) -> findings_lib.FindingsReport:
+  """The training diagnosis of the model as training left it (early stopping's best weights):
+  its validation predictions and, when the loss stayed finite, the gradient-boosted baseline on the
+  same features, added to the monitor's record, then judged (`training_diagnosis`)."""
+  baseline = None
+  sample = monitor.validation_sample()
+  if monitor.record["non_finite"] is None and sample is not None:
+    predicted = monitor.predict_validation()
+    final = {"val_predicted_share": {}, "val_recall": {}}
+    for i, name in enumerate(monitor.record["classes"]):
+      rows = sample[1] == i
+      final["val_predicted_share"][name] = float((predicted == i).mean())
+      final["val_recall"][name] = float((predicted[rows] == i).mean()) if rows.any() else None
+    monitor.record["final"] = final
+    names = sorted(sample[0])
+    integer = [sample[0][n].dtype.kind in "iu" for n in names
+               for _ in range(int(np.prod(sample[0][n].shape[1:]) or 1))]
+    train = baseline_model.table(((x, y.numpy()) for x, y in train_dataset), names)
+    validation = baseline_model.table([(sample[0], sample[1])], names)
+    baseline = baseline_model.compare(train, validation, predicted,
+                                      len(monitor.record["classes"]), integer, seed)
+    monitor.record["baseline"] = baseline
+  found = training_diagnosis.diagnose(monitor.record, policy, summary, baseline)
+  return findings_lib.FindingsReport(found, policy.source)
+
+
+def _diagnose(monitor: training_monitor.TrainingMonitor, train_dataset: tf.data.Dataset,
+              summary: Dict[str, Any], config: Dict[str, Any],
+              model_run_dir: str) -> findings_lib.FindingsReport:
+  """`diagnose_training` with the run's policy, written next to history.json (the record and the
+  findings) and logged."""
+  policy = Policy.from_json(config["policy"]) if config.get("policy") else Policy.from_dict({})
+  report = diagnose_training(monitor, train_dataset, policy, summary, config["seed"])
+  tf.io.gfile.makedirs(model_run_dir)
+  monitor.write(os.path.join(model_run_dir, TRAINING_RECORD_FILE))
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_FINDINGS_FILE), "w") as f:
+    f.write(report.to_json() + "\n")
+  for finding in report.findings:
+    logging.warning("training diagnosis: %s: %s", finding.severity.upper(), finding.line())
+  return report
+
+
+def _check_converged(history: Dict[str, List[float]],
+                     report: Optional[findings_lib.FindingsReport] = None) -> None:
   losses = history.get("loss", [])
   if not losses or all(math.isfinite(v) for v in losses):
     return
   epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + 1
+  diagnosis = next((f for f in (report.findings if report else []) if f.kind == "LOSS_NOT_FINITE"),
+                   None)
+  if diagnosis is not None:
+    raise TrainingDivergedError(f"{diagnosis.found}; no model was exported. Fix: {diagnosis.fix}")
   raise TrainingDivergedError(
       f"training loss became {losses[epoch - 1]} at epoch {epoch}; no model was exported. Likely "
       "causes: a feature left unscaled (scaling 'none' in policy.yaml on a large-valued column), a "

@@ -14,7 +14,8 @@ so `trainguard schema init` never imports TensorFlow either.
    flags and the pre-flight's unusable columns applied (`Policy.with_overrides`), and check the
    data against both (label classes, k_neighbors, serving columns);
 4. write: the workdir, an inferred schema folder, and each file staged as CsvExampleGen should read
-   it (`staging`).
+   it (`staging`); a train file the user split from eval gives up a validation split
+   (`staging.carve`) for early stopping, as ExampleGen's hash split does for a single file.
 Before, files were staged before the schema, class, k_neighbors and serving checks ran, so a
 rejected run had already copied the CSV (at 10M rows, real time) into the workdir.
 
@@ -28,14 +29,14 @@ from typing import List, Optional
 from trainguard import model_code, schema_folder
 from trainguard.components.data_guard.findings import Finding
 from trainguard.errors import InputError, UsageError
-from trainguard.pipeline import beam_options
+from trainguard.pipeline import beam_options, configs
 from trainguard.policy import Policy
 from trainguard.preflight import checks
 from trainguard.preflight.findings import profile_findings
 from trainguard.preflight.inspection import inspect
 from trainguard.preflight.options import RunOptions, dataset_name
 from trainguard.preflight.profile import DEFAULT_NA_TOKENS, ColumnProfile, CsvProfile
-from trainguard.preflight.staging import stage
+from trainguard.preflight.staging import carve, stage
 
 __all__ = ["DEFAULT_NA_TOKENS", "ColumnProfile", "CsvProfile", "PreparedRun", "RunOptions",
            "inspect", "prepare", "stage"]
@@ -116,8 +117,14 @@ def prepare(options: RunOptions) -> PreparedRun:
                     schema_inferred=not options.schema, label=profile.label, policy=policy,
                     label_classes=label_classes, preflight=findings, warnings=warnings)
   if eval_profile is not None:
-    stage(profile, os.path.join(data_root, "train", "data.csv"), options.na_tokens)
-    stage(eval_profile, os.path.join(data_root, "eval", "data.csv"), options.na_tokens)
+    staged_train = os.path.join(data_root, "staged-train.csv")
+    stage(profile, staged_train, options.na_tokens)
+    os.makedirs(os.path.join(data_root, configs.VALIDATION_SPLIT), exist_ok=True)
+    carve(staged_train, os.path.join(data_root, configs.TRAIN_SPLIT, "data.csv"),
+          os.path.join(data_root, configs.VALIDATION_SPLIT, "data.csv"),
+          configs.VALIDATION_SHARE_OF_TRAIN)
+    os.remove(staged_train)  # carve keeps ExampleGen's cache: it replaces only changed files
+    stage(eval_profile, os.path.join(data_root, configs.EVAL_SPLIT, "data.csv"), options.na_tokens)
   else:
     stage(profile, os.path.join(data_root, "data.csv"), options.na_tokens)
   if serving is not None:
@@ -132,6 +139,12 @@ def prepare(options: RunOptions) -> PreparedRun:
 def _check_flags(options: RunOptions) -> None:
   if options.epochs is not None and options.epochs < 1:
     raise UsageError(f"--epochs must be at least 1, got {options.epochs}.")
+  for flag, value in (("--learning-rate", options.learning_rate),
+                      ("--clip-norm", options.clip_norm)):
+    if value is not None and not value > 0:
+      raise UsageError(f"{flag} must be a number above 0, got {value}.")
+  if options.batch_size is not None and options.batch_size < 1:
+    raise UsageError(f"--batch-size must be at least 1, got {options.batch_size}.")
   if options.seed is not None and options.seed < 0:
     raise UsageError(f"--seed must be 0 or more (NumPy and TensorFlow take unsigned seeds), got "
                      f"{options.seed}.")

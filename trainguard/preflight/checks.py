@@ -135,7 +135,8 @@ def check_k_neighbors(profile: CsvProfile, policy: Policy, presplit: bool) -> No
   largest = max(counts.values())
   for name, rows in sorted(counts.items(), key=lambda item: item[1]):
     if rows < largest and rows < k + 1:
-      where = "the training file" if presplit else "the whole file (train gets about 2/3)"
+      where = ("the training file (train keeps about 5/6 of it)" if presplit
+               else "the whole file (train gets about 5/9)")
       raise InputError(
           f"rebalance strategy {strategy!r} with k_neighbors={k} needs at least {k + 1} rows of "
           f"every class it synthesises, but class {name!r} of label {profile.label!r} has {rows} "

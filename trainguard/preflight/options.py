@@ -5,6 +5,7 @@ Before, the pre-flight and the local run read an untyped argparse namespace, wit
 run-only ones are None for `diagnose`. `--delimiter` and `--na-values` are parsed here once for
 every command that reads a CSV.
 """
+import argparse
 import dataclasses
 import os
 import re
@@ -32,6 +33,10 @@ class RunOptions:
   # `run` only (None / False for `diagnose`, which stops after DataGuard).
   epochs: Optional[int] = None
   seed: Optional[int] = None
+  learning_rate: Optional[float] = None
+  batch_size: Optional[int] = None
+  hidden_units: Optional[Tuple[int, ...]] = None
+  clip_norm: Optional[float] = None
   run_fn: Optional[str] = None
   preprocessing_fn: Optional[str] = None
   rebalance: Optional[str] = None
@@ -68,3 +73,16 @@ def dataset_name(path: str) -> str:
   """The name a CSV gives its pipeline, data and schema folders: `trainguard-<name>`."""
   stem = os.path.splitext(os.path.basename(path))[0].lower()
   return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "data"
+
+
+def hidden_units(value: str) -> Tuple[int, ...]:
+  """`--hidden-units`: layer sizes separated by commas, each a whole number ≥ 1 (e.g. 32,16)."""
+  try:
+    sizes = tuple(int(part) for part in value.split(",") if part.strip())
+  except ValueError:
+    sizes = ()
+  if not sizes or min(sizes) < 1:
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a list of layer sizes; give whole numbers ≥ 1 separated by commas, "
+        "e.g. --hidden-units 32,16")
+  return sizes

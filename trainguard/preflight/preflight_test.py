@@ -354,3 +354,33 @@ def test_a_rejected_run_writes_nothing(tmp_path):
   run = preflight.prepare(dataclasses.replace(options, serving_data=None))
   assert os.path.isfile(os.path.join(run.data_root, "data.csv"))
   assert os.path.isfile(os.path.join(run.schema_folder, "schema.pbtxt"))
+
+
+def test_carve_splits_train_rows_by_their_content_and_keeps_unchanged_files(tmp_path):
+  """A presplit train file gives up about `share` of its rows to validation; every row lands in
+  exactly one part, identical rows together, the same way on every run."""
+  rows = [f"{i % 97},{'a' if i % 2 else 'b'}" for i in range(600)] + ["5,b"] * 20
+  staged = _write(tmp_path, "x,y\n" + "\n".join(rows) + "\n", name="staged.csv")
+  train, validation = str(tmp_path / "train.csv"), str(tmp_path / "validation.csv")
+  stage_module.carve(staged, train, validation, share=1 / 6)
+  train_rows = open(train).read().splitlines()
+  validation_rows = open(validation).read().splitlines()
+  assert train_rows[0] == validation_rows[0] == "x,y"
+  assert sorted(train_rows[1:] + validation_rows[1:]) == sorted(rows)
+  assert 0.1 < (len(validation_rows) - 1) / len(rows) < 0.25
+  assert not set(train_rows[1:]) & set(validation_rows[1:])  # identical rows never straddle
+  mtimes = [os.stat(p).st_mtime_ns for p in (train, validation)]
+  stage_module.carve(staged, train, validation, share=1 / 6)
+  assert [os.stat(p).st_mtime_ns for p in (train, validation)] == mtimes
+  assert not [p for p in os.listdir(tmp_path) if p.endswith((".staged", ".tmp"))]
+
+
+def test_a_presplit_run_stages_train_validation_and_eval(tmp_path):
+  train = _write(tmp_path, _rows(60))
+  evaluation = _write(tmp_path, _rows(12), name="eval.csv")
+  run = preflight.prepare(preflight.RunOptions(
+      csv=train, label="y", eval_data=evaluation, workdir=str(tmp_path / "work")))
+  assert sorted(os.listdir(run.data_root)) == ["eval", "train", "validation"]
+  read = lambda split: open(os.path.join(run.data_root, split, "data.csv")).read().splitlines()
+  assert len(read("train")) - 1 + len(read("validation")) - 1 == 60
+  assert len(read("validation")) > 1 and len(read("eval")) - 1 == 12

@@ -1,6 +1,7 @@
 """Staging: the CSV rewritten as CsvExampleGen should read it, block by block, atomically."""
 import csv
 import filecmp
+import hashlib
 import io
 import os
 from typing import Iterator, List, Optional, Sequence
@@ -125,3 +126,29 @@ def _stage_arrow(raw, block: "Block", out, profile: CsvProfile, na, keep: List[i
   lines = pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
   offsets = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:lines.offset + len(lines) + 1]
   out.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
+
+
+def carve(staged: str, train_destination: str, validation_destination: str, share: float) -> None:
+  """Splits a staged train file into train and validation rows, by a hash of each row's staged text
+  (so a row lands in the same part run after run, and identical rows in the same part, as
+  ExampleGen's hash split does), `share` of the rows to validation. Streams row by row; each
+  destination is replaced only when its bytes change. For input the user split into train and eval
+  files: early stopping needs rows that are neither trained on nor blessed on."""
+  cut = int(share * (1 << 64))
+  with open(staged, newline="", encoding="utf-8") as source, \
+      atomic_write(train_destination + ".staged", "wb") as train, \
+      atomic_write(validation_destination + ".staged", "wb") as validation:
+    reader = csv.reader(source)
+    header = _csv_line(next(reader)).encode("utf-8")
+    train.write(header)
+    validation.write(header)
+    for cells in reader:
+      line = _csv_line(cells).encode("utf-8")
+      digest = int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "big")
+      (validation if digest < cut else train).write(line)
+  for destination in (train_destination, validation_destination):
+    written = destination + ".staged"
+    if os.path.isfile(destination) and filecmp.cmp(written, destination, shallow=False):
+      os.remove(written)
+    else:
+      os.replace(written, destination)
