@@ -2,8 +2,9 @@
 
 CsvExampleGen → StatisticsGen → DataGuard (vs the curated schema from ImportSchemaGen, the optional
 serving sample and previous span) ─ passes? ─► Transform (analyzers on the train split only)
-→ Rebalance (train split only) → Trainer (early stopping on the validation split) → Evaluator (on
-the eval split, vs the latest blessed model) → Pusher.
+→ Rebalance (train split only) → Trainer (early stopping on the validation split, the training
+diagnosis) → Evaluator (on the eval split, vs the latest blessed model; no blessing for a model with
+a blocking training finding) → Pusher.
 
 Every ExampleGen is ours (`components/csv_example_gen/`): stock CsvExampleGen's examples and
 splits under stock's node ids, read by Arrow and encoded in C++ instead of cell by cell in Python.
@@ -31,6 +32,7 @@ from tfx.types.channel import Channel
 from trainguard.components.csv_example_gen.component import CsvExampleGen
 from trainguard.components.transform.component import Transform
 from trainguard.components.data_guard.component import DataGuard
+from trainguard.components.evaluator.component import Evaluator
 from trainguard.components.rebalance.component import Rebalance
 from trainguard.models import features, preprocessing_plan
 from trainguard.pipeline import configs
@@ -212,7 +214,7 @@ def create_pipeline(
           model_blessing=Channel(type=standard_artifacts.ModelBlessing),
       ).with_id("latest_blessed_model_resolver") if baseline_model_resolver else None
 
-      evaluator = components.Evaluator(
+      evaluator = Evaluator(
           examples=example_gen.outputs["examples"],
           example_splits=[eval_split],
           model=trainer.outputs["model"],

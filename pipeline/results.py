@@ -5,6 +5,8 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from trainguard import artifacts
+
 
 # TFMA's name for the SparseCategoricalAccuracy metric the Evaluator computes.
 ACCURACY = "sparse_categorical_accuracy"
@@ -50,6 +52,8 @@ class RunSummary:
   pushed_model: Optional[str] = None
   eval_metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
   findings: Optional[Any] = None  # DataGuard's FindingsReport, when DataGuard ran
+  training_findings: Optional[Any] = None  # the Trainer's training diagnosis (a FindingsReport)
+  not_blessed_reason: Optional[str] = None  # set by our Evaluator when it withheld the blessing
 
   @property
   def blocked(self) -> bool:
@@ -156,9 +160,18 @@ def _read_outcome(summary: RunSummary) -> None:
     path = os.path.join(anomalies[-1].uri, findings.FINDINGS_FILE)
     if os.path.isfile(path):
       summary.findings = findings.read(path)
+  model_run = summary.artifacts.get("Trainer.model_run")
+  if model_run:
+    from trainguard.components.data_guard import findings  # pylint: disable=g-import-not-at-top
+    path = os.path.join(model_run[-1].uri, artifacts.TRAINING_FINDINGS_FILE)
+    if os.path.isfile(path):
+      summary.training_findings = findings.read(path)
   blessing = summary.artifacts.get("Evaluator.blessing")
   if blessing:
     summary.blessed = bool(blessing[-1].custom_properties["blessed"].int_value)
+    properties = blessing[-1].custom_properties
+    if "not_blessed_reason" in properties:
+      summary.not_blessed_reason = properties["not_blessed_reason"].string_value
   pushed = summary.artifacts.get("Pusher.pushed_model")
   if pushed and pushed[-1].custom_properties["pushed"].int_value:
     summary.pushed_model = pushed[-1].custom_properties["pushed_destination"].string_value

@@ -207,3 +207,17 @@ def test_second_run_reuses_cached_executions(penguins_rerun, summary):
                     "Transform", "Rebalance", "Trainer"}, rerun.describe()
   assert rerun.artifact_uri("Trainer", "model") == summary.artifact_uri("Trainer", "model")
   assert rerun.blessed is True
+
+
+def test_healthy_penguins_get_a_training_record_and_no_training_finding(summary):
+  run_dir = summary.artifact_uri("Trainer", "model_run")
+  with open(os.path.join(run_dir, "training_findings.json")) as f:
+    diagnosis = json.load(f)
+  assert diagnosis["findings"] == [], diagnosis["findings"]
+  with open(os.path.join(run_dir, "training_record.json")) as f:
+    record = json.load(f)
+  with open(os.path.join(run_dir, "history.json")) as f:
+    history = json.load(f)
+  assert len(record["epochs"]) == len(history["loss"]) and record["validation_rows"] > 20
+  assert record["epochs"][-1]["val_loss"] == pytest.approx(history["val_loss"][-1])
+  assert record["baseline"]["network_macro_f1"] > 0.9

@@ -274,6 +274,8 @@ def cmd_run(args) -> int:
     print(report.block_message(), file=sys.stderr)
     _print_paths(summary)
     return EXIT_BLOCKED
+  if summary.training_findings is not None:
+    print(format_training_findings(summary.training_findings))
   print(summary.describe())
   _print_paths(summary)
   if not summary.blessed:
@@ -283,7 +285,22 @@ def cmd_run(args) -> int:
   return EXIT_OK
 
 
+def format_training_findings(report: FindingsReport) -> str:
+  """The training diagnosis, as `trainguard run` prints it after DataGuard's findings."""
+  if not report.findings:
+    return "Training diagnosis: no finding (gradients, units, loss curve and baseline look sound)."
+  counts = report.counts()
+  lines = [f"Training diagnosis: {counts['block']} blocking, {counts['warn']} warning(s), "
+           f"{counts['info']} note(s):"]
+  for finding in report.findings:
+    lines.append(f"{finding.severity.upper():5} {finding.kind} [{finding.split}]: {finding.found}")
+    lines.append(f"      fix: {finding.fix}")
+  return "\n".join(lines)
+
+
 def _why_not_blessed(summary, num_classes: int) -> str:
+  if summary.not_blessed_reason:
+    return summary.not_blessed_reason + " (see the training diagnosis above)."
   accuracy = summary.eval_metrics.get("sparse_categorical_accuracy")
   recall = next((v for k, v in summary.eval_metrics.items() if k.endswith("macro_recall")), None)
   if recall is not None and recall <= 1.0 / num_classes + 0.01:

@@ -111,6 +111,12 @@ def run_fn(fn_args: FnArgs) -> None:
   signatures = _signatures(model, tf_transform_output, config["label_key"],
                            config["label_classes"])
   model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+  # The verdict travels with the model: the Evaluator withholds the blessing on a blocking finding
+  # (components/evaluator); serving ignores assets.extra/.
+  extra = os.path.join(fn_args.serving_model_dir, "assets.extra")
+  tf.io.gfile.makedirs(extra)
+  with tf.io.gfile.GFile(os.path.join(extra, TRAINING_FINDINGS_FILE), "w") as f:
+    f.write(report.to_json() + "\n")
 
 
 def class_weights(dataset: tf.data.Dataset, num_classes: int) -> Dict[int, float]:

@@ -105,6 +105,30 @@ def training_curves_svg(history: Dict[str, List[float]], name: str = "training-c
     return _to_svg(fig, name, "Training curves: " + ", ".join(metrics) + ", train vs validation")
 
 
+def gradient_norms_svg(record: Dict, name: str = "gradient-norms") -> str:
+  """Per layer, the gradient norm on the monitor's fixed probe batches, per epoch (log scale):
+  exploding and vanishing gradients, and the layer they start in, at a glance."""
+  epochs = [e for e in record.get("epochs", []) if e.get("layer_grad_norms")]
+  layers = [l for l in record.get("layers", []) if any(
+      (e["layer_grad_norms"].get(l) or 0) > 0 for e in epochs)]
+  if not epochs or not layers:
+    return ""
+  with matplotlib.rc_context(_RC):
+    fig = Figure(figsize=(6.4, 3.1), layout="constrained")
+    ax = fig.subplots()
+    for layer in layers:
+      points = [(e["epoch"], e["layer_grad_norms"].get(layer)) for e in epochs]
+      points = [(x, y) for x, y in points if y]
+      ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3,
+              linewidth=1.5, label=layer)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm")
+    ax.set_title("Gradient norm per layer (probe batches)")
+    ax.legend(fontsize=8)
+    return _to_svg(fig, name, "Gradient norm per layer per epoch, log scale")
+
+
 def _best_epoch(val_loss: Optional[List[float]]) -> Optional[int]:
   finite = [(v, i) for i, v in enumerate(val_loss or []) if v == v]  # drops NaN
   return min(finite)[1] + 1 if finite else None

@@ -138,6 +138,9 @@ class ReportData:
   rebalance: Optional[RebalanceInfo] = None
   history: Optional[Dict[str, List[float]]] = None
   history_source: str = ""
+  training_findings: Optional[Any] = None  # the training diagnosis (a FindingsReport)
+  training_findings_source: str = ""
+  training_record: Optional[Dict[str, Any]] = None  # TrainingMonitor's record
   evaluation: Optional[Evaluation] = None
   blessed: Optional[bool] = None
   blessing_source: str = ""

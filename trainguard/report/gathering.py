@@ -7,7 +7,8 @@ Every section comes from a file a component wrote or from ML Metadata, never fro
   `Transform.transform_graph`);
 - rebalancing: `rebalance.json` at the root of the Rebalance output, else its custom properties
   `strategy`, `class_counts_before`, `class_counts_after`;
-- training curves: `history.json` (Keras history) in `Trainer.model_run`;
+- training curves: `history.json` (Keras history) in `Trainer.model_run`; the training diagnosis:
+  `training_findings.json` (`RunSummary.training_findings`) and `training_record.json` beside it;
 - eval metrics, per-class metrics, confusion matrix, why not blessed: the TFMA artifact
   `Evaluator.evaluation` (`tfma.load_metrics`, `load_plots`, `load_validation_result`);
 - blessed / pushed and where: `Evaluator.blessing`, `Pusher.pushed_model` (`RunSummary`);
@@ -61,6 +62,13 @@ def gather(summary) -> ReportData:
   if history_path:
     data.history = _attempt(data.notes, history_path, lambda: readers.read_history(history_path))
     data.history_source = history_path
+  data.training_findings = summary.training_findings
+  data.training_findings_source = _file_in(summary, "Trainer.model_run",
+                                           artifacts.TRAINING_FINDINGS_FILE) or ""
+  record_path = _file_in(summary, "Trainer.model_run", artifacts.TRAINING_RECORD_FILE)
+  if record_path:
+    data.training_record = _attempt(data.notes, record_path,
+                                    lambda: readers.read_json(record_path))
   for output in TRANSFORM_SUMMARY_OUTPUTS:
     path = _file_in(summary, output, artifacts.TRANSFORM_SUMMARY_FILE)
     if path:

@@ -66,6 +66,11 @@ def verdict(data: ReportData) -> Verdict:
       reasons.append(f"the training loss stopped being finite at epoch {diverged}")
     word = "failed" if first.state == StepState.FAILED else "did not finish"
     return Verdict(Outcome.FAILED, f"failed: {first.node_id} {word}", "bad", reasons)
+  if data.blessed is False and data.training_findings is not None and data.training_findings.blocked:
+    blocking = data.training_findings.blocking
+    return Verdict(Outcome.NOT_BLESSED, f"trained but not blessed: the training diagnosis found "
+                   f"{blocking[0].kind}", "warn",
+                   [_finding_line(f) for f in blocking] + ["the model was not pushed"])
   if data.blessed is False:
     failures = data.evaluation.failures if data.evaluation else []
     why = failures[0] if failures else "the Evaluator's thresholds were not met"
@@ -152,6 +157,8 @@ def render_report(data: ReportData) -> str:
   svg = {
       "class_counts": charts.class_counts_svg(data.rebalance.splits) if data.rebalance else "",
       "training_curves": charts.training_curves_svg(data.history) if data.history else "",
+      "gradient_norms": (charts.gradient_norms_svg(data.training_record)
+                         if data.training_record else ""),
       "confusion_matrix": (charts.confusion_matrix_svg(data.evaluation.confusion)
                            if data.evaluation and data.evaluation.confusion else ""),
   }

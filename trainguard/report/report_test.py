@@ -169,6 +169,31 @@ def test_full_run_shows_every_section(tmp_path):
   _assert_self_contained(page)
 
 
+def test_the_training_diagnosis_shows_its_findings_chart_and_withheld_blessing(tmp_path):
+  data = full_data(tmp_path)
+  not_learning = Finding(kind="NOT_LEARNING", feature="", split="validation", severity="block",
+                         expected="validation loss below the class-prior loss 1.020 by 2%",
+                         found="best validation loss 1.090 (epoch 3)", fix="check --label",
+                         source="training", measured=1.09, threshold=1.0)
+  data.training_findings = FindingsReport([not_learning], "policy.yaml")
+  data.training_record = {"layers": ["dense", "probabilities"], "epochs": [
+      {"epoch": e, "layer_grad_norms": {"dense": 0.5 / e, "probabilities": 1.0 / e}}
+      for e in range(1, 5)]}
+  data.blessed, data.pushed_model = False, None
+  got = report.verdict(data)
+  assert (got.outcome, got.headline) == (
+      "not_blessed", "trained but not blessed: the training diagnosis found NOT_LEARNING")
+  page = report.render_report(data)
+  section = re.search(r'<h3 id="training-diagnosis">.*?</section>', page, re.S).group(0)
+  assert "The model did not train well: it is not blessed." in section
+  assert "<b>NOT_LEARNING</b> · validation" in section and "1.09 / 1" in section
+  chart = re.search(r'<figure class="chart" id="gradient-norms">(.*?)</figure>', section, re.S)
+  assert chart and "<svg" in chart.group(1) and "probabilities" in chart.group(1)
+  data.training_findings, data.training_record = FindingsReport([], ""), None
+  assert "No training finding" in report.render_report(data)
+  _assert_self_contained(page)
+
+
 @pytest.mark.parametrize("change, outcome, headline", [
     (dict(blessed=False, pushed_model=None, evaluation=Evaluation(
         validation_ok=False, failures=["sparse_categorical_accuracy 0.55 is below the required "
