@@ -34,7 +34,7 @@ def table(batches: Iterable[Tuple[Dict[str, Any], Any]], names: List[str],
     if taken >= max_rows:
       break
   matrix = np.concatenate([np.concatenate(columns[n]) for n in names], axis=1)[:max_rows]
-  return matrix.astype(np.float64), np.concatenate(labels)[:max_rows].astype(np.int64)
+  return matrix.astype(np.float64), np.concatenate(labels)[:max_rows]
 
 
 def categorical_mask(matrix: np.ndarray, integer_columns: List[bool]) -> np.ndarray:
@@ -52,7 +52,8 @@ def compare(train: Tuple[np.ndarray, np.ndarray], validation: Tuple[np.ndarray, 
   x_train, y_train = train
   x_val, y_val = validation
   keep = (y_train >= 0) & (y_train < num_classes)
-  x_train, y_train = x_train[keep], y_train[keep]
+  x_train, y_train = x_train[keep], y_train[keep].astype(np.int64)
+  y_val = y_val.astype(np.int64)
   if len(np.unique(y_train)) < 2 or len(np.unique(y_val)) < 2:
     return None
   mask = categorical_mask(np.concatenate([x_train, x_val]), integer_columns)
@@ -62,7 +63,31 @@ def compare(train: Tuple[np.ndarray, np.ndarray], validation: Tuple[np.ndarray, 
   labels = sorted(set(y_val.tolist()))  # classes absent from validation would score 0 for both
   score = lambda predicted: float(f1_score(y_val, predicted, labels=labels, average="macro",
                                            zero_division=0))
-  return {"trees_macro_f1": score(trees.predict(x_val)),
-          "network_macro_f1": score(network_predictions),
+  return {"metric": "macro F1", "trees_score": score(trees.predict(x_val)),
+          "network_score": score(network_predictions),
           "train_rows": int(len(y_train)), "validation_rows": int(len(y_val)),
           "model": "sklearn.ensemble.HistGradientBoostingClassifier (defaults)"}
+
+
+def compare_regression(train: Tuple[np.ndarray, np.ndarray], validation: Tuple[np.ndarray, np.ndarray],
+                       network_predictions: np.ndarray, integer_columns: List[bool],
+                       seed: int = 0) -> Optional[Dict[str, Any]]:
+  """The same comparison for a regression: R² of HistGradientBoostingRegressor and of the network
+  on the validation rows (R² does not depend on the target's units, so the standardised target
+  the network sees scores as the raw one would)."""
+  from sklearn.ensemble import HistGradientBoostingRegressor  # pylint: disable=g-import-not-at-top
+  from sklearn.metrics import r2_score  # pylint: disable=g-import-not-at-top
+  x_train, y_train = train
+  x_val, y_val = validation
+  keep = np.isfinite(y_train)
+  x_train, y_train = x_train[keep], y_train[keep].astype(np.float64)
+  if len(y_train) < 10 or len(y_val) < 2 or np.std(y_val) == 0:
+    return None
+  mask = categorical_mask(np.concatenate([x_train, x_val]), integer_columns)
+  trees = HistGradientBoostingRegressor(categorical_features=mask if mask.any() else None,
+                                        random_state=seed)
+  trees.fit(x_train, y_train)
+  return {"metric": "R²", "trees_score": float(r2_score(y_val, trees.predict(x_val))),
+          "network_score": float(r2_score(y_val, network_predictions)),
+          "train_rows": int(len(y_train)), "validation_rows": int(len(y_val)),
+          "model": "sklearn.ensemble.HistGradientBoostingRegressor (defaults)"}

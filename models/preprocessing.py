@@ -86,8 +86,12 @@ def preprocessing_fn(inputs: Mapping[str, Any],
     if spec["missing_indicator"]:
       outputs[features.missing_indicator_name(name)] = tf.cast(tf.logical_not(present), tf.float32)
   if label_key in inputs:
-    outputs[features.transformed_name(label_key)] = label_ids(inputs[label_key],
-                                                              config["label_classes"])
+    if config.get("task") == "regression":
+      outputs[features.transformed_name(label_key)] = label_values(
+          inputs[label_key], config.get("label_transform", "none"))
+    else:
+      outputs[features.transformed_name(label_key)] = label_ids(inputs[label_key],
+                                                                config["label_classes"])
   return outputs
 
 
@@ -224,3 +228,14 @@ def label_ids(tensor, label_classes) -> tf.Tensor:
   ids = tf.argmax(tf.cast(matches, tf.int64), axis=1, output_type=tf.int64)[:, tf.newaxis]
   known = tf.logical_and(present, tf.reduce_any(matches, axis=1, keepdims=True))
   return tf.where(known, ids, tf.constant(-1, tf.int64))
+
+
+def label_values(tensor, label_transform: str = "none") -> tf.Tensor:
+  """A regression label as float32 `[batch, 1]`, NaN where absent; `log` gives log1p(y), which the
+  serving signature inverts with expm1. (Standardising the target is the Trainer's: its mean and
+  spread come from the train rows it fits, and the serving signature undoes it.)"""
+  values, present = dense_with_presence(tensor)
+  values = tf.cast(values, tf.float32)
+  if label_transform == "log":
+    values = tf.math.log1p(values)
+  return tf.where(present, values, tf.fill(tf.shape(values), float("nan")))

@@ -37,6 +37,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from trainguard import policy as policy_lib
 from trainguard import schema_folder
+from trainguard import task as task_lib
 from trainguard.models import features as features_lib
 
 PLAN_VERSION = 1
@@ -53,7 +54,8 @@ def transform_config(policy: Optional[policy_lib.Policy], schema, label_key: str
   Args:
     policy: a validated `trainguard.policy.Policy` (its per-feature entries and type defaults).
     schema: a `schema_pb2.Schema`, or the path of a `schema.pbtxt`.
-    label_key: the label column; it gets no treatment, only class ids.
+    label_key: the label column; it gets no treatment, only class ids (a regression label, one
+      the schema gives no domain, stays a number: `task`, `label_transform` in the config).
     label_classes: the label's classes in class-id order (from the schema's string domain).
 
   Returns:
@@ -79,7 +81,13 @@ def transform_config(policy: Optional[policy_lib.Policy], schema, label_key: str
                      f"{', '.join(sorted(kinds))}); add it to schema.pbtxt or pass the right "
                      "label.")
   data = policy.data if policy is not None else policy_lib.defaults()
-  return _config(data, kinds, label_key, label_classes)
+  config = _config(data, kinds, label_key, label_classes)
+  if task_lib.of_schema(schema, label_key) == task_lib.REGRESSION:
+    # A numeric label stays a number (no class ids); `log` is applied in the graph, inverted at
+    # serving (models/keras_model/model.py).
+    config["task"] = task_lib.REGRESSION
+    config["label_transform"] = data["regression"]["label_transform"]
+  return config
 
 
 def config_from_kinds(kinds: Mapping[str, str], label_key: str, label_classes: Sequence[str],

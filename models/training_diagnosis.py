@@ -16,7 +16,8 @@ The rules (thresholds: `thresholds.training.*` in policy.yaml; `policy_format.TR
   none of the probe rows.
 - NOT_LEARNING: the best validation loss never beat the class-prior loss (the validation class
   shares predicted for every row) by `not_learning_margin`, and macro recall stayed within three
-  standard errors of chance (at least 0.05): the model knows no more than the class counts.
+  standard errors of chance (at least 0.05): the model knows no more than the class counts. For a
+  regression: the best validation loss never beat predicting the train mean by that margin.
 - MAJORITY_COLLAPSE: the exported model predicts one class for at least `collapse_fraction` of the
   validation rows although that class is at least 5 points rarer than that.
 - PLATEAU: over three or more epochs the training loss fell by less than `plateau_improvement` of
@@ -26,8 +27,8 @@ The rules (thresholds: `thresholds.training.*` in policy.yaml; `policy_format.TR
 - OVERFITTING: after its best epoch, validation loss rose to `overfitting_ratio` × its best (and by
   at least a tenth of the class-prior loss) while the training loss kept falling.
 - BASELINE_GAP: scikit-learn's gradient-boosted trees, fitted on a bounded sample of the same
-  transformed train rows, beat the network's validation macro F1 by `baseline_gap_f1`: the model,
-  not the data, holds the result back.
+  transformed train rows, beat the network's validation macro F1 (R² for a regression) by
+  `baseline_gap_f1`: the model, not the data, holds the result back.
 Each fix names the data cause where the record and Transform's summary show one (a feature left
 unscaled, and how large it is), else the training setting to change, by its `trainguard run` flag.
 """
@@ -157,11 +158,23 @@ class _Judge:
     return min(scored, key=lambda e: e["val_loss"]) if scored else None
 
   def learning(self) -> None:
-    prior = self.record.get("class_prior_log_loss")
+    prior = self.record.get("baseline_loss")
     best = self._best()
     if prior is None or best is None:
       return
     margin = self.threshold("not_learning_margin")
+    if self.record.get("task") == "regression":
+      if best["val_loss"] > prior * (1 - margin):
+        self.add("NOT_LEARNING", VALIDATION,
+                 f"validation loss below {prior:.3f}, predicting the train mean, by {margin:.0%}",
+                 f"best validation loss {best['val_loss']:.3f} (epoch {best['epoch']}): the model "
+                 "predicts no better than the train mean",
+                 "check that --label names the value to predict and that the features carry "
+                 "signal (DataGuard's findings name missing or constant ones); else raise "
+                 f"{self.setting('--learning-rate', 'learning_rate')} or "
+                 f"{self.setting('--epochs', 'epochs')}.",
+                 measured=best["val_loss"], threshold=prior * (1 - margin))
+      return
     classes = self.record.get("classes", [])
     chance = 1.0 / max(len(classes), 1)
     recall = _macro(best.get("val_recall", {}))
@@ -225,7 +238,7 @@ class _Judge:
                  f"{self.setting('--batch-size', 'batch_size')}.",
                  measured=share, threshold=limit)
     best = self._best()
-    prior = self.record.get("class_prior_log_loss") or 0.0
+    prior = self.record.get("baseline_loss") or 0.0
     if best is None or len(self.epochs) < 4 or best is self.epochs[-1]:
       return
     last = self.epochs[-1]
@@ -247,15 +260,16 @@ class _Judge:
                measured=ratio, threshold=ratio_limit)
 
   def baseline_gap(self, baseline: Mapping[str, Any]) -> None:
-    trees, network = baseline.get("trees_macro_f1"), baseline.get("network_macro_f1")
+    trees, network = baseline.get("trees_score"), baseline.get("network_score")
     if trees is None or network is None:
       return
     limit = self.threshold("baseline_gap_f1")
+    metric = baseline.get("metric", "macro F1")
     if trees - network >= limit:
       self.add("BASELINE_GAP", VALIDATION,
-               f"the network within {limit:.2f} macro F1 of gradient-boosted trees",
+               f"the network within {limit:.2f} {metric} of gradient-boosted trees",
                f"on {baseline.get('validation_rows')} validation rows, gradient-boosted trees "
-               f"fitted on {baseline.get('train_rows')} transformed train rows reach macro F1 "
+               f"fitted on {baseline.get('train_rows')} transformed train rows reach {metric} "
                f"{trees:.3f}, the network {network:.3f}",
                "the model, not the data, holds the result back: give the network more capacity "
                f"({self.setting('--hidden-units', 'hidden_units')}) or "

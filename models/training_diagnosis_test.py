@@ -18,7 +18,7 @@ def _record(**changes):
                    "val_predicted_share": {"a": 0.4, "b": 0.3, "c": 0.3}})
   record = {"classes": ["a", "b", "c"], "validation_rows": 300, "probe_rows": 64,
             "validation_class_share": {"a": 0.4, "b": 0.3, "c": 0.3},
-            "class_prior_log_loss": 1.09, "layers": ["dense", "dense_1", "probabilities"],
+            "baseline_loss": 1.09, "layers": ["dense", "dense_1", "probabilities"],
             "relu_layers": ["dense", "dense_1"], "start": {"grad_norm": 3.0},
             "epochs": epochs, "non_finite": None, "settings": {"learning_rate": 0.01}}
   record.update(changes)
@@ -104,9 +104,9 @@ def test_loss_not_finite_names_the_unscaled_feature_from_the_transform_summary()
 
 def test_baseline_gap_at_the_threshold():
   base = {"validation_rows": 300, "train_rows": 900}
-  assert "BASELINE_GAP" not in _kinds(_record(), baseline={**base, "trees_macro_f1": 0.849,
-                                                            "network_macro_f1": 0.8})
-  found = _kinds(_record(), baseline={**base, "trees_macro_f1": 0.86, "network_macro_f1": 0.8})
+  assert "BASELINE_GAP" not in _kinds(_record(), baseline={**base, "trees_score": 0.849,
+                                                            "network_score": 0.8})
+  found = _kinds(_record(), baseline={**base, "trees_score": 0.86, "network_score": 0.8})
   assert found["BASELINE_GAP"].severity == "warn"
 
 

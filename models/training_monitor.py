@@ -43,7 +43,8 @@ class TrainingMonitor(keras.callbacks.Callback):
   """Records gradients, dead units, extreme values and validation predictions per epoch.
 
   `train` and `validation` yield `(features, label)` batches as `model.fit` reads them; labels are
-  class ids. `class_names`, when given, name the classes in the record.
+  class ids, or with `num_classes=0` a regression target. `class_names`, when given, name the
+  classes in the record.
   """
 
   def __init__(self, train: tf.data.Dataset, validation: Optional[tf.data.Dataset],
@@ -51,37 +52,44 @@ class TrainingMonitor(keras.callbacks.Callback):
                probe_batches: int = PROBE_BATCHES, validation_rows: int = VALIDATION_ROWS):
     super().__init__()
     self._probe = [(x, y) for x, y in train.take(probe_batches)]
+    self._regression = num_classes == 0
     self._validation = _sample(validation, validation_rows) if validation is not None else None
-    if self._validation is not None:  # rows whose label is a class (not -1: unknown)
-      keep = (self._validation[1] >= 0) & (self._validation[1] < num_classes)
+    if self._validation is not None:  # rows whose label is a class (not -1: unknown), or finite
+      labels = self._validation[1]
+      keep = (np.isfinite(labels) if self._regression
+              else (labels >= 0) & (labels < num_classes))
       self._validation = ({k: v[keep] for k, v in self._validation[0].items()},
-                          self._validation[1][keep])
+                          labels[keep] if self._regression else labels[keep].astype(np.int64))
     self._num_classes = num_classes
     self._taps = None
     self._tapped: List[str] = []
     self._epoch = 0
     self.record: Dict[str, Any] = {
         "version": 1,
+        "task": "regression" if self._regression else "classification",
         "classes": list(class_names or [str(i) for i in range(num_classes)]),
         "probe_rows": int(sum(int(tf.shape(y)[0]) for _, y in self._probe)),
         "validation_rows": 0,
         "validation_class_share": {},
-        "class_prior_log_loss": None,
+        # The loss of the best constant prediction: a model that never gets below it has learned
+        # nothing a class count (or, for regression, the train mean) does not know.
+        "baseline_loss": None,
         "layers": [],
         "relu_layers": [],
         "start": None,
         "epochs": [],
         "non_finite": None,
     }
-    if self._validation is not None:
+    if self._validation is not None and not self._regression:
       labels = self._validation[1]
       share = np.bincount(labels, minlength=num_classes)[:num_classes] / max(len(labels), 1)
       self.record["validation_rows"] = int(len(labels))
       self.record["validation_class_share"] = {
           self.record["classes"][i]: float(s) for i, s in enumerate(share)}
-      # The loss of the best constant prediction (the validation class shares themselves): a model
-      # that never gets below it has learned nothing a class count does not know.
-      self.record["class_prior_log_loss"] = float(-sum(s * math.log(s) for s in share if s > 0))
+      # Cross-entropy of predicting the validation class shares themselves for every row.
+      self.record["baseline_loss"] = float(-sum(s * math.log(s) for s in share if s > 0))
+    elif self._validation is not None:
+      self.record["validation_rows"] = int(len(self._validation[1]))
 
   # --- Keras hooks ---------------------------------------------------------------------------
 
@@ -96,6 +104,11 @@ class TrainingMonitor(keras.callbacks.Callback):
     except (AttributeError, ValueError, TypeError):  # a subclassed model has no symbolic outputs
       self._taps, self._tapped = None, []
     self.record["relu_layers"] = list(self._tapped)
+    if self._regression and self._validation is not None and len(self._validation[1]):
+      # The model's own loss of predicting 0 — the train mean of a standardised target — for
+      # every validation row.
+      labels = tf.constant(self._validation[1].reshape(-1, 1), tf.float32)
+      self.record["baseline_loss"] = float(self.model.compiled_loss(labels, tf.zeros_like(labels)))
     # Before any step: a gradient that explodes from the start (a huge unscaled input) has often
     # killed the units it reaches by the end of the first epoch, when it looks small again.
     self.record["start"] = {**self._gradients(), **self._activations()}
@@ -119,7 +132,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         entry[key] = float(logs[key])
     entry.update(self._gradients())
     entry.update(self._activations())
-    if self._validation is not None:
+    if self._validation is not None and not self._regression:
       entry.update(self._validation_predictions())
     self.record["epochs"].append(entry)
 
@@ -203,13 +216,15 @@ class TrainingMonitor(keras.callbacks.Callback):
   # --- output ----------------------------------------------------------------------------------
 
   def predict_validation(self) -> np.ndarray:
-    """The class the model (as it is now) predicts for each validation sample row."""
+    """What the model (as it is now) predicts for each validation sample row: the class, or for a
+    regression the value (in the model's units)."""
     features, labels = self._validation
     predicted = []
     for start in range(0, len(labels), PREDICT_CHUNK):
       chunk = {k: v[start:start + PREDICT_CHUNK] for k, v in features.items()}
-      probabilities = self.model(chunk, training=False).numpy()
-      predicted.append(np.argmax(np.nan_to_num(probabilities, nan=-1.0), axis=1))
+      outputs = self.model(chunk, training=False).numpy()
+      predicted.append(outputs.reshape(-1) if self._regression
+                       else np.argmax(np.nan_to_num(outputs, nan=-1.0), axis=1))
     return np.concatenate(predicted) if predicted else np.zeros(0, np.int64)
 
   def validation_sample(self) -> Optional[Tuple[Dict[str, np.ndarray], np.ndarray]]:
@@ -243,4 +258,4 @@ def _sample(dataset: tf.data.Dataset, rows: int) -> Optional[Tuple[Dict[str, np.
   if not labels:
     return None
   return ({name: np.concatenate(parts)[:rows] for name, parts in features.items()},
-          np.concatenate(labels)[:rows].astype(np.int64))
+          np.concatenate(labels)[:rows])

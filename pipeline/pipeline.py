@@ -12,6 +12,7 @@ splits under stock's node ids, read by Arrow and encoded in C++ instead of cell 
 When DataGuard finds something the policy says blocks, the `Cond` skips every node after it: the
 run ends with DataGuard's findings published and no Transform execution, no model.
 """
+import dataclasses
 from typing import Any, List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
@@ -36,6 +37,7 @@ from trainguard.components.evaluator.component import Evaluator
 from trainguard.components.rebalance.component import Rebalance
 from trainguard.models import features, preprocessing_plan
 from trainguard.pipeline import configs
+from trainguard import task as task_lib
 from trainguard.policy import Policy
 
 
@@ -147,6 +149,9 @@ def create_pipeline(
 
   transform_config = preprocessing_plan.transform_config(
       policy, schema_path, label_key, label_classes)
+  # The schema declares the task (trainguard.task.of_schema): a label without a domain is a number.
+  task = transform_config.get("task", task_lib.CLASSIFICATION)
+  regression = task == task_lib.REGRESSION
   with Cond(data_guard.passed()):
     transform = Transform(
         examples=example_gen.outputs["examples"],
@@ -165,7 +170,7 @@ def create_pipeline(
     # and integer-encoded); validation and eval are copied byte for byte, so early stopping, the
     # training diagnosis and the metrics see the real class mix.
     rebalancing = policy.rebalance
-    rebalance = Rebalance(
+    rebalance = None if regression else Rebalance(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         label_key=features.transformed_name(label_key),
@@ -184,7 +189,9 @@ def create_pipeline(
     if stop_after != "rebalance":
       trainer = components.Trainer(
           run_fn=run_fn,
-          examples=rebalance.outputs["rebalanced_examples"],
+          # Regression: no classes to rebalance, the Trainer reads Transform's rows.
+          examples=(transform.outputs["transformed_examples"] if regression
+                    else rebalance.outputs["rebalanced_examples"]),
           transform_graph=transform.outputs["transform_graph"],
           schema=schema_importer.outputs["schema"],
           # Early stopping and the training diagnosis read validation, never eval: the Evaluator
@@ -192,6 +199,8 @@ def create_pipeline(
           train_args=trainer_pb2.TrainArgs(splits=[train_split]),
           eval_args=trainer_pb2.EvalArgs(splits=[validation_split]),
           custom_config={
+              "task": task,
+              "regression": dataclasses.asdict(policy.regression),
               "label_key": label_key,
               "label_classes": list(label_classes),
               "epochs": epochs,
@@ -219,7 +228,8 @@ def create_pipeline(
           example_splits=[eval_split],
           model=trainer.outputs["model"],
           baseline_model=model_resolver.outputs["model"] if model_resolver else None,
-          eval_config=eval_config(label_key, eval_accuracy_threshold, len(label_classes)))
+          eval_config=(regression_eval_config(label_key, policy.regression.min_r2) if regression
+                       else eval_config(label_key, eval_accuracy_threshold, len(label_classes))))
 
       pusher = components.Pusher(
           model=trainer.outputs["model"],
@@ -252,6 +262,37 @@ def class_ids(sampling_strategy: Any, label_classes: Sequence[str]) -> Any:
                        f"label's classes ({', '.join(label_classes)}); fix policy.yaml.")
     ids[list(label_classes).index(str(cls))] = count
   return ids
+
+
+def regression_eval_config(label_key: str, min_r2: float) -> tfma.EvalConfig:
+  """TFMA on raw eval examples, the model's prediction in label units against the raw label.
+
+  Metrics: MAE, MSE, R² (models/regression_metrics.py: 1 − squared error / the squared error of
+  predicting the eval mean), mean label and mean prediction, example count. Blessing needs R² ≥ `min_r2`
+  (policy `regression.min_r2`, 0.05: a squared error at most 95% of the mean-prediction baseline's)
+  and MAE and R² no worse than the latest blessed model's (by more than 1%).
+  """
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key,
+                                  prediction_key="predictions")],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name="ExampleCount"),
+          tfma.MetricConfig(
+              class_name="MeanAbsoluteError",
+              threshold=tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+                  direction=tfma.MetricDirection.LOWER_IS_BETTER, relative={"value": 0.01}))),
+          tfma.MetricConfig(class_name="MeanSquaredError"),
+          tfma.MetricConfig(
+              class_name="R2", module="trainguard.models.regression_metrics",
+              threshold=tfma.MetricThreshold(
+                  value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_r2}),
+                  change_threshold=tfma.GenericChangeThreshold(
+                      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                      absolute={"value": -1e-2}))),
+          tfma.MetricConfig(class_name="MeanLabel"),
+          tfma.MetricConfig(class_name="MeanPrediction"),
+      ])])
 
 
 def eval_config(label_key: str, accuracy_threshold: float,

@@ -10,6 +10,10 @@ from trainguard import artifacts
 
 # TFMA's name for the SparseCategoricalAccuracy metric the Evaluator computes.
 ACCURACY = "sparse_categorical_accuracy"
+# A regression's eval metrics as TFMA names them (pipeline.regression_eval_config), as printed.
+REGRESSION_METRICS = (("MAE", "mean_absolute_error"), ("MSE", "mean_squared_error"),
+                      ("R²", "r2"), ("mean label", "mean_label"),
+                      ("mean prediction", "mean_prediction"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +80,10 @@ class RunSummary:
       lines.append(f"  {node_id:<32} {record.state:<9} {record.seconds:6.1f} s")
     if ACCURACY in self.eval_metrics:
       lines.append(f"eval accuracy:   {self.eval_metrics[ACCURACY]:.4f}")
+    regression = [(name, self.eval_metrics[key]) for name, key in REGRESSION_METRICS
+                  if key in self.eval_metrics]
+    if regression:
+      lines.append("eval metrics:    " + ", ".join(f"{n} {v:.4g}" for n, v in regression))
     if self.blessed is not None:
       lines.append(f"model blessed:   {'yes' if self.blessed else 'no'}")
     if self.findings is not None:

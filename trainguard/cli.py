@@ -24,6 +24,7 @@ from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, 
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, STRATEGIES
 from trainguard.preflight import options as run_options
+from trainguard import task as task_lib
 from trainguard.run import PipelineFailed, beam_args, failure_message, run_pipeline
 
 # `format_findings` was this module's; the ranking now lives with the findings it ranks.
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
   init.add_argument("--label", required=True, help="the label column")
   init.add_argument("--out", required=True, help="folder to write schema.pbtxt and policy.yaml")
   init.add_argument("--force", action="store_true", help="overwrite existing files")
+  _task_argument(init)
   _csv_format_arguments(init)
   init.set_defaults(func=cmd_schema_init)
   _schema_review_commands(schema_commands)
@@ -167,7 +169,15 @@ def _csv_format_arguments(parser: argparse.ArgumentParser) -> None:
                            "cell (default: %(default)s)")
 
 
+def _task_argument(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--task", choices=task_lib.TASKS,
+                      help="classification or regression (default: the label decides: a number "
+                           "with many distinct values is regression; a curated schema declares "
+                           "it)")
+
+
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
+  _task_argument(parser)
   parser.add_argument("csv", help="the CSV file to train on")
   parser.add_argument("--label", required=True, help="the label column (categorical)")
   parser.add_argument("--schema", help="folder with a curated schema.pbtxt (and policy.yaml); "
@@ -236,7 +246,8 @@ def cmd_check(args) -> int:
 
 def cmd_schema_init(args) -> int:
   profile = preflight.inspect(args.csv, args.label, run_options.delimiter(args.delimiter),
-                              run_options.na_tokens(args.na_values))
+                              run_options.na_tokens(args.na_values),
+                              task=args.task or task_lib.AUTO)
   for warning in profile.warnings:
     print(f"warning: {warning}", file=sys.stderr)
   folder = os.path.abspath(args.out)
@@ -244,6 +255,9 @@ def cmd_schema_init(args) -> int:
                                     overwrite=args.force)
   print(f"wrote {schema_folder.schema_path(folder)}")
   print(f"wrote {os.path.join(folder, POLICY_FILE)}")
+  print(f"task: {profile.task} (label {profile.label!r}"
+        + (": a number without a domain in the schema)" if profile.task == task_lib.REGRESSION
+           else ": its classes are the schema's domain)"))
   print("Review both (types, domains, presence; what blocks), then pass --schema "
         f"{folder} to diagnose/run.")
   return EXIT_OK
@@ -303,6 +317,11 @@ def _why_not_blessed(summary, num_classes: int) -> str:
     return summary.not_blessed_reason + " (see the training diagnosis above)."
   accuracy = summary.eval_metrics.get("sparse_categorical_accuracy")
   recall = next((v for k, v in summary.eval_metrics.items() if k.endswith("macro_recall")), None)
+  if not num_classes:  # a regression
+    r2 = summary.eval_metrics.get("r2")
+    return (f"eval R² {r2:.3f} is below the policy's regression.min_r2, or worse than the latest "
+            "blessed model's (see the report)." if r2 is not None
+            else "the Evaluator's thresholds were not met (see the report).")
   if recall is not None and recall <= 1.0 / num_classes + 0.01:
     return (f"macro-averaged recall {recall:.3f} does not beat always predicting the majority "
             "class; see CLASS_IMBALANCE and the per-class metrics in the report.")
@@ -322,7 +341,7 @@ def run_options_of(args) -> preflight.RunOptions:
       previous_span=args.previous_span, delimiter=run_options.delimiter(args.delimiter),
       na_tokens=run_options.na_tokens(args.na_values), beam_args=tuple(args.beam_arg or ()),
       beam_endpoint=args.beam_endpoint, beam_worker_pool=args.beam_worker_pool,
-      verbose=args.verbose,
+      verbose=args.verbose, task=args.task,
       epochs=args.epochs if is_run else None, seed=args.seed if is_run else None,
       learning_rate=args.learning_rate if is_run else None,
       batch_size=args.batch_size if is_run else None,
@@ -341,6 +360,10 @@ def _print_plan(plan: preflight.PreparedRun, options: preflight.RunOptions) -> N
   if plan.schema_inferred:
     print(f"schema: inferred from the data into {plan.schema_folder} (review it, then pass "
           "--schema to pin it)", file=sys.stderr)
+  if plan.task == task_lib.REGRESSION:
+    print(f"task: regression (label {plan.label!r} is a number with many values; --task "
+          "classification to treat it as classes); Rebalance is skipped: class rebalancing does "
+          "not apply to a numeric label", file=sys.stderr)
   print(f"running {plan.pipeline_name} (workdir {plan.workdir}; "
         f"{beam_options.describe(beam_args(options))})", file=sys.stderr)
 

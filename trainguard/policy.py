@@ -59,6 +59,15 @@ class RebalanceSettings:
   class_weights: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class RegressionSettings:
+  """`regression:` of the policy, validated: what Transform, the Trainer and the Evaluator use
+  for a numeric label."""
+  label_transform: str = "none"
+  loss: str = "mse"
+  min_r2: float = 0.05
+
+
 class Policy:
   """A validated policy: defaults merged with the file, checked against the schema's features."""
 
@@ -202,6 +211,12 @@ class Policy:
     section = self.data["rebalance"]
     return RebalanceSettings(**{f.name: section[f.name] for f in dataclasses.fields(
         RebalanceSettings) if f.name in section})
+
+  @property
+  def regression(self) -> RegressionSettings:
+    section = self.data["regression"]
+    return RegressionSettings(**{f.name: section[f.name] for f in dataclasses.fields(
+        RegressionSettings) if f.name in section})
 
   def with_overrides(self, strategy: Optional[str] = None, class_weights: Optional[bool] = None,
                      exclude: Sequence[str] = ()) -> "Policy":

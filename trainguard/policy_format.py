@@ -113,7 +113,12 @@ NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 NUMERIC_ONLY_IMPUTATIONS = ("mean", "median")
 
-_TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance"}
+_TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance",
+             "regression"}
+# A regression label (trainguard.task): how it is transformed, what loss fits it, what blesses it.
+LABEL_TRANSFORMS = ("none", "log")  # log: log1p in Transform, expm1 at serving
+REGRESSION_LOSSES = ("mse", "huber")
+_REGRESSION_KEYS = {"label_transform", "loss", "min_r2"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
 _FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "skew", "drift",
                  "block", "warn", "info"}
@@ -152,6 +157,9 @@ def defaults() -> Dict[str, Any]:
       },
       "features": {},
       "rebalance": {"strategy": "auto", "sampling_strategy": "auto", "k_neighbors": 5},
+      # min_r2: the eval R² a regression needs to be blessed (0 = no better than predicting the
+      # eval mean; 0.05 = its squared error at most 95% of that baseline's).
+      "regression": {"label_transform": "none", "loss": "mse", "min_r2": 0.05},
   }
 
 
@@ -165,7 +173,7 @@ def parse(raw: Mapping[str, Any], source: str, schema=None) -> Dict[str, Any]:
   if raw.get("version", 1) != 1:
     raise PolicyError(f"{source}: version {raw['version']!r} is not supported; use version: 1.")
   data = defaults()
-  for section in ("findings", "thresholds", "preprocessing", "rebalance"):
+  for section in ("findings", "thresholds", "preprocessing", "rebalance", "regression"):
     value = raw.get(section)
     if value is None:
       continue
@@ -215,6 +223,7 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     _check_treatment(prep[kind], src, f"preprocessing.{kind}", numeric=kind == "numeric")
   _check_bool(prep["missing_indicators"], src, "preprocessing.missing_indicators")
   _validate_rebalance(data, source)
+  _validate_regression(data, source)
   feature_types = _feature_types(schema) if schema is not None else None
   for name, entry in data["features"].items():
     where = f"features.{name}"
@@ -236,6 +245,19 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     for severity in SEVERITIES:
       if severity in entry:
         _check_kind_list(entry[severity], src, f"{where}.{severity}")
+
+def _validate_regression(data: Mapping[str, Any], source: str) -> None:
+  section = data["regression"]
+  _check_keys(section, _REGRESSION_KEYS, source, "regression.")
+  for key, allowed in (("label_transform", LABEL_TRANSFORMS), ("loss", REGRESSION_LOSSES)):
+    if section[key] not in allowed:
+      raise PolicyError(f"{source}: regression.{key} is {section[key]!r}; use one of "
+                        f"{', '.join(allowed)}.")
+  r2 = section["min_r2"]
+  if isinstance(r2, bool) or not isinstance(r2, (int, float)) or not -1 <= r2 < 1:
+    raise PolicyError(f"{source}: regression.min_r2 is {r2!r}; use a number in [-1, 1) (0: no "
+                      "better than predicting the mean).")
+
 
 def _validate_rebalance(data: Mapping[str, Any], source: str) -> None:
   src, section = source, data["rebalance"]

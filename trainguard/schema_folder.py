@@ -11,6 +11,7 @@ import os
 from typing import List, Optional
 
 from trainguard import files
+from trainguard import task as task_lib
 from trainguard.errors import InputError, UsageError
 from trainguard.policy import POLICY_FILE
 
@@ -99,7 +100,9 @@ def infer_schema(profile):
     is_label = column.name == profile.label
     if is_label:
       feature.not_in_environment.append(SERVING)
-      if column.type_name == "INT":
+      if profile.task == task_lib.REGRESSION:
+        pass  # a number without a domain: what `trainguard.task.of_schema` reads as regression
+      elif column.type_name == "INT":
         values = [int(float(v)) for v in column.values]
         feature.int_domain.min, feature.int_domain.max = min(values), max(values)
         feature.int_domain.is_categorical = True

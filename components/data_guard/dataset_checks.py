@@ -67,6 +67,18 @@ class Binning:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def label_binning(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
+                  label_key: str) -> Optional[Binning]:
+  """A regression label's quantile bins (trainguard.task): leakage is then scored against ten
+  bins of the label, not against each of its distinct values (which could be as many as rows)."""
+  for feature in train_statistics.datasets[0].features:
+    if ".".join(feature.path.step) == label_key and feature.HasField("num_stats"):
+      edges = sorted({b.high_value for h in feature.num_stats.histograms
+                      if h.type == statistics_pb2.Histogram.QUANTILES for b in h.buckets[:-1]})
+      return Binning(label_key, tuple(edges)) if edges else None
+  return None
+
+
 def binnings(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
              schema: schema_pb2.Schema, label_key: str) -> List[Binning]:
   """The features the label-leakage check can score, with their bins, from the train statistics."""
@@ -132,9 +144,11 @@ def _numbers(values: pa.Array, index: np.ndarray) -> Tuple[np.ndarray, np.ndarra
   return x[codes], readable[codes]
 
 
-def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binning]
+def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binning],
+                 label_bins: Optional[Binning] = None
                  ) -> Tuple[Dict[str, int], Dict[Tuple[str, str, str], int]]:
-  """Label counts and (feature, bin, label) counts of the rows of `batch` that have a label."""
+  """Label counts and (feature, bin, label) counts of the rows of `batch` that have a label (its
+  bin, for a regression label given `label_bins`)."""
   names = batch.schema.names
   if label_key not in names:
     return {}, {}
@@ -144,7 +158,17 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
   labelled, label_index = _first_values(label_column)
   if not labelled.any():
     return {}, {}
-  label_codes, label_texts = _texts(label_column.values, label_index)
+  if label_bins is not None and label_bins.boundaries:
+    if pa.types.is_integer(label_column.values.type) or pa.types.is_floating(
+        label_column.values.type):
+      y = np.asarray(label_column.values)[label_index].astype(np.float64)
+    else:
+      y, _ = _numbers(label_column.values, label_index)
+    label_codes = np.searchsorted(np.asarray(label_bins.boundaries, dtype=np.float64), y,
+                                  side="right")
+    label_texts = [f"bin{k}" for k in range(len(label_bins.boundaries) + 1)]
+  else:
+    label_codes, label_texts = _texts(label_column.values, label_index)
   n_labels = len(label_texts)
   labels = {label_texts[k]: int(n) for k, n in enumerate(np.bincount(label_codes,
                                                                      minlength=n_labels)) if n}
@@ -191,10 +215,12 @@ class _Batches(beam.DoFn):
   the spill file's (bucket, Range)s to the `RANGES` output."""
   RANGES = "ranges"
 
-  def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str):
+  def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
+               label_bins: Optional[Binning] = None):
     self._split = split
     self._label_key = label_key
     self._binning = list(binning)
+    self._label_bins = label_bins
     self._spill_dir = spill_dir
     self._decoder = None
     self._spill = None
@@ -226,7 +252,7 @@ class _Batches(beam.DoFn):
         continue
       self._spill.add(*row_hash.row_hashes(batch))
       if self._split == "train":
-        yield _cell_counts(batch, self._label_key, self._binning)
+        yield _cell_counts(batch, self._label_key, self._binning, self._label_bins)
 
   def finish_bundle(self):
     for bucket_range in self._spill.close():
@@ -326,7 +352,7 @@ def _row_counts(hashes: Dict[str, List[Tuple[np.ndarray, np.ndarray]]]) -> Dict[
 
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
                   binning: List[Binning], output_path: str, spill_dir: str,
-                  batch_size: Optional[int] = None) -> None:
+                  batch_size: Optional[int] = None, label_bins: Optional[Binning] = None) -> None:
   """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`. `spill_dir`
   (an existing folder every worker can reach) receives the row-hash spill files: remove it once
   the pipeline has run."""
@@ -336,7 +362,8 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
     outputs = (
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
-        | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir)
+        | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir,
+                                                  label_bins)
                                          ).with_outputs(_Batches.RANGES, main="counts"))
     counts.append(outputs.counts)
     ranges.append(outputs[_Batches.RANGES])

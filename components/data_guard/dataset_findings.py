@@ -30,8 +30,11 @@ Statistics = statistics_pb2.DatasetFeatureStatisticsList
 
 
 def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
-                     schema: schema_pb2.Schema, policy: Policy, label_key: str) -> List[Finding]:
-  """Findings from the Beam pass (`dataset_checks.run_beam_pass`) and the statistics."""
+                     schema: schema_pb2.Schema, policy: Policy, label_key: str,
+                     regression: bool = False) -> List[Finding]:
+  """Findings from the Beam pass (`dataset_checks.run_beam_pass`) and the statistics. For a
+  `regression` label the pass counted its quantile bins: leakage is scored against them, and there
+  are no classes to be imbalanced."""
   findings: List[Finding] = []
 
   def add(kind, feature, split, expected, found, fix, measured=None, threshold=None,
@@ -75,7 +78,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
           "prediction time.", measured=balanced, threshold=accuracy_limit)
 
   labels = result.get("labels", {})
-  if len(labels) >= 2:
+  if len(labels) >= 2 and not regression:
     majority, minority = max(labels.values()), min(labels.values())
     ratio = majority / max(minority, 1)
     imbalance_limit = policy.dataset_threshold("imbalance_ratio")

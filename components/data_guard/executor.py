@@ -13,6 +13,7 @@ from tfx.utils import io_utils, writer_utils
 
 from trainguard.artifacts import DATASET_CHECKS_FILE, FINDINGS_FILE, SCHEMA_DIFF_FILE
 from trainguard.components.util import spill_shuffle
+from trainguard import task as task_lib
 from trainguard.components.data_guard import dataset_checks, dataset_findings, spec, validation
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
@@ -68,17 +69,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     splits = artifact_utils.decode_split_names(examples.split_names)
     result_path = os.path.join(output_uri, DATASET_CHECKS_FILE)
     binning = dataset_checks.binnings(statistics["train"], schema, label_key)
+    regression = task_lib.of_schema(schema, label_key) == task_lib.REGRESSION
+    label_bins = (dataset_checks.label_binning(statistics["train"], label_key) if regression
+                  else None)
     spill_dir = spill_shuffle.spill_root(self, output_uri, "row-hashes")
     fileio.makedirs(spill_dir)
     try:
       with self._make_beam_pipeline() as pipeline:
         dataset_checks.run_beam_pass(
             pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
-            result_path, spill_dir)
+            result_path, spill_dir, label_bins=label_bins)
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)
-    return dataset_findings.dataset_findings(result, statistics, schema, policy, label_key)
+    return dataset_findings.dataset_findings(result, statistics, schema, policy, label_key,
+                                             regression=regression)
 
 
 def _single_split(artifacts: Optional[List[types.Artifact]], prefer: Optional[str] = None):

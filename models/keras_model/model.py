@@ -31,6 +31,7 @@ from trainguard import errors
 from trainguard.components.data_guard import findings as findings_lib
 from trainguard.models import (autograph_rules, baseline_model, features, preprocessing_summary,
                                training_diagnosis, training_monitor)
+from trainguard.models.keras_model import regression
 from trainguard.policy import Policy
 
 autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
@@ -69,24 +70,34 @@ def run_fn(fn_args: FnArgs) -> None:
   dropped = {features.transformed_name(name) for name in summary["dropped"]}
 
   hidden_units = tuple(config.get("hidden_units") or HIDDEN_UNITS)
-  model = build_model(tf_transform_output, label, len(config["label_classes"]),
+  settings = config.get("regression") or {}
+  is_regression = config.get("task") == "regression"
+  num_classes = 0 if is_regression else len(config["label_classes"])
+  model = build_model(tf_transform_output, label, num_classes,
                       config["learning_rate"], exclude=dropped, hidden_units=hidden_units,
-                      clip_norm=config.get("clip_norm"))
+                      clip_norm=config.get("clip_norm"), loss=settings.get("loss", "mse"))
   train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
                            config["batch_size"], seed=config["seed"], shuffle=True,
                            keep=model.input_names)
   eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
                           config["batch_size"], seed=config["seed"], shuffle=False,
                           keep=model.input_names)
+  scale = None
+  if is_regression:
+    scale = regression.target_scale(train_dataset, settings.get("label_transform", "none"))
+    logging.info("regression target: mean %.6g, std %.6g (standardised for training)",
+                 scale.mean, scale.std)
+    train_dataset = train_dataset.map(lambda x, y: (x, scale.to_model(y)))
+    eval_dataset = eval_dataset.map(lambda x, y: (x, scale.to_model(y)))
   weights = None
-  if config.get("class_weights"):
+  if config.get("class_weights") and not is_regression:
     weights = class_weights(train_dataset, len(config["label_classes"]))
     logging.info("class weights: %s", weights)
   # fn_args.eval_files is the validation split (the pipeline's EvalArgs): early stopping and the
   # diagnosis never read the eval rows the Evaluator blesses on.
   monitor = training_monitor.TrainingMonitor(
-      train_dataset, eval_dataset, num_classes=len(config["label_classes"]),
-      class_names=config["label_classes"])
+      train_dataset, eval_dataset, num_classes=num_classes,
+      class_names=config["label_classes"] if num_classes else None)
   history = model.fit(
       train_dataset,
       validation_data=eval_dataset,
@@ -108,8 +119,11 @@ def run_fn(fn_args: FnArgs) -> None:
   report = _diagnose(monitor, train_dataset, summary, config, fn_args.model_run_dir)
   _check_converged(history.history, report)
 
-  signatures = _signatures(model, tf_transform_output, config["label_key"],
-                           config["label_classes"])
+  if is_regression:
+    signatures = regression.signatures(model, tf_transform_output, config["label_key"], scale)
+  else:
+    signatures = _signatures(model, tf_transform_output, config["label_key"],
+                             config["label_classes"])
   model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
   # The verdict travels with the model: the Evaluator withholds the blessing on a blocking finding
   # (components/evaluator); serving ignores assets.extra/.
@@ -147,7 +161,7 @@ def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label:
 
 def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,
                 exclude: Collection[str] = (), hidden_units: Sequence[int] = HIDDEN_UNITS,
-                clip_norm: Optional[float] = None) -> keras.Model:
+                clip_norm: Optional[float] = None, loss: str = "mse") -> keras.Model:
   """One input per transformed feature (except `exclude`): floats as they are, ids one-hot encoded.
 
   Every int64 feature but the label is a category id or a bucket id; how many ids it takes comes
@@ -174,6 +188,8 @@ def build_model(tf_transform_output, label: str, num_classes: int, learning_rate
     raise ValueError(
         "no feature is left to train on: every transformed feature was excluded by the policy or "
         "dropped for having no variation in the train split (see transform_summary.json).")
+  if num_classes == 0:  # a regression (trainguard.task): one linear output, `loss` MSE or Huber
+    return regression.regressor(inputs, encoded, learning_rate, hidden_units, clip_norm, loss)
   return classifier(inputs, encoded, num_classes, learning_rate, hidden_units, clip_norm)
 
 
@@ -202,7 +218,17 @@ def diagnose_training(monitor: training_monitor.TrainingMonitor, train_dataset: 
   same features, added to the monitor's record, then judged (`training_diagnosis`)."""
   baseline = None
   sample = monitor.validation_sample()
-  if monitor.record["non_finite"] is None and sample is not None:
+  if (monitor.record["non_finite"] is None and sample is not None
+      and monitor.record["task"] == "regression"):
+    names = sorted(sample[0])
+    integer = [sample[0][n].dtype.kind in "iu" for n in names
+               for _ in range(int(np.prod(sample[0][n].shape[1:]) or 1))]
+    train = baseline_model.table(((x, y.numpy()) for x, y in train_dataset), names)
+    validation = baseline_model.table([(sample[0], sample[1])], names)
+    baseline = baseline_model.compare_regression(train, validation, monitor.predict_validation(),
+                                                 integer, seed)
+    monitor.record["baseline"] = baseline
+  elif monitor.record["non_finite"] is None and sample is not None:
     predicted = monitor.predict_validation()
     final = {"val_predicted_share": {}, "val_recall": {}}
     for i, name in enumerate(monitor.record["classes"]):

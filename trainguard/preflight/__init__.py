@@ -27,6 +27,7 @@ import os
 from typing import List, Optional
 
 from trainguard import model_code, schema_folder
+from trainguard import task as task_lib
 from trainguard.components.data_guard.findings import Finding
 from trainguard.errors import InputError, UsageError
 from trainguard.pipeline import beam_options, configs
@@ -35,7 +36,7 @@ from trainguard.preflight import checks
 from trainguard.preflight.findings import profile_findings
 from trainguard.preflight.inspection import inspect
 from trainguard.preflight.options import RunOptions, dataset_name
-from trainguard.preflight.profile import DEFAULT_NA_TOKENS, ColumnProfile, CsvProfile
+from trainguard.preflight.profile import DEFAULT_NA_TOKENS, ColumnProfile, CsvProfile, sanitize
 from trainguard.preflight.staging import carve, stage
 
 __all__ = ["DEFAULT_NA_TOKENS", "ColumnProfile", "CsvProfile", "PreparedRun", "RunOptions",
@@ -52,8 +53,9 @@ class PreparedRun:
   schema_folder: str
   schema_inferred: bool
   label: str
+  task: str  # trainguard.task: classification or regression
   policy: Policy
-  label_classes: List[str]
+  label_classes: List[str]  # empty for regression
   preflight: List[Finding]
   warnings: List[str]
   serving_root: Optional[str] = None
@@ -69,20 +71,28 @@ def prepare(options: RunOptions) -> PreparedRun:
   workdir = os.path.abspath(os.path.expanduser(options.workdir))
   checks.check_workdir(workdir)
   read = dict(delimiter=options.delimiter, na_tokens=options.na_tokens)
-  profile = inspect(options.csv, options.label, **read)
-  eval_profile = inspect(options.eval_data, options.label, **read) if options.eval_data else None
+  curated = (schema_folder.read_folder_schema(os.path.abspath(options.schema)) if options.schema
+             else None)
+  requested = options.task or task_lib.AUTO
+  if curated is not None and requested == task_lib.AUTO:
+    # A curated schema declares the task (its label has a domain, or not): check for that one.
+    requested = task_lib.of_schema(curated, sanitize(options.label))
+  profile = inspect(options.csv, options.label, task=requested, **read)
+  eval_profile = (inspect(options.eval_data, options.label, task=profile.task, **read)
+                  if options.eval_data else None)
   if eval_profile is not None:
     checks.check_same_columns(profile, eval_profile)
-    checks.check_eval_classes(profile, eval_profile)
+    if profile.task == task_lib.CLASSIFICATION:
+      checks.check_eval_classes(profile, eval_profile)
   serving = inspect(options.serving_data, None, **read) if options.serving_data else None
-  previous = (inspect(options.previous_span, options.label, **read) if options.previous_span
-              else None)
+  previous = (inspect(options.previous_span, options.label, task=profile.task, **read)
+              if options.previous_span else None)
 
   # 3. Schema and policy, and the data against them.
   name = dataset_name(options.csv)
   if options.schema:
     folder = os.path.abspath(options.schema)
-    schema = schema_folder.read_folder_schema(folder)
+    schema = curated
   else:
     folder = os.path.join(workdir, "schemas", name)
     schema = schema_folder.infer_schema(profile)
@@ -91,13 +101,22 @@ def prepare(options: RunOptions) -> PreparedRun:
   policy = policy.with_overrides(
       strategy=options.rebalance, class_weights=options.class_weights or None,
       exclude=[c for c in profile.unusable_columns(policy) if c in features])
-  from trainguard.models import features as features_lib  # pylint: disable=g-import-not-at-top
-  try:
-    label_classes = features_lib.label_classes_from_schema(schema, profile.label)
-  except ValueError as e:
-    raise InputError(f"{schema_folder.schema_path(folder)}: {e}") from e
-  checks.check_classes_in_schema(profile, label_classes, folder)
-  checks.check_k_neighbors(profile, policy, presplit=eval_profile is not None)
+  declared = task_lib.of_schema(schema, profile.label)
+  if declared != profile.task:
+    raise UsageError(
+        f"{schema_folder.schema_path(folder)}: the schema's label {profile.label!r} declares "
+        f"{declared} (a label with a domain is classification, a number without one regression), "
+        f"but the run asks for {profile.task}; drop --task, or fix the label's entry in the "
+        "schema.")
+  label_classes: List[str] = []
+  if profile.task == task_lib.CLASSIFICATION:
+    from trainguard.models import features as features_lib  # pylint: disable=g-import-not-at-top
+    try:
+      label_classes = features_lib.label_classes_from_schema(schema, profile.label)
+    except ValueError as e:
+      raise InputError(f"{schema_folder.schema_path(folder)}: {e}") from e
+    checks.check_classes_in_schema(profile, label_classes, folder)
+    checks.check_k_neighbors(profile, policy, presplit=eval_profile is not None)
   if serving is not None:
     checks.check_serving_columns(serving, schema, policy, profile.label)
   findings = profile_findings(profile, policy)
@@ -114,7 +133,8 @@ def prepare(options: RunOptions) -> PreparedRun:
   data_root = os.path.join(workdir, "data", name)
   run = PreparedRun(pipeline_name=f"trainguard-{name}", workdir=workdir, data_root=data_root,
                     presplit=eval_profile is not None, schema_folder=folder,
-                    schema_inferred=not options.schema, label=profile.label, policy=policy,
+                    schema_inferred=not options.schema, label=profile.label,
+                    task=profile.task, policy=policy,
                     label_classes=label_classes, preflight=findings, warnings=warnings)
   if eval_profile is not None:
     staged_train = os.path.join(data_root, "staged-train.csv")

@@ -3,6 +3,7 @@ import csv
 import os
 from typing import Dict, List
 
+from trainguard import task as task_lib
 from trainguard.errors import InputError, UsageError
 from trainguard.policy import SYNTHESIZING_STRATEGIES, Policy
 from trainguard.preflight.findings import lines_text
@@ -66,8 +67,45 @@ def label_column(columns: List[ColumnProfile], label: str, path: str) -> str:
                    "of these.")
 
 
-def check_label(profile: CsvProfile) -> None:
+def check_label(profile: CsvProfile, requested: str = task_lib.AUTO) -> str:
+  """Checks the label for the task `requested` (or, for `auto`, the task its values call for:
+  `trainguard.task.detect`) and returns that task."""
   column = profile.column(profile.label)
+  detected = task_lib.detect(column.is_numeric, column.type_name == "INT", column.distinct,
+                             column.overflow)
+  task = detected if requested == task_lib.AUTO else requested
+  if task == task_lib.REGRESSION:
+    _check_missing_label(profile)
+    _check_regression_label(profile, column, requested)
+    return task
+  _check_missing_label(profile)
+  _check_classification_label(profile, column)
+  return task
+
+
+def _check_regression_label(profile: CsvProfile, column: ColumnProfile, requested: str) -> None:
+  flag = " (--task regression)" if requested == task_lib.REGRESSION else ""
+  if column.non_numeric:
+    lines = lines_text([row for row, _ in column.non_numeric_samples])
+    samples = ", ".join(repr(v) for _, v in column.non_numeric_samples[:3])
+    raise InputError(
+        f"{profile.path}: regression label{flag} {profile.label!r} has {column.non_numeric} "
+        f"value(s) that are not numbers ({samples}; lines {lines}); fix them at the source, or "
+        "pass --task classification if the label names classes.")
+  if column.non_finite:
+    lines = lines_text([row for row, _ in column.non_finite_samples])
+    raise InputError(
+        f"{profile.path}: regression label{flag} {profile.label!r} has {column.non_finite} "
+        f"infinite value(s) (lines {lines}); a model cannot fit them: fix or drop those rows.")
+  if not column.overflow and len(column.values) < task_lib.MIN_REGRESSION_VALUES:
+    raise InputError(
+        f"{profile.path}: regression label{flag} {profile.label!r} takes only "
+        f"{len(column.values)} distinct value(s); a regression needs at least "
+        f"{task_lib.MIN_REGRESSION_VALUES}: pass --task classification to predict them as "
+        "classes.")
+
+
+def _check_missing_label(profile: CsvProfile) -> None:
   share = len(profile.label_missing_rows) / (profile.rows + len(profile.label_missing_rows))
   if share > MAX_LABEL_MISSING_SHARE:
     raise InputError(
@@ -78,16 +116,22 @@ def check_label(profile: CsvProfile) -> None:
     profile.warnings.append(
         f"{profile.path}: dropped {len(profile.label_missing_rows)} row(s) without a label "
         f"(lines {lines_text(profile.label_missing_rows)}).")
+
+
+def _check_classification_label(profile: CsvProfile, column: ColumnProfile) -> None:
   if column.overflow or (column.distinct or 0) > MAX_LABEL_CLASSES:
     kind = "numbers" if column.is_numeric else "values"
+    fix = ("pass --task regression to predict it as a number, or bin it into classes"
+           if column.is_numeric else "pick a categorical --label")
     raise InputError(
         f"{profile.path}: label {profile.label!r} has more than {MAX_LABEL_CLASSES} distinct "
-        f"{kind}; trainguard trains classifiers, not regressors. Bin the label into classes or "
-        "pick a categorical --label.")
-  if column.is_numeric and column.type_name == "FLOAT" and (column.distinct or 0) > 20:
+        f"{kind}, too many classes for a classifier; {fix}.")
+  if (column.is_numeric and column.type_name == "FLOAT"
+      and (column.distinct or 0) > task_lib.MAX_DECIMAL_CLASSES):
     raise InputError(
         f"{profile.path}: label {profile.label!r} looks continuous ({column.distinct} distinct "
-        "decimal values); trainguard trains classifiers, not regressors. Bin it into classes.")
+        "decimal values) for --task classification; drop --task to train a regression, or bin it "
+        "into classes.")
   if (column.distinct or 0) < 2:
     only = next(iter(column.values), "")
     raise InputError(

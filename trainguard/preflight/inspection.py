@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from trainguard.errors import InputError
 from trainguard.policy import Policy
+from trainguard import task as task_lib
 from trainguard.preflight.checks import (check_file, check_label, columns_of, label_column,
                                          read_header)
 from trainguard.preflight.findings import profile_findings
@@ -15,8 +16,9 @@ from trainguard.preflight.scan import Scan
 
 def inspect(path: str, label: Optional[str], delimiter: str = ",",
             na_tokens: Sequence[str] = DEFAULT_NA_TOKENS,
-            policy: Optional[Policy] = None) -> CsvProfile:
+            policy: Optional[Policy] = None, task: str = task_lib.AUTO) -> CsvProfile:
   """Checks and profiles `path` in one streaming pass; raises InputError on unusable input.
+  `task` is `--task` (`auto`: the label's values decide; `trainguard.task`).
   Writes nothing.
 
   `label=None` profiles a serving sample, which has no label column. The findings are judged
@@ -45,7 +47,7 @@ def inspect(path: str, label: Optional[str], delimiter: str = ",",
                        columns=columns, rows=rows, label_missing_rows=label_missing, findings=[],
                        warnings=warnings, layout=scan.layout())
   if label_name is not None:
-    check_label(profile)
+    profile.task = check_label(profile, task)
   profile.findings = profile_findings(profile, policy or Policy.from_dict({}))
   return profile
 

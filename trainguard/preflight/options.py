@@ -30,6 +30,7 @@ class RunOptions:
   beam_endpoint: Optional[str] = None
   beam_worker_pool: Optional[str] = None
   verbose: bool = False
+  task: Optional[str] = None              # --task: classification, regression; None: auto
   # `run` only (None / False for `diagnose`, which stops after DataGuard).
   epochs: Optional[int] = None
   seed: Optional[int] = None

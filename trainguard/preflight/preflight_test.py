@@ -1,6 +1,7 @@
 """The pre-flight over a user's CSV: profile, findings, staging and schema inference, no TensorFlow."""
 import dataclasses
 import os
+import re
 
 import pytest
 
@@ -113,8 +114,6 @@ def test_integer_label_gets_an_int_domain(tmp_path):
     (lambda p: _write(p, _rows().replace("x,size (cm),colour,y", "x,size,colour,z")),
      "no column named 'y' for --label"),
     (lambda p: _write(p, "x,y\n" + "1,a\n" * 12), "single class ('a')"),
-    (lambda p: _write(p, "x,y\n" + "".join(f"{i},{i * 0.37}\n" for i in range(40))),
-     "looks continuous"),
     (lambda p: _write(p, _rows(20).replace(",a\n", ",\n")), "too many to drop"),
 ])
 def test_unusable_input_is_rejected_with_the_file_and_the_fix(tmp_path, make, message):
@@ -384,3 +383,45 @@ def test_a_presplit_run_stages_train_validation_and_eval(tmp_path):
   read = lambda split: open(os.path.join(run.data_root, split, "data.csv")).read().splitlines()
   assert len(read("train")) - 1 + len(read("validation")) - 1 == 60
   assert len(read("validation")) > 1 and len(read("eval")) - 1 == 12
+
+
+def _continuous(tmp_path, label=lambda i: f"{i * 0.37:.2f}", rows=40):
+  return _write(tmp_path, "x,y\n" + "".join(f"{i},{label(i)}\n" for i in range(rows)))
+
+
+def test_a_number_with_many_values_is_a_regression_label_and_its_schema_has_no_domain(tmp_path):
+  profile = preflight.inspect(_continuous(tmp_path), "y")
+  assert profile.task == "regression"
+  label = next(f for f in schema_folder.infer_schema(profile).feature if f.name == "y")
+  assert label.type == 3 and not label.HasField("string_domain")  # FLOAT, no classes
+  assert list(label.not_in_environment) == ["SERVING"]
+  from trainguard import task  # pylint: disable=g-import-not-at-top
+  assert task.of_schema(schema_folder.infer_schema(profile), "y") == "regression"
+  assert preflight.inspect(_write(tmp_path, _rows(), name="c.csv"), "y").task == "classification"
+
+
+@pytest.mark.parametrize("label, task, message", [
+    (lambda i: f"{i * 0.37:.2f}", "classification",
+     "looks continuous (40 distinct decimal values) for --task classification; drop --task"),
+    (lambda i: "n/a?" if i == 7 else ("oops" if i == 9 else f"{i * 0.37:.2f}"), "auto",
+     "regression label 'y' has 2 value(s) that are not numbers ('n/a?', 'oops'; lines 9, 11)"),
+    (lambda i: str(i % 4), "regression",
+     "regression label (--task regression) 'y' takes only 4 distinct value(s)"),
+    (lambda i: "inf" if i == 3 else f"{i * 0.37:.2f}", "auto", "infinite value(s) (lines 5)"),
+])
+def test_a_regression_label_is_checked_for_what_a_regression_needs(tmp_path, label, task, message):
+  with pytest.raises(InputError, match=re.escape(message)):
+    preflight.inspect(_continuous(tmp_path, label), "y", task=task)
+
+
+def test_a_curated_schema_declares_the_task_and_a_contradicting_flag_is_refused(tmp_path):
+  data = _continuous(tmp_path)
+  folder = str(tmp_path / "schema")
+  schema_folder.write_schema_folder(
+      schema_folder.infer_schema(preflight.inspect(data, "y")), folder, overwrite=False)
+  run = preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
+                                               workdir=str(tmp_path / "w")))
+  assert run.task == "regression" and run.label_classes == []
+  with pytest.raises(InputError, match="for --task classification"):
+    preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder, task="classification",
+                                           workdir=str(tmp_path / "w")))

@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from trainguard import task as task_lib
 from trainguard.components.data_guard.findings import Finding
 from trainguard.policy import ID_LIKE_MIN_ROWS, Policy
 
@@ -19,7 +20,7 @@ NUMERIC_SHARE = 0.9          # ≥ 90% numeric-parseable values: a numeric colum
 MAX_TRACKED_VALUES = 200     # distinct values remembered per column (domains, label classes)
 MIN_ROWS = 10                # fewer rows cannot be split into train and eval meaningfully
 MAX_LABEL_MISSING_SHARE = 0.2
-MAX_LABEL_CLASSES = 100
+MAX_LABEL_CLASSES = task_lib.MAX_CLASSES_OF_A_NUMBER
 SAMPLES = 5
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -115,6 +116,7 @@ class CsvProfile:
   label_missing_rows: List[int]   # 1-based line numbers (header = line 1) of dropped rows
   findings: List[Finding]
   warnings: List[str]
+  task: str = task_lib.CLASSIFICATION  # what the label's values call for (trainguard.task), or --task
   # Where each block of the file starts and ends and how it was read, for `stage` (not compared).
   # (a `blocks.Layout`; typed Any because blocks imports this module)
   layout: Optional[Any] = dataclasses.field(default=None, compare=False, repr=False)
