@@ -109,6 +109,8 @@ def prepare(options: RunOptions) -> PreparedRun:
         f"but the run asks for {profile.task}; drop --task, or fix the label's entry in the "
         "schema.")
   label_classes: List[str] = []
+  if profile.task == task_lib.REGRESSION:
+    checks.check_label_transform(profile, policy, folder)
   if profile.task == task_lib.CLASSIFICATION:
     from trainguard.models import features as features_lib  # pylint: disable=g-import-not-at-top
     try:

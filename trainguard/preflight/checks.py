@@ -168,6 +168,17 @@ def check_classes_in_schema(profile: CsvProfile, classes: List[str], schema_fold
         "fix the rows, or add the class to the label's domain in a reviewed schema change.")
 
 
+def check_label_transform(profile: CsvProfile, policy: Policy, schema_folder: str) -> None:
+  """`regression.label_transform: log` is log1p: defined only above -1."""
+  column = profile.column(profile.label)
+  if policy.regression.label_transform == "log" and column.minimum <= -1:
+    raise InputError(
+        f"{profile.path}: regression label {profile.label!r} reaches {column.minimum:g}, but "
+        f"{os.path.join(schema_folder, 'policy.yaml')} sets regression.label_transform: log "
+        "(log1p, defined above -1 only); use label_transform: none, or shift the label at the "
+        "source.")
+
+
 def check_k_neighbors(profile: CsvProfile, policy: Policy, presplit: bool) -> None:
   """A SMOTE-family strategy needs k_neighbors + 1 rows of every class it synthesises; the train
   split holds at most the file's rows of a class, so a class this small can never work. (`auto`

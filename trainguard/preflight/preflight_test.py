@@ -425,3 +425,15 @@ def test_a_curated_schema_declares_the_task_and_a_contradicting_flag_is_refused(
   with pytest.raises(InputError, match="for --task classification"):
     preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder, task="classification",
                                            workdir=str(tmp_path / "w")))
+
+
+def test_a_log_label_transform_needs_a_label_above_minus_one(tmp_path):
+  data = _continuous(tmp_path, label=lambda i: f"{i * 0.37 - 2:.2f}")
+  folder = str(tmp_path / "schema")
+  schema_folder.write_schema_folder(
+      schema_folder.infer_schema(preflight.inspect(data, "y")), folder, overwrite=False)
+  with open(os.path.join(folder, "policy.yaml"), "a") as f:
+    f.write("regression:\n  label_transform: log\n")
+  with pytest.raises(InputError, match="reaches -2, but .*regression.label_transform: log"):
+    preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
+                                           workdir=str(tmp_path / "w")))
