@@ -58,6 +58,7 @@ DEFAULT_WARN = (
     "DATETIME_COLUMN",
     "CATEGORY_VARIANTS",
     "DISGUISED_MISSING_VALUES",
+    "CONFLICTING_LABELS",
 )
 DEFAULT_INFO = (
     "MISSING_VALUES",
@@ -81,6 +82,10 @@ DATASET_THRESHOLDS = {
     "near_constant_other_rows": 10,     # ... while fewer than this many rows hold another value
     "high_cardinality_fraction": 0.5,   # distinct values / rows of a text feature (below id-like)
     "datetime_fraction": 0.9,           # recorded rows of a text feature that parse as dates/times
+    # Labelled train rows in groups of identical features with different labels (the dataset pass);
+    # below it, or with fewer than 3 such groups, a note: an isolated pair is no property of the
+    # data (iris, wine, breast cancer, digits, penguins: none).
+    "conflicting_label_fraction": 0.01,
 }
 
 # Training diagnosis (models/training_diagnosis.py): where each training finding starts. Set on

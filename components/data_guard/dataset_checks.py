@@ -5,6 +5,8 @@ policy, with the definitions and thresholds of each check.
 
 - Cross-split leakage: rows whose content (every feature and the label) appears in train and eval.
 - Duplicate rows within a split.
+- Conflicting labels (classification): train rows equal in every feature but with different
+  labels (`label_conflicts.py`: the row hash minus the label's, spilled and counted per bucket).
 - Label leakage: the train split's per-(feature value, label) counts. Numeric features are
   bucketized into the statistics' quantile bins (10 by default); categorical features are used as
   they are when they have at most `MAX_CATEGORIES` values (an ID-like column would "predict"
@@ -20,8 +22,8 @@ How the pass runs: vectorised per batch, with no Beam element and no Python obje
   (`row_hash.py`, which documents the canonical form of a value).
 - Duplicates and cross-split rows: each bundle spills its rows' hashes (16 bytes a row) to a file
   in blocks sorted by a hash prefix (`hash_buckets.py`); only (bucket, file range) pairs are
-  grouped, and each bucket is read and counted by sorting on its own (`_row_counts`), since equal
-  rows fall into the same bucket. Memory is one block (4 MB) per bundle and one bucket (1/256 of
+  grouped, and each bucket is read and counted by sorting on its own (`hash_buckets.row_counts`),
+  since equal rows fall into the same bucket. Memory is one block (4 MB) per bundle and one bucket (1/256 of
   the rows) at a time, whatever the number of rows.
 - Contingency tables (train only): each batch counts its (feature, bin, label) cells with numpy,
   numeric features binned by `np.searchsorted(boundaries, value, side="right")` (which is
@@ -45,9 +47,11 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
-from trainguard.components.data_guard import dataset_findings, hash_buckets, row_hash
+from trainguard.components.data_guard import (dataset_findings, hash_buckets, label_conflicts,
+                                              row_hash)
 
 MAX_CATEGORIES = 50
+_row_counts = hash_buckets.row_counts  # its tests' name for it
 BATCH_SIZE = 4096  # examples decoded and hashed together
 
 
@@ -211,8 +215,9 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
 
 class _Batches(beam.DoFn):
   """Per batch of serialized examples of one split: its rows' hashes to the bundle's spill file
-  and, for the train split, (label counts, (feature, bin, label) counts); at the end of the bundle,
-  the spill file's (bucket, Range)s to the `RANGES` output."""
+  and, for the train split, (label counts, (feature, bin, label) counts, label names by hash) and,
+  for a class label, its rows' (features' hash, label's hash) to a second spill file; at the end of
+  the bundle, the spill files' (bucket, Range)s to the `RANGES` output."""
   RANGES = "ranges"
 
   def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
@@ -224,12 +229,16 @@ class _Batches(beam.DoFn):
     self._spill_dir = spill_dir
     self._decoder = None
     self._spill = None
+    self._conflict_spill = None
 
   def setup(self):
     self._decoder = example_coder.ExamplesToRecordBatchDecoder()
 
   def start_bundle(self):
     self._spill = hash_buckets.HashSpill(self._spill_dir, self._split)
+    if self._split == "train" and self._label_bins is None:  # a class label: conflicts count
+      self._conflict_spill = hash_buckets.HashSpill(self._spill_dir, label_conflicts.SPILL,
+                                                    width=label_conflicts.WIDTH)
 
   def _decode(self, records: List[bytes]) -> Iterator[pa.RecordBatch]:
     try:
@@ -250,25 +259,34 @@ class _Batches(beam.DoFn):
     for batch in self._decode(records):
       if not batch.num_rows:
         continue
-      self._spill.add(*row_hash.row_hashes(batch))
+      hashes = row_hash.row_hashes(batch)
+      self._spill.add(*hashes)
       if self._split == "train":
-        yield _cell_counts(batch, self._label_key, self._binning, self._label_bins)
+        names = {}
+        if self._conflict_spill is not None:
+          self._conflict_spill.add(*label_conflicts.feature_and_label_hashes(
+              batch, hashes, self._label_key))
+          names = label_conflicts.label_hash_names(batch, self._label_key)
+        yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names)
 
   def finish_bundle(self):
-    for bucket_range in self._spill.close():
+    ranges = self._spill.close()
+    if self._conflict_spill is not None:
+      ranges += self._conflict_spill.close()
+    for bucket_range in ranges:
       yield beam.pvalue.TaggedOutput(self.RANGES, windowed_value.WindowedValue(
           bucket_range, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),)))
-    self._spill = None
+    self._spill = self._conflict_spill = None
 
 
 class _SumCounts(beam.CombineFn):
-  """Sums dicts of counts (or, for `pairs`, tuples of such dicts element by element)."""
+  """Sums tuples of `width` dicts of counts, element by element."""
 
-  def __init__(self, pairs: bool = False):
-    self._pairs = pairs
+  def __init__(self, width: int):
+    self._width = width
 
   def create_accumulator(self):
-    return ({}, {}) if self._pairs else ({},)
+    return tuple({} for _ in range(self._width))
 
   @staticmethod
   def _add(into, counts):
@@ -276,7 +294,7 @@ class _SumCounts(beam.CombineFn):
       into[key] = into.get(key, 0) + n
 
   def add_input(self, acc, element):
-    for into, counts in zip(acc, element if self._pairs else (element,)):
+    for into, counts in zip(acc, element):
       self._add(into, counts)
     return acc
 
@@ -288,66 +306,51 @@ class _SumCounts(beam.CombineFn):
     return out
 
   def extract_output(self, acc):
-    return acc if self._pairs else acc[0]
+    return acc
 
 
-def _bucket_row_counts(element: Tuple[int, Iterable[hash_buckets.Range]]) -> Dict[str, int]:
+def _bucket_row_counts(element: Tuple[int, Iterable[hash_buckets.Range]]
+                       ) -> Tuple[Dict[str, int], List[label_conflicts.Example]]:
+  """One bucket's row counts (`hash_buckets.row_counts`, `label_conflicts.count`) and its
+  conflict examples."""
   _, ranges = element
-  return _row_counts(hash_buckets.read_bucket(ranges))
+  hashes = hash_buckets.read_bucket(ranges)
+  conflicts, examples = label_conflicts.count(hashes.pop(label_conflicts.SPILL, []))
+  counts = hash_buckets.row_counts(hashes)
+  counts.update(conflicts)
+  return counts, examples
 
 
-def _result(counts: Tuple[dict, dict], rows: Dict[str, int]) -> dict:
-  """The pass's result: {"rows": `_row_counts` summed over buckets, "labels": {label: n},
-  "cells": [[feature, bin, label, n]]}."""
-  labels, cells = counts
+class _SumBuckets(beam.CombineFn):
+  """Sums the buckets' row counts and keeps the largest conflict examples."""
+
+  def create_accumulator(self):
+    return {}, []
+
+  def add_input(self, acc, element):
+    return self.merge_accumulators([acc, element])
+
+  def merge_accumulators(self, accs):
+    counts, examples = {}, []
+    for acc_counts, acc_examples in accs:
+      for key, n in acc_counts.items():
+        counts[key] = counts.get(key, 0) + n
+      examples = label_conflicts.largest(examples + list(acc_examples))
+    return counts, examples
+
+  def extract_output(self, acc):
+    return acc
+
+
+def _result(counts: Tuple[dict, dict, dict], rows: Tuple[Dict[str, int], list]) -> dict:
+  """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over buckets,
+  "labels": {label: n}, "cells": [[feature, bin, label, n]], "conflicts": [{"rows": n,
+  "labels": {label: n}}] (the largest conflicting groups)}."""
+  labels, cells, label_names = counts
+  rows, examples = rows
   return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
-          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())]}
-
-
-def _member(first: np.ndarray, second: np.ndarray, sorted_first: np.ndarray,
-            sorted_second: np.ndarray) -> np.ndarray:
-  """Which (first, second) hashes are among the sorted distinct ones."""
-  low = np.searchsorted(sorted_first, first, side="left")
-  high = np.searchsorted(sorted_first, first, side="right")
-  found = np.zeros(len(first), dtype=bool)
-  one = np.flatnonzero(high - low == 1)
-  found[one] = sorted_second[low[one]] == second[one]
-  for i in np.flatnonzero(high - low > 1):  # equal first halves: about never
-    run = sorted_second[low[i]:high[i]]
-    j = np.searchsorted(run, second[i])
-    found[i] = j < len(run) and run[j] == second[i]
-  return found
-
-
-def _row_counts(hashes: Dict[str, List[Tuple[np.ndarray, np.ndarray]]]) -> Dict[str, int]:
-  """{"duplicates/<split>": rows whose content an earlier row of the split had,
-  "shared_with_train/<split>": rows of the split whose content is in train}; zeros left out.
-  Memory: one split's hashes at a time are gathered and sorted (about 40 bytes per row of that
-  split), and train's distinct hashes are kept (16 bytes per distinct row) for the other splits;
-  the pass calls it on one hash bucket at a time."""
-  out: Dict[str, int] = {}
-  train = None
-  for split in sorted(hashes, key=lambda s: (s != "train", s)):
-    first = np.concatenate([p[0] for p in hashes[split]])
-    second = np.concatenate([p[1] for p in hashes[split]])
-    rows = len(first)
-    if train is not None:
-      shared = int(np.count_nonzero(_member(first, second, *train)))
-      if shared:
-        out[f"shared_with_train/{split}"] = shared
-    order = np.lexsort((second, first))
-    first = first[order]
-    second = second[order]
-    del order
-    new = np.ones(rows, dtype=bool)
-    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
-    first, second = first[new], second[new]  # distinct, sorted by (first, second)
-    del new
-    if rows > len(first):
-      out[f"duplicates/{split}"] = rows - len(first)
-    if split == "train":
-      train = first, second
-  return out
+          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
+          "conflicts": label_conflicts.named(examples, label_names)}
 
 
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
@@ -371,10 +374,10 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
           | "AllRanges" >> beam.Flatten()
           | "GroupBuckets" >> beam.GroupByKey()
           | "CountBucket" >> beam.Map(_bucket_row_counts)
-          | "SumRows" >> beam.CombineGlobally(_SumCounts()))
+          | "SumRows" >> beam.CombineGlobally(_SumBuckets()))
   _ = (counts
        | "AllCounts" >> beam.Flatten()
-       | "SumCounts" >> beam.CombineGlobally(_SumCounts(pairs=True))
+       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=3))
        | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows))
        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
        | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainguard.components.data_guard import dataset_checks, hash_buckets
+from trainguard.components.data_guard import dataset_checks, hash_buckets, label_conflicts
 from trainguard.components.data_guard.row_hash_test import (_decode, _empty, _proto,
                                                               _reference_canonical)
 
@@ -53,8 +53,42 @@ def _reference_result(records_by_split, label_key, binning):
       value = b.bin_of(values.get(b.feature))
       if value is not None:
         cells[(b.feature, value, label)] = cells.get((b.feature, value, label), 0) + 1
+  rows.update(_reference_conflicts(records_by_split.get("train", []), label_key))
+  conflicts = _reference_conflict_examples(records_by_split.get("train", []), label_key)
   return {"rows": rows, "labels": labels,
-          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())]}
+          "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
+          "conflicts": conflicts}
+
+
+def _reference_groups(records, label_key):
+  """{canonical features without the label: {label text: rows}} of the labelled rows."""
+  groups = {}
+  label_binning = dataset_checks.Binning(label_key)
+  for record in records:
+    values = _reference_values(record)
+    label = label_binning.bin_of(values.pop(label_key, None))
+    if label is None:
+      continue
+    key = "".join(name + "|".join(_reference_canonical(v) for v in values[name]) + "\x00"
+                  for name in sorted(values))
+    by_label = groups.setdefault(key, {})
+    by_label[label] = by_label.get(label, 0) + 1
+  return {k: g for k, g in groups.items() if len(g) > 1}
+
+
+def _reference_conflicts(records, label_key):
+  groups = _reference_groups(records, label_key).values()
+  if not groups:
+    return {}
+  return {"conflicting_rows/train": sum(sum(g.values()) for g in groups),
+          "conflicting_groups/train": len(groups),
+          "conflict_errors/train": sum(sum(g.values()) - max(g.values()) for g in groups)}
+
+
+def _reference_conflict_examples(records, label_key):
+  groups = [{"rows": sum(g.values()), "labels": dict(sorted(g.items()))}
+            for g in _reference_groups(records, label_key).values()]
+  return sorted(groups, key=lambda g: -g["rows"])[:label_conflicts.EXAMPLES]
 
 
 def _pass(tmp_path, records_by_split, binning, label_key="y", files=1, batch_size=None,
@@ -155,7 +189,10 @@ def test_a_feature_typed_differently_inside_one_batch_still_decodes(tmp_path):
                       _proto({"y": "q", "k": "1"}), _proto({"y": "q", "k": 2})]}
   result = _pass(tmp_path, splits, [dataset_checks.Binning("k", (1.5,))], batch_size=4)
   assert result == _reference_result(splits, "y", [dataset_checks.Binning("k", (1.5,))])
-  assert result["rows"] == {"duplicates/train": 1}  # int 1 and float 1.0: the same value
+  # int 1 and float 1.0: the same value; and text "1" labelled q: a conflict with them
+  assert result["rows"] == {"duplicates/train": 1, "conflicting_rows/train": 3,
+                            "conflicting_groups/train": 1, "conflict_errors/train": 1}
+  assert result["conflicts"] == [{"rows": 3, "labels": {"p": 2, "q": 1}}]
 
 
 def test_pass_on_the_multi_process_direct_runner(tmp_path):
@@ -175,3 +212,51 @@ def test_row_counts_of_many_hashes_with_equal_first_halves():
       "train": [(first[:2], second[:2]), (first[2:], second[2:])],
       "eval": [(other_first, other_second)]})
   assert rows == {"duplicates/train": 1, "shared_with_train/eval": 3}
+
+
+def _conflicting_splits(seed, n):
+  """Features from a small grid (many rows share them) with random labels; some typed as text."""
+  rng = np.random.default_rng(seed)
+  train = []
+  for _ in range(n):
+    row = {"y": str(rng.choice(["p", "q", "ü"])), "x": float(rng.integers(0, 4)),
+           "c": str(rng.choice(["a", "b"]))}
+    if rng.random() < 0.2:
+      row["x"] = f" {int(row['x'])} "  # text "1" is the number 1: the same features
+    if rng.random() < 0.05:
+      del row["y"]  # no label: not counted
+    train.append(_proto(row))
+  return {"train": train, "eval": train[:10]}
+
+
+@pytest.mark.parametrize("batch_size, files", [(3, 2), (None, 1)])
+def test_conflicting_labels_match_the_reference(tmp_path, batch_size, files):
+  splits = _conflicting_splits(7, 150)
+  result = _pass(tmp_path, splits, [], files=files, batch_size=batch_size)
+  expected = _reference_result(splits, "y", [])
+  assert result["rows"] == expected["rows"]
+  assert result["rows"]["conflicting_groups/train"] == 8  # 4 x values × 2 c values, all mixed
+  groups = _reference_groups(splits["train"], "y")
+  sizes = sorted((sum(g.values()) for g in groups.values()), reverse=True)
+  assert [e["rows"] for e in result["conflicts"]] == sizes[:label_conflicts.EXAMPLES]
+  for example in result["conflicts"]:
+    assert example["labels"] in [dict(sorted(g.items())) for g in groups.values()]
+
+
+def test_rows_that_agree_on_their_label_do_not_conflict(tmp_path):
+  row = {"y": "p", "x": 1.0}
+  splits = {"train": [_proto(row), _proto(row), _proto(dict(row, x=2.0, y="q"))]}
+  result = _pass(tmp_path, splits, [])
+  assert result["rows"] == {"duplicates/train": 1}
+  assert result["conflicts"] == []
+
+
+def test_a_regression_label_is_counted_by_its_quantile_bins():
+  """A numeric label has as many values as rows: the leakage tables count its bins instead."""
+  records = [_proto({"y": float(i) * 1.5, "x": float(i % 7)}) for i in range(100)]
+  label_bins = dataset_checks.Binning("y", (30.0, 90.0))
+  labels, cells = dataset_checks._cell_counts(  # pylint: disable=protected-access
+      _decode(records), "y", [dataset_checks.Binning("x")], label_bins)
+  assert labels == {"bin0": 20, "bin1": 40, "bin2": 40}
+  assert sum(n for (f, _, l), n in cells.items() if l == "bin0") == 20
+  assert {l for _, _, l in cells} == {"bin0", "bin1", "bin2"}

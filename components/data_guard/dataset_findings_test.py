@@ -222,3 +222,78 @@ def test_an_explicit_strategy_is_named_as_the_policy_asks(strategy, said):
   fix = _imbalance_fix({"x": schema_pb2.FLOAT}, {"p": 20, "q": 3},
                        {"rebalance": {"strategy": strategy}})
   assert said in fix
+
+
+# --- CONFLICTING_LABELS ------------------------------------------------------------------------
+
+def _conflicts(rows, groups, labelled=1000, errors=None):
+  result = {"rows": {"conflicting_rows/train": rows, "conflicting_groups/train": groups,
+                     "conflict_errors/train": rows // 2 if errors is None else errors},
+            "labels": {"a": labelled // 2, "b": labelled - labelled // 2}, "cells": [],
+            "conflicts": [{"rows": 2, "labels": {"a": 1, "b": 1}}]}
+  schema = schema_pb2.Schema()
+  schema.feature.add(name="y", type=schema_pb2.BYTES)
+  return [f for f in dataset_findings.dataset_findings(result, {}, schema, Policy.from_dict({}),
+                                                       "y") if f.kind == "CONFLICTING_LABELS"]
+
+
+@pytest.mark.parametrize("rows, groups, severity", [
+    (10, 5, "warn"),  # 1.0% of rows, 5 groups: at the threshold
+    (9, 4, "info"),   # 0.9%: below
+    (40, 2, "info"),  # 4%, but two groups only: isolated pairs are a note
+    (6, 3, "info"),
+    (12, 3, "warn"),
+])
+def test_conflicting_labels_threshold_boundary(rows, groups, severity):
+  (finding,) = _conflicts(rows, groups)
+  assert (finding.feature, finding.split, finding.severity) == ("y", "train", severity)
+  assert finding.measured == rows / 1000 and finding.threshold == 0.01
+  assert f"{rows} of 1000 rows" in finding.found and "'a' ×1, 'b' ×1" in finding.found
+  assert f"train accuracy ≤ {1 - (rows // 2) / 1000:.1%}" in finding.found
+  assert "features.y.info" in finding.fix
+
+
+def test_no_conflicting_rows_no_finding():
+  assert _conflicts(0, 0) == []
+
+
+def test_conflicting_labels_from_the_pass(tmp_path):
+  train = _rows(5, 120)
+  for row in train[:30]:  # three groups of identical features, labelled both ways
+    row.update(x=float(len(row["c"]) + train.index(row) % 3), c="a", uid="same", big=0.0)
+  for i, row in enumerate(train[:30]):
+    row["y"] = "rare" if i % 2 else "common"
+  _, findings = _run(tmp_path, train, _rows(6, 30))
+  (finding,) = _by_kind(findings)["CONFLICTING_LABELS"]
+  assert finding.severity == "warn" and finding.measured == 30 / 120
+  assert "30 of 120 rows" in finding.found and "in 3 group(s)" in finding.found
+
+
+def _real_data():
+  import palmerpenguins  # pylint: disable=g-import-not-at-top
+  yield "penguins", palmerpenguins.load_penguins(), "species"
+  for name in ("breast_cancer", "wine", "iris", "digits"):
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    frame["target"] = np.asarray(bunch.target_names)[bunch.target].astype(str)
+    yield name, frame, "target"
+
+
+def test_clean_real_data_has_no_conflicting_labels(tmp_path):
+  # iris has identical feature rows (two pairs of duplicates): they share their class.
+  for name, frame, label in _real_data():
+    rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
+            for r in frame.to_dict("records")]
+    root = str(tmp_path / name)
+    _write_split(root, "train", [{k: (float(v) if isinstance(v, (int, np.integer)) and k != label
+                                      else v) for k, v in r.items()} for r in rows])
+    out, spill = str(tmp_path / f"{name}.json"), tmp_path / f"{name}-spill"
+    spill.mkdir()
+    with beam.Pipeline() as pipeline:
+      dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, ["train"]),
+                                   label, [], out, str(spill))
+    result = dataset_checks.read_result(out)
+    assert "conflicting_rows/train" not in result["rows"], name
+    assert result["conflicts"] == [], name
+    if name == "iris":
+      assert result["rows"]["duplicates/train"] == 1  # the one repeated row, same class

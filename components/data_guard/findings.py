@@ -96,12 +96,14 @@ def read(path: str) -> FindingsReport:
 # outright, then what silently biases a model.
 # Variants split one category (or class) into several; placeholders are missing values that train
 # as a category; a date column leaks the future through the split; high-cardinality and
-# near-constant columns only waste capacity.
+# near-constant columns only waste capacity. Conflicting labels cap the accuracy outright;
+# outliers dominate a z-score's mean and spread, so they rank with the missing values they skew.
 _KIND_RANK = [
     "NUMERIC_COLUMN_WITH_TEXT", "INFINITE_VALUES", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
-    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "CATEGORY_VARIANTS", "FEATURE_TYPE_LOW_FRACTION_PRESENT",
+    "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "CATEGORY_VARIANTS", "CONFLICTING_LABELS",
+    "FEATURE_TYPE_LOW_FRACTION_PRESENT",
     "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
-    "DISGUISED_MISSING_VALUES", "MISSING_VALUES", "NAN_VALUES", "ALL_VALUES_MISSING",
+    "DISGUISED_MISSING_VALUES", "OUTLIERS", "MISSING_VALUES", "NAN_VALUES", "ALL_VALUES_MISSING",
     "LABEL_MISSING_ROWS_DROPPED", "DATETIME_COLUMN", "HIGH_CARDINALITY_CATEGORICAL",
     "NEAR_CONSTANT_COLUMN",
 ]

@@ -9,9 +9,11 @@ about 40 a row of the split being sorted) made DataGuard's pass grow with the da
 A bundle writes one spill file, in blocks of at most `BLOCK_ROWS` rows, each block sorted by bucket;
 for each bucket a block holds, the bundle emits (bucket, `Range`). Grouping by bucket moves only
 those small ranges (Beam's DirectRunner holds a GroupByKey's whole input in memory, so the hashes
-themselves must not go through one). Files are little-endian uint64 pairs (first, second), 16 bytes
-a row. Spill files stay until whoever made the spill directory removes it (a retried bundle writes
-a new file under a new name and its ranges replace the failed attempt's).
+themselves must not go through one). Files are little-endian uint64 rows: (first, second), 16 bytes
+a row, or wider for a spill that carries more per row (the conflicting-labels spill adds the label's
+hash: `HashSpill(width=3)`), the bucket always taken from the first column. Spill files stay until
+whoever made the spill directory removes it (a retried bundle writes a new file under a new name and
+its ranges replace the failed attempt's).
 """
 import os
 import uuid
@@ -24,7 +26,6 @@ BUCKET_BITS = 8
 BUCKETS = 1 << BUCKET_BITS
 BLOCK_ROWS = 1 << 18  # 4 MB of hashes buffered per bundle before a block is written
 _ROW = np.dtype("<u8")
-_ROW_BYTES = 16
 
 
 class Range(NamedTuple):
@@ -33,6 +34,7 @@ class Range(NamedTuple):
   path: str
   start: int
   rows: int
+  width: int = 2  # uint64 columns per row
 
 
 def bucket_of(first: np.ndarray) -> np.ndarray:
@@ -42,18 +44,20 @@ def bucket_of(first: np.ndarray) -> np.ndarray:
 class HashSpill:
   """One bundle's row hashes of one split -> one spill file of bucket-sorted blocks."""
 
-  def __init__(self, spill_dir: str, split: str):
+  def __init__(self, spill_dir: str, split: str, width: int = 2):
     self._split = split
-    self._path = os.path.join(spill_dir, f"{split}-{uuid.uuid4().hex}")
+    self._width = width
+    self._path = os.path.join(spill_dir, f"{split.replace('/', '-')}-{uuid.uuid4().hex}")
     self._file = None
     self._parts: List[np.ndarray] = []
     self._buffered = 0
     self._written = 0
     self._ranges: List[Tuple[int, Range]] = []
 
-  def add(self, first: np.ndarray, second: np.ndarray) -> None:
-    self._parts.append(np.stack([first, second], axis=1))
-    self._buffered += len(first)
+  def add(self, *columns: np.ndarray) -> None:
+    """One uint64 array per column (`width` of them), the bucket's hash first."""
+    self._parts.append(np.stack(columns, axis=1))
+    self._buffered += len(columns[0])
     if self._buffered >= BLOCK_ROWS:
       self._write_block()
 
@@ -72,7 +76,8 @@ class HashSpill:
     self._written += len(block)
     for bucket in np.flatnonzero(counts).tolist():
       self._ranges.append(
-          (bucket, Range(self._split, self._path, int(starts[bucket]), int(counts[bucket]))))
+          (bucket, Range(self._split, self._path, int(starts[bucket]), int(counts[bucket]),
+                        self._width)))
 
   def close(self) -> List[Tuple[int, Range]]:
     """Writes what is buffered; every (bucket, Range) this bundle wrote."""
@@ -84,20 +89,69 @@ class HashSpill:
     return ranges
 
 
-def read_bucket(ranges: Iterable[Range]) -> Dict[str, List[Tuple[np.ndarray, np.ndarray]]]:
-  """One bucket's hashes, per split, as (first, second) arrays, in a deterministic order."""
-  out: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = {}
+def read_bucket(ranges: Iterable[Range]) -> Dict[str, List[Tuple[np.ndarray, ...]]]:
+  """One bucket's hashes, per split, as (first, second[, ...]) arrays, in a deterministic order."""
+  out: Dict[str, List[Tuple[np.ndarray, ...]]] = {}
   by_path: Dict[str, List[Range]] = {}
   for r in ranges:
     by_path.setdefault(r.path, []).append(r)
   for path in sorted(by_path):
     with fileio.open(path, "rb") as f:
       for r in sorted(by_path[path], key=lambda r: r.start):
-        f.seek(r.start * _ROW_BYTES)
-        data = f.read(r.rows * _ROW_BYTES)
-        if len(data) != r.rows * _ROW_BYTES:
+        row_bytes = 8 * r.width
+        f.seek(r.start * row_bytes)
+        data = f.read(r.rows * row_bytes)
+        if len(data) != r.rows * row_bytes:
           raise IOError(f"spill file {path} is shorter than its ranges say: it was removed or "
                         "truncated while the pass ran; run the component again.")
-        rows = np.frombuffer(data, dtype=_ROW).reshape(-1, 2).astype(np.uint64)
-        out.setdefault(r.split, []).append((rows[:, 0], rows[:, 1]))
+        rows = np.frombuffer(data, dtype=_ROW).reshape(-1, r.width).astype(np.uint64)
+        out.setdefault(r.split, []).append(tuple(rows[:, k] for k in range(r.width)))
+  return out
+
+
+# Counting one bucket: duplicates within a split, rows shared with train.
+
+def _member(first: np.ndarray, second: np.ndarray, sorted_first: np.ndarray,
+            sorted_second: np.ndarray) -> np.ndarray:
+  """Which (first, second) hashes are among the sorted distinct ones."""
+  low = np.searchsorted(sorted_first, first, side="left")
+  high = np.searchsorted(sorted_first, first, side="right")
+  found = np.zeros(len(first), dtype=bool)
+  one = np.flatnonzero(high - low == 1)
+  found[one] = sorted_second[low[one]] == second[one]
+  for i in np.flatnonzero(high - low > 1):  # equal first halves: about never
+    run = sorted_second[low[i]:high[i]]
+    j = np.searchsorted(run, second[i])
+    found[i] = j < len(run) and run[j] == second[i]
+  return found
+
+
+def row_counts(hashes: Dict[str, List[Tuple[np.ndarray, ...]]]) -> Dict[str, int]:
+  """{"duplicates/<split>": rows whose content an earlier row of the split had,
+  "shared_with_train/<split>": rows of the split whose content is in train}; zeros left out.
+  Memory: one split's hashes at a time are gathered and sorted (about 40 bytes per row of that
+  split), and train's distinct hashes are kept (16 bytes per distinct row) for the other splits;
+  the pass calls it on one hash bucket at a time."""
+  out: Dict[str, int] = {}
+  train = None
+  for split in sorted(hashes, key=lambda s: (s != "train", s)):
+    first = np.concatenate([p[0] for p in hashes[split]])
+    second = np.concatenate([p[1] for p in hashes[split]])
+    rows = len(first)
+    if train is not None:
+      shared = int(np.count_nonzero(_member(first, second, *train)))
+      if shared:
+        out[f"shared_with_train/{split}"] = shared
+    order = np.lexsort((second, first))
+    first = first[order]
+    second = second[order]
+    del order
+    new = np.ones(rows, dtype=bool)
+    new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    first, second = first[new], second[new]  # distinct, sorted by (first, second)
+    del new
+    if rows > len(first):
+      out[f"duplicates/{split}"] = rows - len(first)
+    if split == "train":
+      train = first, second
   return out
