@@ -166,17 +166,24 @@ def _with_row_id(config):
   return fn
 
 
-def run_transform(root: str) -> TransformRun:
-  """Analyzes ROWS, transforms ROWS + SERVING_ROWS, and writes everything under `root`."""
+def run_transform(root: str, raw_spec=None, rows=None, serving_rows=None,
+                  policy=None) -> TransformRun:
+  """Analyzes ROWS, transforms ROWS + SERVING_ROWS, and writes everything under `root` (or the
+  same for another data set: its raw spec, rows, serving rows and policy)."""
+  raw_spec = raw_spec or RAW_SPEC
+  rows, serving_rows = rows or ROWS, serving_rows or SERVING_ROWS
   transform_dir = os.path.join(root, "transform_graph")
   examples_path = os.path.join(root, "transformed.tfrecord")
-  config = transform_config()
-  metadata = dataset_metadata.DatasetMetadata(schema())
+  raw_schema = schema_utils.schema_from_feature_spec(raw_spec)
+  config = preprocessing_plan.transform_config(
+      Policy.from_dict(policy or POLICY, source="policy.yaml", schema=raw_schema), raw_schema,
+      LABEL, LABEL_CLASSES)
+  metadata = dataset_metadata.DatasetMetadata(raw_schema)
   with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(root, "tmp")):
-    train = pipeline | "Train" >> beam.Create(ROWS, reshuffle=False)
+    train = pipeline | "Train" >> beam.Create(rows, reshuffle=False)
     transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(_with_row_id(config))
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
-    every_row = pipeline | "Every row" >> beam.Create(ROWS + SERVING_ROWS, reshuffle=False)
+    every_row = pipeline | "Every row" >> beam.Create(rows + serving_rows, reshuffle=False)
     transformed = ((every_row, metadata), transform_fn) | tft_beam.TransformDataset()
     _ = (transformed
          | tft_beam.EncodeTransformedDataset()
@@ -185,9 +192,48 @@ def run_transform(root: str) -> TransformRun:
   metadata_io.write_metadata(
       metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
   spec = tft.TFTransformOutput(transform_dir).transformed_feature_spec()
-  rows = []
+  out = []
   for record in tf.data.TFRecordDataset(examples_path):
     parsed = tf.io.parse_single_example(record, spec)
-    rows.append({k: v.numpy().reshape(-1)[0] for k, v in parsed.items()})
-  rows.sort(key=lambda r: r["row_id"])
-  return TransformRun(config, transform_dir, examples_path, rows[:NUM_ROWS], rows[NUM_ROWS:])
+    out.append({k: v.numpy().reshape(-1)[0] for k, v in parsed.items()})
+  out.sort(key=lambda r: r["row_id"])
+  return TransformRun(config, transform_dir, examples_path, out[:len(rows)], out[len(rows):])
+
+
+# The value fixes (policy `missing_values`, `clip`), on a data set of their own: 100 train rows.
+VALUES_SPEC = {
+    "row_id": tf.io.FixedLenFeature([], tf.int64),
+    "sentinel_f": tf.io.VarLenFeature(tf.float32),   # missing_values [-999, 9999]: mean, z_score
+    "sentinel_c": tf.io.VarLenFeature(tf.string),    # missing_values ["unknown", "-"]
+    "clipped_f": tf.io.VarLenFeature(tf.float32),    # clip [0.05, 0.95], then z_score
+    "clipped_i": tf.io.VarLenFeature(tf.int64),      # clip [0.1, 0.9], min_max, sentinel -1
+    LABEL: tf.io.VarLenFeature(tf.string),
+}
+VALUES_POLICY = {"features": {
+    "row_id": {"exclude": True},
+    "sentinel_f": {"missing_values": [-999, 9999], "missing_indicator": True},
+    "sentinel_c": {"missing_values": ["unknown", "-"]},
+    "clipped_f": {"clip": [0.05, 0.95]},
+    "clipped_i": {"clip": [0.1, 0.9], "scale": "min_max", "missing_values": [-1]},
+}}
+_SENTINELS = {3: -999.0, 17: 9999.0, 40: -999.0, 77: 9999.0, 90: -999.0}
+VALUES_ROWS = [{
+    "row_id": i,
+    "sentinel_f": [_SENTINELS.get(i, float(i % 10))] if i != 5 else [],
+    "sentinel_c": [(b"unknown" if i % 7 == 0 else b" - " if i % 11 == 0 else
+                    b"a" if i % 3 else b"b")],
+    "clipped_f": [1e6 if i == 50 else -1e5 if i == 60 else float(i)],
+    "clipped_i": [-1 if i % 13 == 0 else i * 10],
+    LABEL: [b"yes" if i % 2 else b"no"],
+} for i in range(100)]
+VALUES_SERVING_ROWS = [
+    {"row_id": 200, "sentinel_f": [-999.0], "sentinel_c": [b"unknown"], "clipped_f": [1e9],
+     "clipped_i": [10 ** 9], LABEL: []},
+    {"row_id": 201, "sentinel_f": [9999.0], "sentinel_c": [b"-"], "clipped_f": [-1e9],
+     "clipped_i": [-1], LABEL: []},
+    {"row_id": 202, "sentinel_f": [], "sentinel_c": [], "clipped_f": [], "clipped_i": [], LABEL: []},
+]
+
+
+def run_value_fixes(root: str) -> TransformRun:
+  return run_transform(root, VALUES_SPEC, VALUES_ROWS, VALUES_SERVING_ROWS, VALUES_POLICY)

@@ -10,7 +10,16 @@ plan (`label_key`, `label_classes`, `excluded_features` only) gets the policy de
 categorical told apart by dtype.
 
 What counts as missing: an absent value, NaN or ±inf in a numeric feature, an empty (or blank)
-string in a categorical one. Analyzers only ever see present values.
+string in a categorical one, and the feature's `missing_values` from the policy (`-999`, `9999`,
+`"unknown"`: codes for "not known" that would otherwise be averaged into the mean or get a
+vocabulary id of their own; numbers compared as float32, text after trimming). Analyzers only ever
+see present values, so the imputed value, the scaling and the vocabulary never include them.
+
+Clipping (`clip: [q_low, q_high]`, numeric features): the present values are clipped to the train
+split's q_low and q_high quantiles (`tft.quantiles` with the fewest buckets that put a boundary on
+both, rank error at most `QUANTILE_EPSILON`) before anything else learns from them, so a handful of
+extreme rows no longer dominate the mean and standard deviation of a z-score. The bounds are
+analyzer outputs in the graph: serving clips at exactly the training values.
 
 Numeric features (INT and FLOAT; the output is float32, or int64 bucket ids for `bucketize`):
 - impute `mean` (`tft.mean`), `median` (`tft.quantiles` with 2 buckets: approximate, rank error
@@ -74,6 +83,9 @@ def preprocessing_fn(inputs: Mapping[str, Any],
       continue
     spec = plan[name]
     values, present = dense_with_presence(inputs[name])
+    if spec.get("missing_values"):
+      present = tf.logical_and(present, tf.logical_not(is_missing_value(values,
+                                                                        spec["missing_values"])))
     is_string = values.dtype == tf.string
     if is_string != (spec["kind"] == plan_lib.CATEGORICAL):
       raise ValueError(
@@ -132,8 +144,37 @@ def dense_with_presence(tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   return values, present
 
 
+def is_missing_value(values: tf.Tensor, missing_values) -> tf.Tensor:
+  """Where `values` (`[batch, 1]`, float32 or string) is one of the policy's `missing_values`."""
+  if values.dtype == tf.string:
+    codes = tf.constant([str(v).strip() for v in missing_values])
+    values = tf.strings.strip(values)
+  else:
+    codes = tf.constant([float(v) for v in missing_values], tf.float32)
+  return tf.reduce_any(tf.equal(values, codes[tf.newaxis, :]), axis=1, keepdims=True)
+
+
+def clip_buckets(q_low: float, q_high: float) -> Tuple[int, int, int]:
+  """(buckets, index of q_low's boundary, of q_high's): the fewest equal-mass buckets with a
+  boundary at both quantiles (the policy allows multiples of 0.001, so at most 1000)."""
+  for buckets in range(2, 1001):
+    low, high = q_low * buckets, q_high * buckets
+    if abs(low - round(low)) < 1e-6 and abs(high - round(high)) < 1e-6:
+      return buckets, int(round(low)) - 1, int(round(high)) - 1
+  raise ValueError(f"clip [{q_low}, {q_high}]: quantiles must be multiples of 0.001.")
+
+
+def _clip(values: tf.Tensor, present: tf.Tensor, clip) -> tf.Tensor:
+  buckets, low, high = clip_buckets(*clip)
+  boundaries = tf.reshape(tft.quantiles(tf.boolean_mask(values, present), num_buckets=buckets,
+                                        epsilon=min(QUANTILE_EPSILON, 1.0 / buckets)), [-1])
+  return tf.clip_by_value(values, boundaries[low], boundaries[high])
+
+
 def _impute_and_scale(name: str, values: tf.Tensor, present: tf.Tensor,
                       spec: Mapping[str, Any]) -> tf.Tensor:
+  if spec.get("clip"):
+    values = _clip(values, present, spec["clip"])
   observed = tf.boolean_mask(values, present)
   impute, scale = spec["impute"], spec["scale"]
   statistics = {}

@@ -18,11 +18,13 @@ The config (version 1):
                             "constant" | "none", "impute_value": <float, only for constant>,
                             "scale": "z_score" | "min_max" | "none" | "bucketize",
                             "num_buckets": <int ≥ 2, only for bucketize>,
-                            "missing_indicator": bool, "excluded": bool},
+                            "missing_indicator": bool, "excluded": bool,
+                            "missing_values": [<float>, ...] (optional: treated as missing),
+                            "clip": [q_low, q_high] (optional: train quantiles, before scaling)},
       "<categorical feature>": {"kind": "categorical", "impute": "most_frequent" | "constant" |
                                 "none", "impute_value": <str, only for constant>,
                                 "encode": "vocabulary", "missing_indicator": bool,
-                                "excluded": bool},
+                                "excluded": bool, "missing_values": [<str>, ...] (optional)},
     }
   }
 
@@ -136,6 +138,23 @@ def check_config(config: Mapping[str, Any]) -> None:
     if spec.get("scale") == "bucketize" and int(spec.get("num_buckets", 0)) < 2:
       raise ValueError(f"feature {name!r}: bucketize needs num_buckets ≥ 2, got "
                        f"{spec.get('num_buckets')!r}.")
+    _check_values(name, kind, spec)
+
+
+def _check_values(name: str, kind: str, spec: Mapping[str, Any]) -> None:
+  """`missing_values` and `clip` of one feature's plan, when present."""
+  missing = spec.get("missing_values")
+  if missing is not None:
+    wanted = str if kind == CATEGORICAL else (int, float)
+    if not isinstance(missing, list) or not all(isinstance(v, wanted) for v in missing):
+      raise ValueError(f"feature {name!r} ({kind}): missing_values is {missing!r}; use a list of "
+                       f"{'text' if kind == CATEGORICAL else 'numbers'}.")
+  clip = spec.get("clip")
+  if clip is not None:
+    if kind != NUMERIC or not (isinstance(clip, list) and len(clip) == 2
+                               and 0 < clip[0] < clip[1] < 1):
+      raise ValueError(f"feature {name!r} ({kind}): clip is {clip!r}; use [q_low, q_high] with "
+                       "0 < q_low < q_high < 1 on a numeric feature.")
 
 
 def _config(policy_data: Mapping[str, Any], kinds: Mapping[str, str], label_key: str,

@@ -106,6 +106,8 @@ def test_a_missing_indicator_that_would_shadow_a_feature_is_rejected():
     ({"scale": "log"}, "scale is 'log'"),
     ({"impute": "constant"}, "impute_value is missing"),
     ({"scale": "bucketize", "num_buckets": 1}, "num_buckets ≥ 2"),
+    ({"missing_values": ["-"]}, "missing_values is ['-']"),
+    ({"clip": [0.9, 0.1]}, "clip is [0.9, 0.1]"),
 ])
 def test_check_config_names_the_feature_and_the_bad_key(change, message):
   config = _config()
@@ -125,3 +127,13 @@ def test_penguins_plan_builds_without_tensorflow(without_heavy_imports):
       "'flipper_length_mm', 'island', 'sex', 'year'], c")
   without_heavy_imports(code, heavy=("tensorflow",))
   assert schemas.schema_dir("penguins")
+
+
+def test_missing_values_and_clip_reach_the_plan():
+  config = _config({"features": {"x": {"missing_values": [-999, 9999], "clip": [0.01, 0.99]},
+                                 "c": {"missing_values": ["unknown", "-"]}}})
+  assert config["features"]["x"]["missing_values"] == [-999.0, 9999.0]
+  assert config["features"]["x"]["clip"] == [0.01, 0.99]
+  assert config["features"]["c"]["missing_values"] == ["unknown", "-"]
+  assert "clip" not in config["features"]["n"] and "missing_values" not in config["features"]["n"]
+  preprocessing_plan.check_config(json.loads(json.dumps(config)))

@@ -12,6 +12,11 @@ through `transform_features_layer()`, the very graph serving uses, and the outpu
   is the first integer of the bucket);
 - a categorical feature: the vocabulary file (size, top values), the id the all-missing probe takes
   (the imputed category) and the id of a category never seen (the out-of-vocabulary id).
+- a clipped numeric feature (the plan's `clip`) is affine between its bounds and flat beyond:
+  the outputs at the extreme raw values are the clipped ones, each bound is found by bisection
+  (the raw value where the output leaves the flat part) and the line runs through the two bounds;
+  the summary reports the bounds with the quantiles they were learned at.
+The plan's `missing_values` are reported as they are (they are constants of the graph).
 A feature whose output is the same for every probe has no variation in the train split (every value
 missing, or a single value; see preprocessing.py): it is marked `dropped`, with a warning, and the
 Trainer leaves it out of the model.
@@ -103,7 +108,13 @@ def summarize(transform_output: Union[str, tft.TFTransformOutput],
       affine.append(name)
 
   missing = probe.run([{}])
+  clipped = [n for n in affine if plan.get(n, {}).get("clip")]
+  affine = [n for n in affine if n not in clipped]
   _summarize_affine(affine, raw_spec, probe, missing, plan, summary)
+  _summarize_clipped(clipped, raw_spec, probe, missing, plan, summary)
+  for name, entry in summary.items():
+    if plan.get(name, {}).get("missing_values") and not entry.get("excluded"):
+      entry["missing_values"] = list(plan[name]["missing_values"])
   _summarize_buckets(steps, raw_spec, schema, probe, missing, plan, summary)
   _summarize_categorical(categorical, transform_output, schema, probe, missing, plan, summary)
 
@@ -171,6 +182,81 @@ def _summarize_affine(names, raw_spec, probe, missing, plan, summary) -> None:
     missing_output = float(missing[output][0])
     entry["imputation"] = _imputation(treatment, center + missing_output * divisor, missing_output)
     entry["scaling"] = _scaling(treatment.get("scale"), center, divisor)
+
+
+def _summarize_clipped(names, raw_spec, probe, missing, plan, summary) -> None:
+  if not names:
+    return
+  extremes = probe.run([{n: _lowest(raw_spec[n]) for n in names},
+                        {n: _highest(raw_spec[n]) for n in names}])
+  flat = {}
+  for name in names:
+    output = features.transformed_name(name)
+    o_low, o_high = float(extremes[output][0]), float(extremes[output][1])
+    if o_low == o_high:
+      _mark_dropped(summary[name], plan.get(name, {}))
+    else:
+      flat[name] = (o_low, o_high)
+  # The low bound: the largest raw value still output as o_low; the high: the smallest output as
+  # o_high (both searched as the first value past the flat part, as _bisect_boundaries does).
+  low = _bisect_first(flat, raw_spec, probe, lambda name, out: out > flat[name][0])
+  high = _bisect_first(flat, raw_spec, probe, lambda name, out: out >= flat[name][1])
+  # The line through two probes well inside the bounds; the bounds are where it meets the flats
+  # (the bisection itself overshoots by the few float32 steps whose outputs round alike).
+  inside = {}
+  for name in flat:
+    a, b = low[name], high[name]
+    inside[name] = [_probe_value(raw_spec[name], a + (b - a) * t) for t in (0.25, 0.75)]
+  outs = probe.run([{n: p[0] for n, p in inside.items()}, {n: p[1] for n, p in inside.items()}])
+  for name, (o_low, o_high) in flat.items():
+    entry, treatment = summary[name], plan.get(name, {})
+    output = features.transformed_name(name)
+    x = [_as_graph_sees_it(raw_spec[name], v) for v in inside[name]]
+    if float(outs[output][0]) != float(outs[output][1]):
+      center, divisor = _line(x[0], x[1], float(outs[output][0]), float(outs[output][1]))
+    else:  # bounds a step apart: through the bisection's points
+      center, divisor = _line(low[name], high[name], o_low, o_high)
+    x_low, x_high = center + o_low * divisor, center + o_high * divisor
+    missing_output = float(missing[features.transformed_name(name)][0])
+    entry["imputation"] = _imputation(treatment, center + missing_output * divisor, missing_output)
+    entry["scaling"] = _scaling(treatment.get("scale"), center, divisor)
+    # Six digits: the outputs' float32 rounding, through the line, blurs the seventh.
+    entry["clip"] = {"quantiles": list(treatment["clip"]), "low": _six(x_low),
+                     "high": _six(x_high), "note": "train quantiles; values beyond are clipped"}
+    for part in (entry["scaling"], entry["imputation"]):
+      for key, value in part.items():
+        if key != "missing_output" and isinstance(value, float):
+          part[key] = _six(value)
+
+
+def _six(value: float) -> float:
+  return float(f"{value:.6g}")
+
+
+def _bisect_first(names, raw_spec, probe, past) -> Dict[str, float]:
+  """Per feature: the smallest raw value whose output satisfies `past(name, output)`."""
+  state = {}
+  for name in names:
+    state[name] = ([-_INT_SEARCH_LIMIT, _INT_SEARCH_LIMIT] if raw_spec[name].dtype == tf.int64
+                   else [_float_key(-_FLOAT32_MAX), _float_key(_FLOAT32_MAX)])
+  while any(lo < hi for lo, hi in state.values()):
+    row = {}
+    for name, (lo, hi) in state.items():
+      if lo < hi:
+        mid = (lo + hi) // 2
+        row[name] = mid if raw_spec[name].dtype == tf.int64 else float(_key_float(mid))
+    outs = probe.run([row])
+    for name, bounds in state.items():
+      lo, hi = bounds
+      if lo >= hi:
+        continue
+      mid = (lo + hi) // 2
+      if past(name, float(outs[features.transformed_name(name)][0])):
+        bounds[1] = mid
+      else:
+        bounds[0] = mid + 1
+  return {name: (lo if raw_spec[name].dtype == tf.int64 else float(_key_float(lo)))
+          for name, (lo, _) in state.items()}
 
 
 def _line(x_low: float, x_high: float, o_low: float, o_high: float) -> Tuple[float, float]:
@@ -388,7 +474,7 @@ class _Prober:
 
 
 def _probe_value(spec, value):
-  return int(value) if spec.dtype == tf.int64 else float(value)
+  return int(round(value)) if spec.dtype == tf.int64 else float(value)
 
 
 def _as_graph_sees_it(spec, value) -> float:

@@ -112,3 +112,28 @@ def test_written_as_json(summary, tmp_path):
   assert os.path.basename(path) == "transform_summary.json"
   with open(path) as f:
     assert json.load(f) == json.loads(json.dumps(summary))
+
+
+def test_clip_bounds_and_missing_values_are_reported(value_fixes_run):
+  summary = preprocessing_summary.summarize(value_fixes_run.output, value_fixes_run.config)
+  features = summary["features"]
+  assert summary["dropped"] == []
+  raw = np.array([r["clipped_f"][0] for r in data.VALUES_ROWS])
+  got = np.array([float(r["clipped_f_xf"]) for r in value_fixes_run.rows])
+  clip = features["clipped_f"]["clip"]
+  assert clip["quantiles"] == [0.05, 0.95]
+  # The bounds are the values the extreme train rows were clipped to.
+  scaling = features["clipped_f"]["scaling"]
+  assert scaling["method"] == "z_score"
+  for bound, out in ((clip["low"], got.min()), (clip["high"], got.max())):
+    assert (bound - scaling["mean"]) / scaling["std"] == pytest.approx(out, abs=1e-5)
+  clipped = np.clip(raw, clip["low"], clip["high"])
+  assert scaling["mean"] == pytest.approx(clipped.mean(), rel=1e-5)
+  assert features["clipped_f"]["imputation"]["value"] == pytest.approx(clipped.mean(), rel=1e-5)
+  integer = features["clipped_i"]
+  assert integer["clip"]["low"] == integer["scaling"]["min"] == 100.0
+  assert integer["clip"]["high"] == integer["scaling"]["max"] == 890.0
+  assert integer["missing_values"] == [-1.0]
+  assert features["sentinel_f"]["missing_values"] == [-999.0, 9999.0]
+  assert features["sentinel_c"]["missing_values"] == ["unknown", "-"]
+  assert "unknown" not in features["sentinel_c"]["top_values"]

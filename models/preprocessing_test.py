@@ -176,3 +176,77 @@ def test_label_classes_come_from_the_schema_domain_in_order():
   assert features.label_classes_from_schema(schema, "y") == ["b", "a", "c"]
   with pytest.raises(ValueError, match="'z' is not a feature"):
     features.label_classes_from_schema(schema, "z")
+
+
+# --- the value fixes: policy missing_values and clip (the value_fixes_run fixture) ------------
+
+def _values(name):
+  return [r[name][0] if r[name] else None for r in data.VALUES_ROWS]
+
+
+def test_numeric_missing_values_are_imputed_and_left_out_of_the_mean(value_fixes_run):
+  raw = np.array([np.nan if v is None or v in (-999.0, 9999.0) else v
+                  for v in _values("sentinel_f")])
+  real = raw[~np.isnan(raw)]
+  assert len(real) == 94  # 5 sentinels and one absent cell
+  got = _column(value_fixes_run.rows, "sentinel_f_xf")
+  np.testing.assert_allclose(got, np.where(np.isnan(raw), 0.0, (raw - real.mean()) / real.std()),
+                             rtol=1e-5, atol=1e-6)
+  # The imputed value is the mean without the sentinels (with them it would be about 1820).
+  assert got[3] == 0.0 and got[17] == 0.0
+  indicator = _column(value_fixes_run.rows, "sentinel_f_was_missing_xf")
+  assert indicator.tolist() == np.isnan(raw).astype(float).tolist()
+  served = value_fixes_run.serving_rows
+  assert [r["sentinel_f_xf"] for r in served] == [0.0, 0.0, 0.0]  # -999, 9999 and absent
+
+
+def test_text_missing_values_take_the_imputed_category_and_no_vocabulary_id(value_fixes_run):
+  vocabulary = value_fixes_run.output.vocabulary_by_name("sentinel_c")
+  assert sorted(vocabulary) == [b"a", b"b"]  # no "unknown", no "-" (matched after trimming)
+  ids = _column(value_fixes_run.rows, "sentinel_c_xf")
+  most_frequent = vocabulary.index(b"a")
+  for row, value in zip(value_fixes_run.rows, _values("sentinel_c")):
+    if value.strip() in (b"unknown", b"-"):
+      assert row["sentinel_c_xf"] == most_frequent
+  assert set(ids.tolist()) == {0.0, 1.0}
+  assert [r["sentinel_c_xf"] for r in value_fixes_run.serving_rows] == [most_frequent] * 3
+
+
+def test_clip_at_train_quantiles_before_scaling(value_fixes_run):
+  raw = np.array(_values("clipped_f"))
+  got = _column(value_fixes_run.rows, "clipped_f_xf")
+  # Outputs are z-scores of the clipped values: recover the bounds from the extremes.
+  low_rows, high_rows = got == got.min(), got == got.max()
+  assert raw[low_rows].max() <= 6 and raw[high_rows].min() >= 94  # the 5% tails and the planted
+  assert high_rows[50] and low_rows[60]  # 1e6 and -1e5 are clipped, not scaled
+  inside = ~(low_rows | high_rows)
+  slope, intercept = np.polyfit(raw[inside], got[inside], 1)
+  low, high = (got.min() - intercept) / slope, (got.max() - intercept) / slope
+  # tft.quantiles: the 5% and 95% quantiles of the 100 train values, within a rank or two.
+  assert np.mean(raw < low) == pytest.approx(0.05, abs=0.021)
+  assert np.mean(raw > high) == pytest.approx(0.05, abs=0.021)
+  clipped = np.clip(raw, low, high)
+  np.testing.assert_allclose(got, (clipped - clipped.mean()) / clipped.std(), rtol=1e-4,
+                             atol=1e-4)
+  served = value_fixes_run.serving_rows
+  assert served[0]["clipped_f_xf"] == got.max() and served[1]["clipped_f_xf"] == got.min()
+
+
+def test_clip_and_missing_values_together_on_an_integer_feature(value_fixes_run):
+  raw = np.array(_values("clipped_i"), dtype=float)
+  got = _column(value_fixes_run.rows, "clipped_i_xf")
+  real = raw != -1
+  assert got[real].min() == 0.0 and got[real].max() == 1.0  # min_max of the clipped values
+  assert raw[real][got[real] == 0.0].max() <= 110 and raw[real][got[real] == 1.0].min() >= 880
+  served = value_fixes_run.serving_rows
+  assert served[0]["clipped_i_xf"] == 1.0  # 10**9 clipped to the train bound
+  assert served[1]["clipped_i_xf"] == got[0]  # -1: missing, imputed like the train rows
+
+
+@pytest.mark.parametrize("clip, buckets", [((0.01, 0.99), (100, 0, 98)),
+                                           ((0.05, 0.95), (20, 0, 18)),
+                                           ((0.005, 0.995), (200, 0, 198)),
+                                           ((0.25, 0.5), (4, 0, 1)),
+                                           ((0.001, 0.999), (1000, 0, 998))])
+def test_clip_buckets_put_a_boundary_on_both_quantiles(clip, buckets):
+  assert preprocessing.clip_buckets(*clip) == buckets

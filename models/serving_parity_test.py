@@ -30,3 +30,21 @@ def test_unseen_categories_take_the_out_of_vocabulary_id_at_serving(transform_ru
   unseen = transform_run.serving_rows[2]  # purple, hexagon, XL: not in any train row
   for name in ("colour", "shape", "size"):
     assert unseen[name + "_xf"] == transform_run.output.vocabulary_size_by_name(name)
+
+
+def test_missing_values_and_clipping_at_serving_equal_training(value_fixes_run):
+  # The clip bounds and the imputed values are analyzer outputs in the graph: a request is
+  # clipped and imputed at exactly the values Beam used on the train rows.
+  output = value_fixes_run.output
+  serving_spec = output.raw_feature_spec()
+  serving_spec.pop(data.LABEL)
+  rows = data.VALUES_ROWS + data.VALUES_SERVING_ROWS
+  requests = [data.serialize({k: v for k, v in r.items() if k != data.LABEL}, serving_spec)
+              for r in rows]
+  served = output.transform_features_layer()(tf.io.parse_example(tf.constant(requests),
+                                                                 serving_spec))
+  expected = value_fixes_run.rows + value_fixes_run.serving_rows
+  for name in ("sentinel_f_xf", "sentinel_f_was_missing_xf", "sentinel_c_xf", "clipped_f_xf",
+               "clipped_i_xf"):
+    np.testing.assert_array_equal(np.asarray(served[name]).reshape(-1),
+                                  [r[name] for r in expected], err_msg=name)

@@ -180,7 +180,8 @@ class Policy:
 
   def treatment(self, name: str, kind: str) -> Dict[str, Any]:
     """One feature's resolved treatment (Transform's plan, `models/preprocessing_plan.py`): its
-    policy entry over the defaults for its kind, with constants and bucket counts parsed."""
+    policy entry over the defaults for its kind, with constants and bucket counts parsed, and its
+    `missing_values` and `clip` when the entry sets them."""
     prep = self.data["preprocessing"]
     entry = self.data["features"].get(name) or {}
     settings = {key: value for key, value, _ in self._settings(name, kind)}
@@ -204,6 +205,11 @@ class Policy:
       indicator = bool(prep.get("missing_indicators", False)) or resolved["impute"] == "none"
     resolved["missing_indicator"] = bool(indicator)
     resolved["excluded"] = bool(entry.get("exclude", False))
+    if entry.get("missing_values"):
+      resolved["missing_values"] = [float(v) if kind == NUMERIC else str(v)
+                                    for v in entry["missing_values"]]
+    if kind == NUMERIC and entry.get("clip"):
+      resolved["clip"] = [float(q) for q in entry["clip"]]
     return resolved
 
   @property

@@ -59,6 +59,7 @@ DEFAULT_WARN = (
     "CATEGORY_VARIANTS",
     "DISGUISED_MISSING_VALUES",
     "CONFLICTING_LABELS",
+    "OUTLIERS",
 )
 DEFAULT_INFO = (
     "MISSING_VALUES",
@@ -86,6 +87,8 @@ DATASET_THRESHOLDS = {
     # below it, or with fewer than 3 such groups, a note: an isolated pair is no property of the
     # data (iris, wine, breast cancer, digits, penguins: none).
     "conflicting_label_fraction": 0.01,
+    # OUTLIERS: a min/max this many IQRs beyond the quartiles (real long tails reach 31: digits).
+    "outlier_iqr_multiple": 50.0,
 }
 
 # Training diagnosis (models/training_diagnosis.py): where each training finding starts. Set on
@@ -126,7 +129,10 @@ REGRESSION_LOSSES = ("mse", "huber")
 _REGRESSION_KEYS = {"label_transform", "loss", "min_r2"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
 _FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "skew", "drift",
-                 "block", "warn", "info"}
+                 "block", "warn", "info", "missing_values", "clip"}
+# `clip: [q_low, q_high]`: quantiles Transform learns on train (tft.quantiles with 1/CLIP_STEP
+# buckets at most), so each must be a multiple of CLIP_STEP.
+CLIP_STEP = 0.001
 _PREPROCESSING_KEYS = {"numeric", "categorical", "missing_indicators"}
 _NUMERIC_DEFAULT_KEYS = {"impute", "scale"}
 _CATEGORICAL_DEFAULT_KEYS = {"impute", "encode"}
@@ -241,6 +247,7 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     _check_keys(entry, _FEATURE_KEYS, src, where + ".")
     numeric = None if feature_types is None else feature_types[name] in ("INT", "FLOAT")
     _check_treatment(entry, src, where, numeric=numeric)
+    _check_values(entry, src, where, numeric=numeric)
     for flag in ("exclude", "missing_indicator"):
       if flag in entry:
         _check_bool(entry[flag], src, f"{where}.{flag}")
@@ -364,6 +371,46 @@ def _check_treatment(entry: Mapping[str, Any], source: str, where: str,
   if encode is not None and numeric:
     raise PolicyError(f"{source}: {where}.encode is {encode!r}, but the feature is numeric; "
                       "encoding applies to categorical features only (remove it).")
+
+
+def _check_values(entry: Mapping[str, Any], source: str, where: str,
+                  numeric: Optional[bool]) -> None:
+  """`missing_values` (numbers for a numeric feature, text for a categorical one) and `clip`."""
+  if "missing_values" in entry:
+    values = entry["missing_values"]
+    is_number = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in values] if (
+        isinstance(values, (list, tuple))) else []
+    is_text = [isinstance(v, str) for v in values] if isinstance(values, (list, tuple)) else []
+    if not values or not isinstance(values, (list, tuple)) or not (all(is_number) or all(is_text)):
+      raise PolicyError(f"{source}: {where}.missing_values is {values!r}; use a non-empty list of "
+                        "the values that mean missing, all numbers (e.g. [-999, 9999]) or all text "
+                        "(e.g. [\"unknown\", \"-\"]).")
+    if numeric and not all(is_number):
+      raise PolicyError(f"{source}: {where}.missing_values is {values!r}, but the feature is "
+                        "numeric; list numbers (e.g. [-999, 9999]).")
+    if numeric is False and not all(is_text):
+      raise PolicyError(f"{source}: {where}.missing_values is {values!r}, but the feature is "
+                        "categorical; list text, quoted (e.g. [\"unknown\", \"-\"]).")
+    if all(is_number) and not all(math.isfinite(v) for v in values):
+      raise PolicyError(f"{source}: {where}.missing_values is {values!r}; NaN and inf count as "
+                        "missing already: list finite numbers only.")
+    if all(is_text) and not all(v.strip() and "\n" not in v for v in values):
+      raise PolicyError(f"{source}: {where}.missing_values is {values!r}; an empty or blank value "
+                        "counts as missing already: list non-empty text on one line.")
+  if "clip" in entry:
+    clip = entry["clip"]
+    ok = (isinstance(clip, (list, tuple)) and len(clip) == 2
+          and all(isinstance(q, (int, float)) and not isinstance(q, bool) for q in clip)
+          and 0 < clip[0] < clip[1] < 1)
+    if not ok:
+      raise PolicyError(f"{source}: {where}.clip is {clip!r}; use two quantiles "
+                        "[q_low, q_high] with 0 < q_low < q_high < 1, e.g. [0.01, 0.99].")
+    if any(abs(q / CLIP_STEP - round(q / CLIP_STEP)) > 1e-6 for q in clip):
+      raise PolicyError(f"{source}: {where}.clip is {clip!r}; each quantile must be a multiple of "
+                        f"{CLIP_STEP:g} (e.g. 0.005, 0.01, 0.99).")
+    if numeric is False:
+      raise PolicyError(f"{source}: {where}.clip is {clip!r}, but the feature is categorical; "
+                        "clipping applies to numeric features only (remove it).")
 
 
 def _is_bucketize(value: str) -> bool:

@@ -77,6 +77,17 @@ def test_json_round_trip_keeps_everything():
     ({"rebalance": {"k_neighbors": 0}}, "rebalance.k_neighbors is 0"),
     ({"rebalance": {"sampling_strategy": 2.0}}, "must be in (0, 1]"),
     ({"version": 2}, "version 2 is not supported"),
+    ({"features": {"x": {"missing_values": ["unknown"]}}}, "features.x.missing_values"),
+    ({"features": {"c": {"missing_values": [-999]}}}, "features.c.missing_values"),
+    ({"features": {"x": {"missing_values": []}}}, "non-empty list"),
+    ({"features": {"x": {"missing_values": [1, "a"]}}}, "all numbers"),
+    ({"features": {"x": {"missing_values": [float("inf")]}}}, "finite numbers only"),
+    ({"features": {"c": {"missing_values": ["  "]}}}, "counts as missing already"),
+    ({"features": {"x": {"clip": [0.01]}}}, "features.x.clip"),
+    ({"features": {"x": {"clip": [0.5, 0.2]}}}, "0 < q_low < q_high < 1"),
+    ({"features": {"x": {"clip": [0.0, 0.99]}}}, "0 < q_low < q_high < 1"),
+    ({"features": {"x": {"clip": [0.0125, 0.99]}}}, "multiple of 0.001"),
+    ({"features": {"c": {"clip": [0.01, 0.99]}}}, "categorical"),
 ])
 def test_bad_policies_are_rejected_with_the_key_and_the_fix(raw, message):
   with pytest.raises(PolicyError) as raised:
@@ -148,3 +159,12 @@ def test_treatment_resolves_constants_and_buckets():
   assert policy.treatment("c", "categorical")["excluded"] is True
   assert policy.treatment_with_source("c", "categorical") == [("exclude", True,
                                                                "features.c.exclude")]
+
+
+def test_missing_values_and_clip_resolve_per_kind():
+  policy = _load({"features": {"x": {"missing_values": [-999, 9999.5], "clip": [0.01, 0.99]},
+                               "c": {"missing_values": ["unknown", "-"]}}})
+  x = policy.treatment("x", "numeric")
+  assert x["missing_values"] == [-999.0, 9999.5] and x["clip"] == [0.01, 0.99]
+  assert policy.treatment("c", "categorical")["missing_values"] == ["unknown", "-"]
+  assert "clip" not in policy.treatment("c", "categorical")

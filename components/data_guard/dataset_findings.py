@@ -22,14 +22,15 @@ scikit-learn and scipy are imported by the one function that scores label leakag
   share their class).
 - Scale disparity, ID-like and constant columns: from the train statistics.
 - Near-constant, high-cardinality and date columns, category variants and disguised missing
-  values: from the train statistics' recorded values (`value_findings.py`).
+  values: from the train statistics' recorded values (`value_findings.py`); outliers from the
+  numeric statistics (`numeric_findings.py`).
 """
 import math
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from trainguard.components.data_guard import value_findings
+from trainguard.components.data_guard import numeric_findings, value_findings
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -136,6 +137,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"rows instead of learning; {note}.", measured=unique / present,
             threshold=id_like_limit)
     findings += value_findings.value_findings(statistics["train"], policy, label_key)
+    findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key)
   return findings
 
 

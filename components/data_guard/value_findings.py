@@ -24,6 +24,7 @@ values is not seen; the findings say so when it matters.
 """
 import dataclasses
 import datetime
+import json
 import re
 import unicodedata
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -238,11 +239,20 @@ def _placeholders(add, feature, values, is_label):
     return
   rows = sum(n for _, n in found)
   listed = ", ".join(f"{v!r} in {n} row(s)" for v, n in found[:_SHOWN])
-  harm = "a fake class" if is_label else "a category of its own"
+  if is_label:
+    fix = ("each placeholder trains as a fake class: if they mean missing, blank them at the source "
+           "or add them to the CLI's --na-values (it replaces the default list: keep its entries) "
+           "so those rows are dropped")
+  else:
+    codes = ", ".join(json.dumps(v.strip()) for v, _ in found if v.strip())
+    blanks = any(not v.strip() for v, _ in found)
+    fix = ("each placeholder trains as a category of its own: if they mean missing, "
+           + (f"set features.{feature}.missing_values: [{codes}] (Transform imputes them, learned "
+              "on train, at serving too)" if codes else "")
+           + (" and " if codes and blanks else "")
+           + ("blank values are missing already: check the source" if blanks else ""))
   add("DISGUISED_MISSING_VALUES", feature, "missing values left empty, not written as text",
       f"{listed}{'…' if len(found) > _SHOWN else ''}: {rows} of {values.present} rows "
       f"({rows / values.present:.1%}){values.among()}",
-      f"each placeholder trains as {harm}: if they mean missing, blank them at the source or add "
-      "them to the CLI's --na-values (it replaces the default list: keep its entries); if one is a "
-      f"real category, list DISGUISED_MISSING_VALUES under features.{feature}.info.",
-      rows / values.present, is_label=is_label)
+      f"{fix}; if one is a real category, list DISGUISED_MISSING_VALUES under "
+      f"features.{feature}.info.", rows / values.present, is_label=is_label)

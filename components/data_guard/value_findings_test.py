@@ -3,6 +3,7 @@ import numpy as np
 import palmerpenguins
 import pandas as pd
 import pytest
+import yaml
 import tensorflow_data_validation as tfdv
 from sklearn import datasets
 
@@ -178,8 +179,27 @@ def test_placeholder_strings_are_disguised_missing_values():
   assert finding.found == ("'Unknown' in 12 row(s), 'N/A' in 5 row(s), ' ' in 2 row(s), '?' in "
                            "1 row(s): 20 of 100 rows (20.0%)")
   assert finding.measured == pytest.approx(0.2)
-  assert "--na-values" in finding.fix and "features.sex.info" in finding.fix
+  assert 'features.sex.missing_values: ["Unknown", "N/A", "?"]' in finding.fix
+  assert "blank values are missing already" in finding.fix and "features.sex.info" in finding.fix
   assert _kind(_findings(frame), "CATEGORY_VARIANTS") == []  # placeholders are not variants
+
+
+def test_the_suggested_missing_values_are_a_valid_policy_entry():
+  frame = pd.DataFrame({"sex": _column(("male", 40), ("unknown", 10), ("-", 3)), "y": "p"})
+  (finding,) = _kind(_findings(frame), "DISGUISED_MISSING_VALUES")
+  entry = finding.fix.split("features.sex.missing_values: ")[1].split(" (")[0]
+  stats = tfdv.generate_statistics_from_dataframe(frame)
+  policy = Policy.from_dict({"features": {"sex": {"missing_values": yaml.safe_load(entry)}}},
+                            schema=tfdv.infer_schema(stats))
+  assert policy.treatment("sex", "categorical")["missing_values"] == ["unknown", "-"]
+
+
+def test_placeholders_in_the_label_are_fixed_at_the_source():
+  frame = pd.DataFrame({"x": _column(("a", 50), ("b", 50)),
+                        "y": _column(("p", 60), ("q", 35), ("unknown", 5))})
+  (finding,) = _kind(_findings(frame), "DISGUISED_MISSING_VALUES")
+  assert finding.severity == "block" and "--na-values" in finding.fix
+  assert "missing_values" not in finding.fix
 
 
 def test_words_that_only_contain_a_placeholder_are_not_one():
