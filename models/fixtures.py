@@ -231,7 +231,8 @@ VALUES_SERVING_ROWS = [
      "clipped_i": [10 ** 9], LABEL: []},
     {"row_id": 201, "sentinel_f": [9999.0], "sentinel_c": [b"-"], "clipped_f": [-1e9],
      "clipped_i": [-1], LABEL: []},
-    {"row_id": 202, "sentinel_f": [], "sentinel_c": [], "clipped_f": [], "clipped_i": [], LABEL: []},
+    {"row_id": 202, "sentinel_f": [], "sentinel_c": [], "clipped_f": [], "clipped_i": [],
+     LABEL: []},
 ]
 
 

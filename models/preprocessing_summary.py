@@ -3,7 +3,8 @@ parameters, the bucket boundaries or the vocabulary.
 
 `tft.TFTransformOutput` exposes vocabularies and the transformed schema but no scalar analyzer
 result (no mean, no median, no boundaries). They are recovered by probing: hand-made raw examples go
-through `transform_features_layer()`, the very graph serving uses, and the outputs are inverted:
+through `transform_features_layer()`, the very graph serving uses (`summary_probes.py`: the probe
+and the bisections), and the outputs are inverted:
 - a numeric feature scaled with z_score, min_max or none is affine in its raw value,
   `output = (x - center) / divisor`: two probes give center and divisor (refined with a second pair
   near the data for float32 precision), and the all-missing probe gives the imputed value;
@@ -27,7 +28,7 @@ Transform `custom_config` (the plan) to get them; without it the summary reports
 """
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,7 @@ from tensorflow_transform import analyzers as tft_analyzers
 
 from trainguard import artifacts
 from trainguard.models import features
+from trainguard.models import summary_probes as probes
 
 SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
 SUMMARY_VERSION = 1
@@ -44,8 +46,6 @@ TOP_VALUES = 10
 # Probe values for the first, rough fit of an affine output; a category that no vocabulary holds.
 _ROUGH_PROBES = (0, 1_000_000, 1_000_000_000_000)
 _UNSEEN_CATEGORY = "\x00trainguard-unseen-category-probe"
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-_INT_SEARCH_LIMIT = 2**62
 _INT_PROBE_LIMIT = 2**60
 _NO_VARIATION = ("no variation in the train split (missing on every row, or a single value): its "
                  "output is a constant 0, so the Trainer leaves it out of the model")
@@ -80,7 +80,7 @@ def summarize(transform_output: Union[str, tft.TFTransformOutput],
   raw_spec = transform_output.raw_feature_spec()
   transformed_spec = transform_output.transformed_feature_spec()
   schema = transform_output.transformed_metadata.schema
-  probe = _Prober(transform_output, raw_spec)
+  probe = probes.Prober(transform_output, raw_spec)
 
   summary: Dict[str, Dict[str, Any]] = {}
   affine, steps, categorical = [], [], []
@@ -148,14 +148,14 @@ def _summarize_affine(names, raw_spec, probe, missing, plan, summary) -> None:
   if not names:
     return
   # Pass 1, far-apart probes: is the output constant, and roughly which line is it?
-  rough = probe.run([{n: _probe_value(raw_spec[n], v) for n in names} for v in _ROUGH_PROBES])
+  rough = probe.run([{n: probes.probe_value(raw_spec[n], v) for n in names} for v in _ROUGH_PROBES])
   fits: Dict[str, Optional[Tuple[float, float, float, float]]] = {}
   for name in names:
     outs = [float(o) for o in rough[features.transformed_name(name)]]
     if len(set(outs)) == 1:  # every present value gives the same output
       fits[name] = None
       continue
-    x = [_as_graph_sees_it(raw_spec[name], v) for v in _ROUGH_PROBES]
+    x = [probes.as_graph_sees_it(raw_spec[name], v) for v in _ROUGH_PROBES]
     j = 1 if outs[1] != outs[0] else 2  # the closest pair that moved the output
     fits[name] = (x[0], x[j], outs[0], outs[j])
   # Pass 2, a pair one divisor apart around the center, where float32 outputs keep their digits.
@@ -176,8 +176,8 @@ def _summarize_affine(names, raw_spec, probe, missing, plan, summary) -> None:
     if name in pairs:
       o_low, o_high = float(refined[output][0]), float(refined[output][1])
       if o_low != o_high:
-        fit = (_as_graph_sees_it(raw_spec[name], pairs[name][0]),
-               _as_graph_sees_it(raw_spec[name], pairs[name][1]), o_low, o_high)
+        fit = (probes.as_graph_sees_it(raw_spec[name], pairs[name][0]),
+               probes.as_graph_sees_it(raw_spec[name], pairs[name][1]), o_low, o_high)
     center, divisor = _line(*fit)
     missing_output = float(missing[output][0])
     entry["imputation"] = _imputation(treatment, center + missing_output * divisor, missing_output)
@@ -187,8 +187,8 @@ def _summarize_affine(names, raw_spec, probe, missing, plan, summary) -> None:
 def _summarize_clipped(names, raw_spec, probe, missing, plan, summary) -> None:
   if not names:
     return
-  extremes = probe.run([{n: _lowest(raw_spec[n]) for n in names},
-                        {n: _highest(raw_spec[n]) for n in names}])
+  extremes = probe.run([{n: probes.lowest(raw_spec[n]) for n in names},
+                        {n: probes.highest(raw_spec[n]) for n in names}])
   flat = {}
   for name in names:
     output = features.transformed_name(name)
@@ -198,20 +198,20 @@ def _summarize_clipped(names, raw_spec, probe, missing, plan, summary) -> None:
     else:
       flat[name] = (o_low, o_high)
   # The low bound: the largest raw value still output as o_low; the high: the smallest output as
-  # o_high (both searched as the first value past the flat part, as _bisect_boundaries does).
-  low = _bisect_first(flat, raw_spec, probe, lambda name, out: out > flat[name][0])
-  high = _bisect_first(flat, raw_spec, probe, lambda name, out: out >= flat[name][1])
+  # o_high (both searched as the first value past the flat part, as probes.bisect_boundaries does).
+  low = probes.bisect_first(flat, raw_spec, probe, lambda name, out: out > flat[name][0])
+  high = probes.bisect_first(flat, raw_spec, probe, lambda name, out: out >= flat[name][1])
   # The line through two probes well inside the bounds; the bounds are where it meets the flats
   # (the bisection itself overshoots by the few float32 steps whose outputs round alike).
   inside = {}
   for name in flat:
     a, b = low[name], high[name]
-    inside[name] = [_probe_value(raw_spec[name], a + (b - a) * t) for t in (0.25, 0.75)]
+    inside[name] = [probes.probe_value(raw_spec[name], a + (b - a) * t) for t in (0.25, 0.75)]
   outs = probe.run([{n: p[0] for n, p in inside.items()}, {n: p[1] for n, p in inside.items()}])
   for name, (o_low, o_high) in flat.items():
     entry, treatment = summary[name], plan.get(name, {})
     output = features.transformed_name(name)
-    x = [_as_graph_sees_it(raw_spec[name], v) for v in inside[name]]
+    x = [probes.as_graph_sees_it(raw_spec[name], v) for v in inside[name]]
     if float(outs[output][0]) != float(outs[output][1]):
       center, divisor = _line(x[0], x[1], float(outs[output][0]), float(outs[output][1]))
     else:  # bounds a step apart: through the bisection's points
@@ -231,32 +231,6 @@ def _summarize_clipped(names, raw_spec, probe, missing, plan, summary) -> None:
 
 def _six(value: float) -> float:
   return float(f"{value:.6g}")
-
-
-def _bisect_first(names, raw_spec, probe, past) -> Dict[str, float]:
-  """Per feature: the smallest raw value whose output satisfies `past(name, output)`."""
-  state = {}
-  for name in names:
-    state[name] = ([-_INT_SEARCH_LIMIT, _INT_SEARCH_LIMIT] if raw_spec[name].dtype == tf.int64
-                   else [_float_key(-_FLOAT32_MAX), _float_key(_FLOAT32_MAX)])
-  while any(lo < hi for lo, hi in state.values()):
-    row = {}
-    for name, (lo, hi) in state.items():
-      if lo < hi:
-        mid = (lo + hi) // 2
-        row[name] = mid if raw_spec[name].dtype == tf.int64 else float(_key_float(mid))
-    outs = probe.run([row])
-    for name, bounds in state.items():
-      lo, hi = bounds
-      if lo >= hi:
-        continue
-      mid = (lo + hi) // 2
-      if past(name, float(outs[features.transformed_name(name)][0])):
-        bounds[1] = mid
-      else:
-        bounds[0] = mid + 1
-  return {name: (lo if raw_spec[name].dtype == tf.int64 else float(_key_float(lo)))
-          for name, (lo, _) in state.items()}
 
 
 def _line(x_low: float, x_high: float, o_low: float, o_high: float) -> Tuple[float, float]:
@@ -281,8 +255,8 @@ def _near_pair(spec, center: float, divisor: float):
   if spec.dtype == tf.int64:
     low = int(np.clip(np.round(center), -_INT_PROBE_LIMIT, _INT_PROBE_LIMIT))
     return low, low + max(1, int(min(abs(divisor), _INT_PROBE_LIMIT)))
-  low = float(np.float32(np.clip(center, -_FLOAT32_MAX / 4, _FLOAT32_MAX / 4)))
-  high = float(np.float32(low + min(abs(divisor), _FLOAT32_MAX / 4)))
+  low = float(np.float32(np.clip(center, -probes.FLOAT32_MAX / 4, probes.FLOAT32_MAX / 4)))
+  high = float(np.float32(low + min(abs(divisor), probes.FLOAT32_MAX / 4)))
   if high == low:
     high = float(np.nextafter(np.float32(low), np.float32(np.inf)))
   return low, high
@@ -302,8 +276,8 @@ def _imputation(treatment, value: float, missing_output: float) -> Dict[str, Any
 def _summarize_buckets(names, raw_spec, schema, probe, missing, plan, summary) -> None:
   if not names:
     return
-  extremes = probe.run([{n: _lowest(raw_spec[n]) for n in names},
-                        {n: _highest(raw_spec[n]) for n in names}])
+  extremes = probe.run([{n: probes.lowest(raw_spec[n]) for n in names},
+                        {n: probes.highest(raw_spec[n]) for n in names}])
   searches = {}
   for name in names:
     entry, output = summary[name], features.transformed_name(name)
@@ -317,72 +291,12 @@ def _summarize_buckets(names, raw_spec, schema, probe, missing, plan, summary) -
     entry["scaling"] = {"method": "bucketize", "num_buckets": num_buckets}
     top = int(extremes[output][1])
     searches[name] = [(k, k <= top) for k in range(1, num_buckets)]
-  boundaries = _bisect_boundaries(searches, raw_spec, probe)
+  boundaries = probes.bisect_boundaries(searches, raw_spec, probe)
   for name, found in boundaries.items():
     summary[name]["scaling"]["boundaries"] = found
     if raw_spec[name].dtype == tf.int64:
       summary[name]["scaling"]["note"] = ("integer feature: each boundary is its bucket's first "
                                           "integer")
-
-
-def _bisect_boundaries(searches, raw_spec, probe) -> Dict[str, List[Optional[float]]]:
-  """Boundary k of a feature is the smallest raw value whose bucket id is ≥ k (tft.apply_buckets:
-  bucket i holds boundaries[i-1] <= x < boundaries[i]). Floats are searched over their ordered
-  float32 bit patterns, so the result is the exact float32 boundary."""
-  state = {}
-  for name, ks in searches.items():
-    is_int = raw_spec[name].dtype == tf.int64
-    lo, hi = ((-_INT_SEARCH_LIMIT, _INT_SEARCH_LIMIT) if is_int else
-              (_float_key(-_FLOAT32_MAX), _float_key(_FLOAT32_MAX)))
-    state[name] = [[k, lo, hi, reachable] for k, reachable in ks]
-  width = max((len(v) for v in state.values()), default=0)
-  while any(lo < hi for v in state.values() for _, lo, hi, ok in v if ok):
-    rows = [dict() for _ in range(width)]
-    for name, searches_of_name in state.items():
-      is_int = raw_spec[name].dtype == tf.int64
-      for row, (_, lo, hi, ok) in zip(rows, searches_of_name):
-        if ok and lo < hi:
-          mid = (lo + hi) // 2
-          row[name] = mid if is_int else float(_key_float(mid))
-    outs = probe.run(rows)
-    for name, searches_of_name in state.items():
-      output = features.transformed_name(name)
-      for i, search in enumerate(searches_of_name):
-        k, lo, hi, ok = search
-        if not ok or lo >= hi:
-          continue
-        mid = (lo + hi) // 2
-        if int(outs[output][i]) >= k:
-          search[2] = mid
-        else:
-          search[1] = mid + 1
-  result = {}
-  for name, searches_of_name in state.items():
-    is_int = raw_spec[name].dtype == tf.int64
-    result[name] = [
-        (None if not ok else int(lo) if is_int else _round(float(_key_float(lo))))
-        for _, lo, _, ok in searches_of_name
-    ]
-  return result
-
-
-def _float_key(value: float) -> int:
-  """An integer that orders like the float32 `value` (sign-magnitude bits made monotonic)."""
-  bits = int(np.array(value, np.float32).view(np.uint32))
-  return bits ^ 0xFFFFFFFF if bits & 0x80000000 else bits | 0x80000000
-
-
-def _key_float(key: int) -> np.float32:
-  bits = key & 0x7FFFFFFF if key & 0x80000000 else key ^ 0xFFFFFFFF
-  return np.array(bits, np.uint32).view(np.float32)
-
-
-def _lowest(spec):
-  return -_INT_SEARCH_LIMIT if spec.dtype == tf.int64 else -_FLOAT32_MAX
-
-
-def _highest(spec):
-  return _INT_SEARCH_LIMIT if spec.dtype == tf.int64 else _FLOAT32_MAX
 
 
 # --- categorical ----------------------------------------------------------------------------------
@@ -436,50 +350,6 @@ def _mark_dropped(entry: Dict[str, Any], treatment: Mapping[str, Any],
   for key in ("impute", "scale"):
     if key in treatment:
       entry.setdefault("policy", {})[key] = treatment[key]
-
-
-# --- probing --------------------------------------------------------------------------------------
-
-
-class _Prober:
-  """Runs raw examples through the serving transform layer; each output as a 1-D numpy array."""
-
-  def __init__(self, transform_output: tft.TFTransformOutput, raw_spec):
-    self._layer = transform_output.transform_features_layer()
-    self._spec = raw_spec
-
-  def run(self, rows: List[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
-    serialized = [self._example(row).SerializeToString() for row in rows]
-    parsed = tf.io.parse_example(tf.constant(serialized), self._spec)
-    outputs = self._layer(parsed)
-    return {name: np.asarray(value).reshape(len(rows), -1)[:, 0]
-            for name, value in outputs.items() if isinstance(value, tf.Tensor)}
-
-  def _example(self, row: Mapping[str, Any]) -> tf.train.Example:
-    example = tf.train.Example()
-    for name, spec in self._spec.items():
-      value = row.get(name)
-      if value is None:
-        if not isinstance(spec, tf.io.FixedLenFeature) or spec.default_value is not None:
-          continue  # absent: what a missing value looks like at serving
-        value = "" if spec.dtype == tf.string else 0  # a required feature cannot be absent
-      feature = example.features.feature[name]
-      if spec.dtype == tf.string:
-        feature.bytes_list.value.append(str(value).encode("utf-8"))
-      elif spec.dtype == tf.int64:
-        feature.int64_list.value.append(int(value))
-      else:
-        feature.float_list.value.append(float(value))
-    return example
-
-
-def _probe_value(spec, value):
-  return int(round(value)) if spec.dtype == tf.int64 else float(value)
-
-
-def _as_graph_sees_it(spec, value) -> float:
-  """The probe value after the preprocessing_fn's cast to float32."""
-  return float(np.float32(_probe_value(spec, value)))
 
 
 def _round(value: float) -> float:

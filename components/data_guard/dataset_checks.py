@@ -23,8 +23,8 @@ How the pass runs: vectorised per batch, with no Beam element and no Python obje
 - Duplicates and cross-split rows: each bundle spills its rows' hashes (16 bytes a row) to a file
   in blocks sorted by a hash prefix (`hash_buckets.py`); only (bucket, file range) pairs are
   grouped, and each bucket is read and counted by sorting on its own (`hash_buckets.row_counts`),
-  since equal rows fall into the same bucket. Memory is one block (4 MB) per bundle and one bucket (1/256 of
-  the rows) at a time, whatever the number of rows.
+  since equal rows fall into the same bucket. Memory is one block (4 MB) per bundle and one bucket
+  (1/256 of the rows) at a time, whatever the number of rows.
 - Contingency tables (train only): each batch counts its (feature, bin, label) cells with numpy,
   numeric features binned by `np.searchsorted(boundaries, value, side="right")` (which is
   `bisect.bisect_right`, as `Binning.bin_of`), categorical ones by their text; the combiner sums
@@ -343,8 +343,8 @@ class _SumBuckets(beam.CombineFn):
 
 
 def _result(counts: Tuple[dict, dict, dict], rows: Tuple[Dict[str, int], list]) -> dict:
-  """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over buckets,
-  "labels": {label: n}, "cells": [[feature, bin, label, n]], "conflicts": [{"rows": n,
+  """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
+  buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "conflicts": [{"rows": n,
   "labels": {label: n}}] (the largest conflicting groups)}."""
   labels, cells, label_names = counts
   rows, examples = rows
