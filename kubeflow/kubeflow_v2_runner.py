@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 from tfx import v1 as tfx
 import yaml
 
+from trainguard import task as task_lib
 from trainguard import schema_folder, schemas
 from trainguard.models import features
 from trainguard.pipeline import configs, pipeline
@@ -85,7 +86,8 @@ def pipeline_arguments(args: argparse.Namespace) -> Dict[str, Any]:
       # The policy travels in the spec as JSON; name the file the image holds, not this checkout.
       policy=Policy(policy.data, source=posixpath.join(in_image, POLICY_FILE)),
       label_key=args.label,
-      label_classes=features.label_classes_from_schema(schema, args.label),
+      label_classes=([] if task_lib.of_schema(schema, args.label) == task_lib.REGRESSION
+                     else features.label_classes_from_schema(schema, args.label)),
       serving_model_dir=args.serving_model_dir or
       f"{DEFAULT_BUCKET}/serving_model/{args.pipeline_name}",
       preprocessing_fn=configs.PREPROCESSING_FN,

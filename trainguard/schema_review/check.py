@@ -10,6 +10,7 @@ from typing import List
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from trainguard import task as task_lib
 from trainguard.errors import ReviewError
 from trainguard.policy import POLICY_FILE, Policy, PolicyError
 from trainguard.schema_folder import SCHEMA_FILE, label_features
@@ -90,6 +91,8 @@ def _check_label(schema: schema_pb2.Schema, schema_path: str) -> List[str]:
   if len(labels) > 1:
     return [f"{schema_path}: features {', '.join(labels)} all have not_in_environment: "
             "\"SERVING\", so the label is ambiguous; keep it on the label only."]
+  if task_lib.of_schema(schema, labels[0]) == task_lib.REGRESSION:
+    return []  # a number without a domain: a regression label has no classes to check
   try:
     features.label_classes_from_schema(schema, labels[0])
   except ValueError as e:

@@ -63,6 +63,12 @@ def test_check_label_without_domain(tmp_path):
                      "{ min: 0 max: K }) in schema.pbtxt.")
 
 
+def test_a_numeric_label_without_a_domain_is_a_regression_and_passes(tmp_path):
+  _folder(tmp_path, "regression",
+          BASE.replace('name: "label" type: BYTES domain: "label"', 'name: "label" type: FLOAT'))
+  assert schema_review.check(str(tmp_path)) == []
+
+
 def test_check_domain_that_is_not_defined(tmp_path):
   problem, path = _check_one(tmp_path, BASE.replace('domain: "color"', 'domain: "colour"'))
   assert problem == (f"{path}: feature 'color' names domain 'colour', which the schema does not "
