@@ -89,6 +89,8 @@ DATASET_THRESHOLDS = {
     "conflicting_label_fraction": 0.01,
     # OUTLIERS: a min/max this many IQRs beyond the quartiles (real long tails reach 31: digits).
     "outlier_iqr_multiple": 50.0,
+    # DISGUISED_MISSING_VALUES (numbers): a min/max in ≥ 3 rows, this many ranges of the rest away.
+    "sentinel_gap_ratio": 1.0,
 }
 
 # Training diagnosis (models/training_diagnosis.py): where each training finding starts. Set on

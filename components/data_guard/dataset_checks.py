@@ -12,6 +12,8 @@ policy, with the definitions and thresholds of each check.
   they are when they have at most `MAX_CATEGORIES` values (an ID-like column would "predict"
   perfectly by memorising rows, and is reported as ID-like instead).
 - Class imbalance: the train split's label counts.
+- Sentinel numbers: per numeric feature, the train rows at its min and max and the range of the
+  other values (`extreme_values.py`).
 
 How the pass runs: vectorised per batch, with no Beam element and no Python object per row.
 - Records are batched (`BATCH_SIZE`) and decoded in C++ into an Arrow record batch by tfx_bsl's
@@ -47,8 +49,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
-from trainguard.components.data_guard import (dataset_findings, hash_buckets, label_conflicts,
-                                              row_hash)
+from trainguard.components.data_guard import (dataset_findings, extreme_values, hash_buckets,
+                                              label_conflicts, row_hash)
 
 MAX_CATEGORIES = 50
 _row_counts = hash_buckets.row_counts  # its tests' name for it
@@ -221,8 +223,10 @@ class _Batches(beam.DoFn):
   RANGES = "ranges"
 
   def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
-               label_bins: Optional[Binning] = None):
+               label_bins: Optional[Binning] = None,
+               extremes: Sequence[extreme_values.Extremes] = ()):
     self._split = split
+    self._extremes = list(extremes)
     self._label_key = label_key
     self._binning = list(binning)
     self._label_bins = label_bins
@@ -267,7 +271,8 @@ class _Batches(beam.DoFn):
           self._conflict_spill.add(*label_conflicts.feature_and_label_hashes(
               batch, hashes, self._label_key))
           names = label_conflicts.label_hash_names(batch, self._label_key)
-        yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names)
+        yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names,
+               extreme_values.measure(batch, self._extremes, _numbers))
 
   def finish_bundle(self):
     ranges = self._spill.close()
@@ -280,13 +285,22 @@ class _Batches(beam.DoFn):
 
 
 class _SumCounts(beam.CombineFn):
-  """Sums tuples of `width` dicts of counts, element by element."""
+  """Sums tuples of `width` dicts of counts, element by element; the last one, for `extremes`, is
+  merged by `extreme_values.merge`."""
 
-  def __init__(self, width: int):
+  def __init__(self, width: int, extremes: bool = False):
     self._width = width
+    self._extremes = extremes
 
   def create_accumulator(self):
     return tuple({} for _ in range(self._width))
+
+  def _add_all(self, acc, element):
+    for k, (into, counts) in enumerate(zip(acc, element)):
+      if self._extremes and k == self._width - 1:
+        extreme_values.merge(into, counts)
+      else:
+        self._add(into, counts)
 
   @staticmethod
   def _add(into, counts):
@@ -294,15 +308,13 @@ class _SumCounts(beam.CombineFn):
       into[key] = into.get(key, 0) + n
 
   def add_input(self, acc, element):
-    for into, counts in zip(acc, element):
-      self._add(into, counts)
+    self._add_all(acc, element)
     return acc
 
   def merge_accumulators(self, accs):
     out = self.create_accumulator()
     for acc in accs:
-      for into, counts in zip(out, acc):
-        self._add(into, counts)
+      self._add_all(out, acc)
     return out
 
   def extract_output(self, acc):
@@ -342,20 +354,24 @@ class _SumBuckets(beam.CombineFn):
     return acc
 
 
-def _result(counts: Tuple[dict, dict, dict], rows: Tuple[Dict[str, int], list]) -> dict:
+def _result(counts: Tuple[dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
+            extremes: Sequence[extreme_values.Extremes] = ()) -> dict:
   """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
   buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "conflicts": [{"rows": n,
-  "labels": {label: n}}] (the largest conflicting groups)}."""
-  labels, cells, label_names = counts
+  "labels": {label: n}}] (the largest conflicting groups), "extremes": `extreme_values.as_result`}.
+  """
+  labels, cells, label_names, measured = counts
   rows, examples = rows
   return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
-          "conflicts": label_conflicts.named(examples, label_names)}
+          "conflicts": label_conflicts.named(examples, label_names),
+          "extremes": extreme_values.as_result(measured, list(extremes))}
 
 
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
                   binning: List[Binning], output_path: str, spill_dir: str,
-                  batch_size: Optional[int] = None, label_bins: Optional[Binning] = None) -> None:
+                  batch_size: Optional[int] = None, label_bins: Optional[Binning] = None,
+                  extremes: Sequence[extreme_values.Extremes] = ()) -> None:
   """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`. `spill_dir`
   (an existing folder every worker can reach) receives the row-hash spill files: remove it once
   the pipeline has run."""
@@ -366,7 +382,7 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
         | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir,
-                                                  label_bins)
+                                                  label_bins, extremes)
                                          ).with_outputs(_Batches.RANGES, main="counts"))
     counts.append(outputs.counts)
     ranges.append(outputs[_Batches.RANGES])
@@ -377,8 +393,8 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
           | "SumRows" >> beam.CombineGlobally(_SumBuckets()))
   _ = (counts
        | "AllCounts" >> beam.Flatten()
-       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=3))
-       | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows))
+       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=4, extremes=True))
+       | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows), extremes=list(extremes))
        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
        | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))
 

@@ -137,7 +137,8 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"rows instead of learning; {note}.", measured=unique / present,
             threshold=id_like_limit)
     findings += value_findings.value_findings(statistics["train"], policy, label_key)
-    findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key)
+    findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key,
+                                                  result.get("extremes"))
   return findings
 
 

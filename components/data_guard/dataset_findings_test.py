@@ -10,7 +10,7 @@ import tensorflow_data_validation as tfdv
 from sklearn import datasets
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from trainguard.components.data_guard import dataset_checks, dataset_findings
+from trainguard.components.data_guard import dataset_checks, dataset_findings, extreme_values
 from trainguard.policy import Policy
 
 
@@ -62,7 +62,8 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
   with beam.Pipeline() as pipeline:
     dataset_checks.run_beam_pass(
         pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
-        dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir))
+        dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir),
+        extremes=extreme_values.extremes(stats["train"], schema, "y"))
   result = dataset_checks.read_result(out)
   return result, dataset_findings.dataset_findings(result, stats, schema, policy, "y")
 
@@ -279,7 +280,10 @@ def _real_data():
     yield name, frame, "target"
 
 
-def test_clean_real_data_has_no_conflicting_labels(tmp_path):
+NEW_KINDS = ("CONFLICTING_LABELS", "OUTLIERS", "DISGUISED_MISSING_VALUES")
+
+
+def test_clean_real_data_has_no_conflicting_labels_outliers_or_sentinels(tmp_path):
   # iris has identical feature rows (two pairs of duplicates): they share their class.
   for name, frame, label in _real_data():
     rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
@@ -287,13 +291,68 @@ def test_clean_real_data_has_no_conflicting_labels(tmp_path):
     root = str(tmp_path / name)
     _write_split(root, "train", [{k: (float(v) if isinstance(v, (int, np.integer)) and k != label
                                       else v) for k, v in r.items()} for r in rows])
+    stats = {"train": tfdv.generate_statistics_from_tfrecord(
+        os.path.join(root, "Split-train", "*"))}
+    schema = tfdv.infer_schema(stats["train"])
     out, spill = str(tmp_path / f"{name}.json"), tmp_path / f"{name}-spill"
     spill.mkdir()
     with beam.Pipeline() as pipeline:
       dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, ["train"]),
-                                   label, [], out, str(spill))
+                                   label, [], out, str(spill),
+                                   extremes=extreme_values.extremes(stats["train"], schema, label))
     result = dataset_checks.read_result(out)
     assert "conflicting_rows/train" not in result["rows"], name
     assert result["conflicts"] == [], name
+    assert result["extremes"], name
+    findings = dataset_findings.dataset_findings(result, stats, schema,
+                                                 Policy.from_dict({}, schema=schema), label)
+    assert [f.line() for f in findings if f.kind in NEW_KINDS] == [], name
     if name == "iris":
       assert result["rows"]["duplicates/train"] == 1  # the one repeated row, same class
+
+
+# --- DISGUISED_MISSING_VALUES: sentinel numbers (measured in the pass) -------------------------
+
+def _sentinel_rows(seed, n, low=None, high=None, at=(3, 50, 77)):
+  rng = np.random.default_rng(seed)
+  rows = [{"x": float(np.round(rng.uniform(0, 100), 2)), "c": str(rng.choice(["a", "b"])),
+           "y": str(rng.choice(["p", "q"]))} for _ in range(n)]
+  for i in at:
+    if low is not None:
+      rows[i]["x"] = low
+    if high is not None:
+      rows[i + 1]["x"] = high
+  return rows
+
+
+def test_sentinel_numbers_are_disguised_missing_values(tmp_path):
+  result, findings = _run(tmp_path, _sentinel_rows(1, 200, low=-999.0, high=9999.0),
+                          _sentinel_rows(2, 30))
+  x = result["extremes"]["x"]
+  assert (x["low"], x["high"], x["rows_at_low"], x["rows_at_high"]) == (-999, 9999, 3, 3)
+  assert 0 <= x["inner_low"] and x["inner_high"] <= 100
+  found = [f for f in findings if f.kind == "DISGUISED_MISSING_VALUES"]
+  assert [(f.feature, f.severity, f.source) for f in found] == [("x", "warn", "dataset")] * 2
+  low, high = sorted(found, key=lambda f: f.found)
+  assert low.found.startswith("-999 in 3 of 200 rows (1.5%)")
+  assert "features.x.missing_values: [-999]" in low.fix
+  assert "features.x.missing_values: [9999]" in high.fix
+  assert high.measured > 90 and high.threshold == 1.0
+  assert [f for f in findings if f.kind == "OUTLIERS"] == []  # the sentinel, not an outlier
+
+
+@pytest.mark.parametrize("low, at, flagged", [
+    (-200.0, (3, 50, 77), True),    # 200 below a range of about 100: 2 ranges
+    (-50.0, (3, 50, 77), False),    # half a range: an ordinary low value
+    (-999.0, (3, 50), False),       # two rows: fewer than SENTINEL_MIN_ROWS
+])
+def test_sentinel_boundary(tmp_path, low, at, flagged):
+  _, findings = _run(tmp_path, _sentinel_rows(3, 200, low=low, at=at), _sentinel_rows(4, 30))
+  found = [f for f in findings if f.kind == "DISGUISED_MISSING_VALUES"]
+  assert bool(found) == flagged
+
+
+def test_a_sentinel_the_policy_already_lists_is_not_reported(tmp_path):
+  _, findings = _run(tmp_path, _sentinel_rows(5, 200, high=9999.0), _sentinel_rows(6, 30),
+                     policy_raw={"features": {"x": {"missing_values": [9999]}}})
+  assert [f for f in findings if f.kind in ("DISGUISED_MISSING_VALUES", "OUTLIERS")] == []

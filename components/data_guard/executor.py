@@ -14,7 +14,8 @@ from tfx.utils import io_utils, writer_utils
 from trainguard.artifacts import DATASET_CHECKS_FILE, FINDINGS_FILE, SCHEMA_DIFF_FILE
 from trainguard.components.util import spill_shuffle
 from trainguard import task as task_lib
-from trainguard.components.data_guard import dataset_checks, dataset_findings, spec, validation
+from trainguard.components.data_guard import (dataset_checks, dataset_findings, extreme_values,
+                                              spec, validation)
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
 
@@ -78,7 +79,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       with self._make_beam_pipeline() as pipeline:
         dataset_checks.run_beam_pass(
             pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
-            result_path, spill_dir, label_bins=label_bins)
+            result_path, spill_dir, label_bins=label_bins,
+            extremes=extreme_values.extremes(statistics["train"], schema, label_key))
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)

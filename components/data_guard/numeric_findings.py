@@ -18,9 +18,19 @@ relative to the bulk, which is what an outlier is.
   out. Tukey's 3 would call 13 breast-cancer and digits features outliers; 50 leaves a 1.6× margin
   over digits. Synthetic extreme tails do exceed it (lognormal with σ = 2: 136 IQRs; Pareto with
   α = 1.5: 54) — for those, too, a clip at train quantiles keeps a z-score from being dominated by
-  a few rows.
+  a few rows. A feature with `clip` in the policy is not judged (Transform clips it); an extreme
+  listed in its `missing_values` is replaced by the next value inward (the dataset pass's).
+- `DISGUISED_MISSING_VALUES` (sentinel numbers): the train min or max is held by at least
+  `SENTINEL_MIN_ROWS` (3) rows and lies at least `sentinel_gap_ratio` (1.0) times the range of the
+  values between the min and the max away from them (-999 below values in [0, 100]: a gap of 999,
+  ten ranges); such a sentinel is not judged an outlier too. Counted
+  in the dataset pass (`extreme_values.py`: rows at the min and max, the others' min and max); a
+  sentinel inside the range (-1 in a column of -5 to 5, 0 where impossible) is not found. Why both
+  conditions: a lone far value is an outlier, not a code; a repeated edge value next to the rest is
+  an ordinary bound (digits' pixels reach 16 in many rows, one step past 15). None on penguins or
+  scikit-learn's bundled data.
 """
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
@@ -30,6 +40,7 @@ from trainguard.policy import Policy
 
 Histogram = statistics_pb2.Histogram
 CLIP_SUGGESTION = (0.01, 0.99)  # the quantiles the fix proposes
+SENTINEL_MIN_ROWS = 3
 
 
 def quartiles(num_stats: statistics_pb2.NumericStatistics) -> Optional[Tuple[float, float]]:
@@ -67,37 +78,94 @@ def _numeric_features(statistics, schema: schema_pb2.Schema, policy: Policy, lab
 
 
 def numeric_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList,
-                     schema: schema_pb2.Schema, policy: Policy, label_key: str) -> List[Finding]:
-  """The kinds above for the train split's `statistics`."""
+                     schema: schema_pb2.Schema, policy: Policy, label_key: str,
+                     extremes: Optional[Dict[str, dict]] = None) -> List[Finding]:
+  """The kinds above for the train split's `statistics` and the dataset pass's `extremes`
+  (`extreme_values.as_result`; without them, no sentinels)."""
   findings: List[Finding] = []
-  k = policy.dataset_threshold("outlier_iqr_multiple")
+  extremes = extremes or {}
   for name, s in sorted(_numeric_features(statistics, schema, policy, label_key)):
-    found = quartiles(s)
-    if found is None:
+    treatment = policy.treatment(name, "numeric")
+    missing = set(treatment.get("missing_values", ()))
+    measured = extremes.get(name)
+    if measured:
+      sentinels = _sentinels(policy, name, s, measured, missing)
+      findings += [finding for finding, _ in sentinels]
+      missing |= {value for _, value in sentinels}
+    if not treatment.get("clip"):
+      findings += _outliers(policy, name, s, measured, missing)
+  return findings
+
+
+def _outliers(policy: Policy, name: str, s, measured: Optional[dict], missing) -> List[Finding]:
+  k = policy.dataset_threshold("outlier_iqr_multiple")
+  found = quartiles(s)
+  present = int(s.common_stats.num_non_missing)
+  if found is None or not present or not found[1] - found[0] > 0:
+    return []
+  q1, q3 = found
+  iqr = q3 - q1
+  low_value, high_value = s.min, s.max
+  # An extreme the policy calls missing is not a value: the next one inward is (when measured).
+  replaced = low_value in missing or high_value in missing
+  if low_value in missing:
+    low_value = (measured or {}).get("inner_low") or q1
+  if high_value in missing:
+    high_value = (measured or {}).get("inner_high") or q3
+  distance = max(high_value - q3, q1 - low_value) / iqr
+  if not distance > k:
+    return []
+  low, high = q1 - k * iqr, q3 + k * iqr
+  sides = int(high_value > high) + int(low_value < low)
+  # The histograms hold the rows the policy calls missing too: then only the extremes count.
+  beyond = sides if replaced else values_beyond(s, low, high)
+  extremes = ", ".join(f"{label} {value:.6g}" for label, value, out in (
+      ("min", low_value, low_value < low), ("max", high_value, high_value > high)) if out)
+  q_low, q_high = CLIP_SUGGESTION
+  farthest = high_value if high_value - q3 >= q1 - low_value else low_value
+  return [Finding(
+      kind="OUTLIERS", feature=name, split="train", severity=policy.severity("OUTLIERS", name),
+      expected=f"values within the quartiles ± {k:g} × IQR, [{low:.6g}, {high:.6g}]",
+      found=(f"at least {beyond} of {present} values ({beyond / present:.2%}) beyond it "
+             f"({extremes}; quartiles {q1:.6g} and {q3:.6g}): the farthest is "
+             f"{distance:.3g} IQRs out"),
+      fix=(f"they dominate the mean and spread a z-score scales with: clip at train quantiles "
+           f"with features.{name}.clip: [{q_low}, {q_high}]; if they are codes for missing, "
+           f"features.{name}.missing_values: [{_exact(farthest)}]."),
+      source="statistics", measured=float(distance), threshold=float(k))]
+
+
+def _sentinels(policy: Policy, name: str, s, measured: dict, missing
+               ) -> List[Tuple[Finding, float]]:
+  """(finding, the sentinel value) per extreme that is one."""
+  ratio = policy.dataset_threshold("sentinel_gap_ratio")
+  inner_low, inner_high = measured.get("inner_low"), measured.get("inner_high")
+  present = int(s.common_stats.num_non_missing)
+  if inner_low is None or inner_high is None or not present:
+    return []
+  findings = []
+  for side, value, rows in (("min", measured["low"], measured["rows_at_low"]),
+                            ("max", measured["high"], measured["rows_at_high"])):
+    if value in missing or rows < SENTINEL_MIN_ROWS:
       continue
-    q1, q3 = found
-    iqr = q3 - q1
-    present = int(s.common_stats.num_non_missing)
-    if not iqr > 0 or not present:
+    # The range between the extremes: the values other than the min and the max.
+    rest_low, rest_high = inner_low, inner_high
+    span = rest_high - rest_low
+    gap = rest_low - value if side == "min" else value - rest_high
+    if not span > 0 or gap < ratio * span:
       continue
-    distance = max(s.max - q3, q1 - s.min) / iqr
-    if not distance > k:
-      continue
-    low, high = q1 - k * iqr, q3 + k * iqr
-    beyond = values_beyond(s, low, high)
-    extremes = ", ".join(f"{label} {value:.6g}" for label, value, out in (
-        ("min", s.min, s.min < low), ("max", s.max, s.max > high)) if out)
-    q_low, q_high = CLIP_SUGGESTION
-    findings.append(Finding(
-        kind="OUTLIERS", feature=name, split="train", severity=policy.severity("OUTLIERS", name),
-        expected=f"values within the quartiles ± {k:g} × IQR, [{low:.6g}, {high:.6g}]",
-        found=(f"at least {beyond} of {present} values ({beyond / present:.2%}) beyond it "
-               f"({extremes}; quartiles {q1:.6g} and {q3:.6g}): the farthest is "
-               f"{distance:.3g} IQRs out"),
-        fix=(f"they dominate the mean and spread a z-score scales with: clip at train quantiles "
-             f"with features.{name}.clip: [{q_low}, {q_high}]; if they are codes for missing, "
-             f"features.{name}.missing_values: [{_exact(s.max if s.max > high else s.min)}]."),
-        source="statistics", measured=float(distance), threshold=float(k)))
+    findings.append((Finding(
+        kind="DISGUISED_MISSING_VALUES", feature=name, split="train",
+        severity=policy.severity("DISGUISED_MISSING_VALUES", name),
+        expected=(f"no value repeated at the {side}, {ratio:g}× the other values' range or more "
+                  "away from them"),
+        found=(f"{_exact(value)} in {rows} of {present} rows ({rows / present:.1%}), while the "
+               f"other values lie in [{rest_low:.6g}, {rest_high:.6g}]: a code for unknown is "
+               "averaged into the mean Transform imputes and scales with"),
+        fix=(f"if {_exact(value)} means missing, set features.{name}.missing_values: "
+             f"[{_exact(value)}] (Transform imputes it, learned on train, at serving too); if it "
+             f"is a real value, list DISGUISED_MISSING_VALUES under features.{name}.info."),
+        source="dataset", measured=float(gap / span), threshold=float(ratio)), value))
   return findings
 
 

@@ -72,3 +72,8 @@ def test_the_label_an_excluded_or_a_sparse_feature_is_not_judged():
   frame["x2"] = frame["x"]
   found = _findings(frame, "y", {"features": {"x": {"exclude": True}}})
   assert [f.feature for f in found] == ["x2"]
+
+
+def test_a_feature_the_policy_clips_is_not_reported_again():
+  assert len(_findings(_frame(1e9))) == 1
+  assert _findings(_frame(1e9), policy_raw={"features": {"x": {"clip": [0.01, 0.99]}}}) == []

@@ -241,8 +241,8 @@ def _placeholders(add, feature, values, is_label):
   listed = ", ".join(f"{v!r} in {n} row(s)" for v, n in found[:_SHOWN])
   if is_label:
     fix = ("each placeholder trains as a fake class: if they mean missing, blank them at the "
-           "source or add them to the CLI's --na-values (it replaces the default list: keep its entries) "
-           "so those rows are dropped")
+           "source or add them to the CLI's --na-values (it replaces the default list: keep its "
+           "entries) so those rows are dropped")
   else:
     codes = ", ".join(json.dumps(v.strip()) for v, _ in found if v.strip())
     blanks = any(not v.strip() for v, _ in found)
