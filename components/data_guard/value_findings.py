@@ -20,7 +20,8 @@ values is not seen; the findings say so when it matters.
 - `CATEGORY_VARIANTS`: recorded values of a text feature equal after Unicode NFKC normalisation,
   case-folding and trimming; any group counts. On the label, `findings.label` decides (block).
 - `DISGUISED_MISSING_VALUES`: recorded values of a text feature that are placeholders for missing
-  (`PLACEHOLDERS`, case-insensitive, trimmed, and whitespace-only or empty values); any counts.
+  (`PLACEHOLDERS`, case-insensitive, trimmed, and whitespace-only or empty values); any counts,
+  except those the feature's `missing_values` lists (Transform imputes them).
 """
 import dataclasses
 import datetime
@@ -136,7 +137,9 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
         _datetime(add, policy, feature, values)
       continue
     if values.is_text:
-      _placeholders(add, feature, values, is_label)
+      handled = set() if is_label else set(
+          policy.treatment(feature, "categorical").get("missing_values", ()))
+      _placeholders(add, feature, values, is_label, handled)
       _variants(add, feature, values, is_label)
     if is_label:
       continue
@@ -233,8 +236,9 @@ def _variants(add, feature, values, is_label):
       minority / values.present, is_label=is_label)
 
 
-def _placeholders(add, feature, values, is_label):
-  found = [(v, n) for v, n in values.counts if is_placeholder(v)]
+def _placeholders(add, feature, values, is_label, handled=frozenset()):
+  """`handled`: the feature's `missing_values` (Transform imputes those already)."""
+  found = [(v, n) for v, n in values.counts if is_placeholder(v) and v.strip() not in handled]
   if not found:
     return
   rows = sum(n for _, n in found)

@@ -241,3 +241,12 @@ def test_judging_values_imports_no_tensorflow(without_heavy_imports):
       "  f.string_stats.rank_histogram.buckets.add(label=v, sample_count=n)\n"
       "(found,) = value_findings.value_findings(s, Policy.from_dict({}), 'y')\n"
       "assert found.kind == 'CATEGORY_VARIANTS', found\n")
+
+
+def test_placeholders_the_policy_lists_as_missing_values_are_not_reported_again():
+  frame = pd.DataFrame({"sex": _column(("male", 40), ("unknown", 10), ("-", 3)), "y": "p"})
+  (finding,) = _kind(_findings(frame, policy_raw={"features": {"sex": {"missing_values": [
+      "unknown"]}}}), "DISGUISED_MISSING_VALUES")
+  assert finding.found.startswith("'-' in 3 row(s)")
+  assert _kind(_findings(frame, policy_raw={"features": {"sex": {"missing_values": [
+      "unknown", "-"]}}}), "DISGUISED_MISSING_VALUES") == []
