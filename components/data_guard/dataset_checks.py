@@ -1,4 +1,6 @@
 """DataGuard's one Beam pass over the examples: what the dataset checks TFDV does not do count.
+(About 400 lines, one concept: the pass and the per-batch counting it runs; the bucket spills are
+`hash_buckets.py`, the judging `dataset_findings.py`.)
 
 The pass measures; `dataset_findings.py` judges what it measured (and the statistics) against the
 policy, with the definitions and thresholds of each check.
