@@ -51,8 +51,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
-from trainguard.components.data_guard import (dataset_findings, extreme_values, hash_buckets,
-                                              label_conflicts, row_hash)
+from trainguard.components.data_guard import extreme_values, hash_buckets, label_conflicts, row_hash
 
 MAX_CATEGORIES = 50
 _row_counts = hash_buckets.row_counts  # its tests' name for it

@@ -31,7 +31,7 @@ from trainguard import errors
 from trainguard.components.data_guard import findings as findings_lib
 from trainguard.models import (autograph_rules, baseline_model, features, preprocessing_summary,
                                training_diagnosis, training_monitor)
-from trainguard.models.keras_model import regression
+from trainguard.models.keras_model import regression, serving
 from trainguard.policy import Policy
 
 autograph_rules.skip_library_conversion()  # before Keras traces its train and test steps
@@ -297,11 +297,8 @@ def _signatures(model: keras.Model, tf_transform_output, label_key: str,
 
   @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
   def serve_tf_examples(serialized_examples):
-    raw_feature_spec = dict(tf_transform_output.raw_feature_spec())
-    raw_feature_spec.pop(label_key, None)
-    raw_features = tf.io.parse_example(serialized_examples, raw_feature_spec)
-    transformed = model.tft_layer(raw_features)
-    probabilities = model({k: v for k, v in transformed.items() if k in model.input_names})
+    probabilities = serving.model_outputs(model, model.tft_layer, tf_transform_output, label_key,
+                                          serialized_examples)
     class_ids = tf.argmax(probabilities, axis=1)
     return {
         "probabilities": probabilities,

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from trainguard.models.keras_model import serving
+
 PREDICTIONS = "predictions"
 HUBER_DELTA = 1.0  # in standard deviations of the target
 
@@ -78,11 +80,8 @@ def signatures(model: keras.Model, tf_transform_output, label_key: str,
 
   @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
   def serve_tf_examples(serialized_examples):
-    raw_feature_spec = dict(tf_transform_output.raw_feature_spec())
-    raw_feature_spec.pop(label_key, None)
-    raw_features = tf.io.parse_example(serialized_examples, raw_feature_spec)
-    transformed = model.tft_layer(raw_features)
-    predicted = model({k: v for k, v in transformed.items() if k in model.input_names})
+    predicted = serving.model_outputs(model, model.tft_layer, tf_transform_output, label_key,
+                                      serialized_examples)
     return {PREDICTIONS: scale.to_label_units(predicted)}
 
   return {"serving_default": serve_tf_examples.get_concrete_function()}
