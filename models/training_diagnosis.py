@@ -33,7 +33,7 @@ Each fix names the data cause where the record and Transform's summary show one 
 unscaled, and how large it is), else the training setting to change, by its `trainguard run` flag.
 """
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 from trainguard.components.data_guard.findings import Finding
 from trainguard.policy import Policy
@@ -318,7 +318,3 @@ def _fmt(value) -> str:
   if value is None:
     return "n/a"
   return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
-
-
-def blocking(findings: Sequence[Finding]) -> List[Finding]:
-  return [f for f in findings if f.severity == "block"]

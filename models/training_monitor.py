@@ -52,6 +52,14 @@ class TrainingMonitor(keras.callbacks.Callback):
                probe_batches: int = PROBE_BATCHES, validation_rows: int = VALIDATION_ROWS):
     super().__init__()
     self._probe = [(x, y) for x, y in train.take(probe_batches)]
+    # The probe's inputs do not change from epoch to epoch: their magnitudes are taken once.
+    self._input_max: Dict[str, float] = {}
+    for x, _ in self._probe:
+      for name, value in x.items():
+        magnitude = float(tf.reduce_max(tf.abs(tf.cast(value, tf.float64))))
+        self._input_max[name] = max(self._input_max.get(name, 0.0), magnitude)
+    self._largest_input = (max(self._input_max, key=self._input_max.get) if self._input_max
+                           else None)
     self._regression = num_classes == 0
     self._validation = _sample(validation, validation_rows) if validation is not None else None
     if self._validation is not None:  # rows whose label is a class (not -1: unknown), or finite
@@ -133,7 +141,7 @@ class TrainingMonitor(keras.callbacks.Callback):
     entry.update(self._gradients())
     entry.update(self._activations())
     if self._validation is not None and not self._regression:
-      entry.update(self._validation_predictions())
+      entry.update(self.validation_summary())
     self.record["epochs"].append(entry)
 
   # --- measures --------------------------------------------------------------------------------
@@ -163,11 +171,7 @@ class TrainingMonitor(keras.callbacks.Callback):
   def _activations(self) -> Dict[str, Any]:
     fired = {}
     largest = {}
-    input_max: Dict[str, float] = {}
     for x, _ in self._probe:
-      for name, value in x.items():
-        magnitude = float(tf.reduce_max(tf.abs(tf.cast(value, tf.float64))))
-        input_max[name] = max(input_max.get(name, 0.0), magnitude)
       if self._taps is None:
         continue
       outputs = self._taps(x, training=False)
@@ -176,17 +180,19 @@ class TrainingMonitor(keras.callbacks.Callback):
         any_fired = tf.reduce_any(out > 0, axis=0).numpy()
         fired[name] = any_fired if name not in fired else fired[name] | any_fired
         largest[name] = max(largest.get(name, 0.0), float(tf.reduce_max(tf.abs(out))))
-    feature = max(input_max, key=input_max.get) if input_max else None
+    feature = self._largest_input
     return {
         "dead_fraction": {name: float(1.0 - f.mean()) for name, f in fired.items()},
         "max_abs_activation": {name: _number(v) for name, v in largest.items()},
         "max_abs_input": {"feature": feature,
-                          "value": _number(input_max[feature]) if feature else None},
+                          "value": _number(self._input_max[feature]) if feature else None},
     }
 
-  def _validation_predictions(self) -> Dict[str, Any]:
+  def validation_summary(self, predicted: Optional[np.ndarray] = None) -> Dict[str, Any]:
+    """Per class, recall and the share of validation sample rows predicted as it (`predicted`:
+    `predict_validation()`'s result, computed when not given)."""
     labels = self._validation[1]
-    predicted = self.predict_validation()
+    predicted = self.predict_validation() if predicted is None else predicted
     classes = self.record["classes"]
     recall, share = {}, {}
     for i, name in enumerate(classes):
@@ -197,12 +203,11 @@ class TrainingMonitor(keras.callbacks.Callback):
 
   def _first_non_finite(self) -> Tuple[Optional[str], Optional[str], Optional[float]]:
     """On the first probe batch: the first ReLU (or output) layer whose activations are not
-    finite, and the input feature with the largest absolute value."""
+    finite; and the probe's input feature with the largest absolute value."""
     if not self._probe:
       return None, None, None
     x, _ = self._probe[0]
-    magnitudes = {name: float(tf.reduce_max(tf.abs(tf.cast(v, tf.float64)))) for name, v in x.items()}
-    feature = max(magnitudes, key=magnitudes.get) if magnitudes else None
+    feature = self._largest_input
     layer = None
     if self._taps is not None:
       outputs = self._taps(x, training=False)
@@ -211,7 +216,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(out, tf.float32)))):
           layer = name
           break
-    return layer, feature, _number(magnitudes[feature]) if feature else None
+    return layer, feature, _number(self._input_max[feature]) if feature else None
 
   # --- output ----------------------------------------------------------------------------------
 

@@ -139,8 +139,12 @@ def _texts(values: pa.Array, index: np.ndarray) -> Tuple[np.ndarray, List[str]]:
 
 
 def _numbers(values: pa.Array, index: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-  """(float(v), readable) for text `values[index]` in a numeric column: `Binning.bin_of` read them
-  with float() and failed on the rest; here the rest is skipped, as a missing value."""
+  """(float(v), readable) for `values[index]`: numbers as they are (all readable); text in a
+  numeric column as float() reads it (`Binning.bin_of` failed on the rest; here the rest is
+  skipped, as a missing value)."""
+  if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+    x = np.asarray(values)[index].astype(np.float64)
+    return x, np.ones(len(x), dtype=bool)
   codes, texts = _texts(values, index)
   x, readable = np.full(len(texts), np.nan), np.zeros(len(texts), dtype=bool)
   for k, text in enumerate(texts):
@@ -166,11 +170,7 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
   if not labelled.any():
     return {}, {}
   if label_bins is not None and label_bins.boundaries:
-    if pa.types.is_integer(label_column.values.type) or pa.types.is_floating(
-        label_column.values.type):
-      y = np.asarray(label_column.values)[label_index].astype(np.float64)
-    else:
-      y, _ = _numbers(label_column.values, label_index)
+    y, _ = _numbers(label_column.values, label_index)  # unreadable text: NaN, the last bin
     label_codes = np.searchsorted(np.asarray(label_bins.boundaries, dtype=np.float64), y,
                                   side="right")
     label_texts = [f"bin{k}" for k in range(len(label_bins.boundaries) + 1)]
@@ -196,11 +196,8 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
       continue
     index, row_labels = first_of_row[rows], code_of_row[rows]
     if b.boundaries:
-      if pa.types.is_integer(column.values.type) or pa.types.is_floating(column.values.type):
-        x = np.asarray(column.values)[index].astype(np.float64)
-      else:  # text in a numeric column: what float() reads (bin_of raised on the rest)
-        x, readable = _numbers(column.values, index)
-        x, row_labels = x[readable], row_labels[readable]
+      x, readable = _numbers(column.values, index)
+      x, row_labels = x[readable], row_labels[readable]
       codes = np.searchsorted(np.asarray(b.boundaries, dtype=np.float64), x, side="right")
       texts = [f"bin{k}" for k in range(len(b.boundaries) + 1)]
     else:

@@ -40,10 +40,10 @@ def veto(blessing: types.Artifact, report: Optional[findings_lib.FindingsReport]
   """Withholds a blessing from a model with blocking training findings; returns whether it did."""
   if report is None or not report.blocked:
     return False
+  reason = "; ".join(f"{f.kind}: {f.found}" for f in report.blocking)
+  blessing.set_string_custom_property(NOT_BLESSED_REASON, f"training diagnosis: {reason}")
   if not blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY):
-    reason = "; ".join(f"{f.kind}: {f.found}" for f in report.blocking)
-    blessing.set_string_custom_property(NOT_BLESSED_REASON, f"training diagnosis: {reason}")
-    return False
+    return False  # TFMA already withheld it; the reason still says what training found
   blessed = os.path.join(blessing.uri, constants.BLESSED_FILE_NAME)
   if fileio.exists(blessed):
     fileio.remove(blessed)
@@ -51,8 +51,6 @@ def veto(blessing: types.Artifact, report: Optional[findings_lib.FindingsReport]
     f.write("")
   blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY,
                                    constants.NOT_BLESSED_VALUE)
-  reason = "; ".join(f"{f.kind}: {f.found}" for f in report.blocking)
-  blessing.set_string_custom_property(NOT_BLESSED_REASON, f"training diagnosis: {reason}")
   logging.warning("Evaluator: blessing withheld by the training diagnosis: %s", reason)
   return True
 

@@ -218,31 +218,20 @@ def diagnose_training(monitor: training_monitor.TrainingMonitor, train_dataset: 
   same features, added to the monitor's record, then judged (`training_diagnosis`)."""
   baseline = None
   sample = monitor.validation_sample()
-  if (monitor.record["non_finite"] is None and sample is not None
-      and monitor.record["task"] == "regression"):
-    names = sorted(sample[0])
-    integer = [sample[0][n].dtype.kind in "iu" for n in names
-               for _ in range(int(np.prod(sample[0][n].shape[1:]) or 1))]
-    train = baseline_model.table(((x, y.numpy()) for x, y in train_dataset), names)
-    validation = baseline_model.table([(sample[0], sample[1])], names)
-    baseline = baseline_model.compare_regression(train, validation, monitor.predict_validation(),
-                                                 integer, seed)
-    monitor.record["baseline"] = baseline
-  elif monitor.record["non_finite"] is None and sample is not None:
+  if monitor.record["non_finite"] is None and sample is not None:
+    regression = monitor.record["task"] == "regression"
     predicted = monitor.predict_validation()
-    final = {"val_predicted_share": {}, "val_recall": {}}
-    for i, name in enumerate(monitor.record["classes"]):
-      rows = sample[1] == i
-      final["val_predicted_share"][name] = float((predicted == i).mean())
-      final["val_recall"][name] = float((predicted[rows] == i).mean()) if rows.any() else None
-    monitor.record["final"] = final
+    if not regression:
+      monitor.record["final"] = monitor.validation_summary(predicted)
     names = sorted(sample[0])
     integer = [sample[0][n].dtype.kind in "iu" for n in names
                for _ in range(int(np.prod(sample[0][n].shape[1:]) or 1))]
     train = baseline_model.table(((x, y.numpy()) for x, y in train_dataset), names)
     validation = baseline_model.table([(sample[0], sample[1])], names)
-    baseline = baseline_model.compare(train, validation, predicted,
-                                      len(monitor.record["classes"]), integer, seed)
+    baseline = (baseline_model.compare_regression(train, validation, predicted, integer, seed)
+                if regression else
+                baseline_model.compare(train, validation, predicted,
+                                       len(monitor.record["classes"]), integer, seed))
     monitor.record["baseline"] = baseline
   found = training_diagnosis.diagnose(monitor.record, policy, summary, baseline)
   return findings_lib.FindingsReport(found, policy.source)
