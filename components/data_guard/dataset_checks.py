@@ -160,11 +160,8 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
                  ) -> Tuple[Dict[str, int], Dict[Tuple[str, str, str], int]]:
   """Label counts and (feature, bin, label) counts of the rows of `batch` that have a label (its
   bin, for a regression label given `label_bins`)."""
-  names = batch.schema.names
-  if label_key not in names:
-    return {}, {}
-  label_column = batch.column(names.index(label_key))
-  if pa.types.is_null(label_column.type):
+  label_column = row_hash.typed_column(batch, label_key)
+  if label_column is None:
     return {}, {}
   labelled, label_index = _first_values(label_column)
   if not labelled.any():
@@ -183,10 +180,8 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
   code_of_row[labelled] = label_codes
   cells: Dict[Tuple[str, str, str], int] = {}
   for b in binning:
-    if b.feature not in names:
-      continue
-    column = batch.column(names.index(b.feature))
-    if pa.types.is_null(column.type):
+    column = row_hash.typed_column(batch, b.feature)
+    if column is None:
       continue
     present, first = _first_values(column)
     first_of_row = np.full(batch.num_rows, -1, dtype=np.int64)

@@ -44,13 +44,10 @@ def extremes(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
 def measure(batch: pa.RecordBatch, features: List[Extremes], numbers) -> Dict[str, List[float]]:
   """{feature: [rows at low, rows at high, min of the others, max of the others]} of `batch`;
   `numbers(values, index)` reads the values as numbers, text too (dataset_checks._numbers)."""
-  names = batch.schema.names
   out: Dict[str, List[float]] = {}
   for e in features:
-    if e.feature not in names:
-      continue
-    column = batch.column(names.index(e.feature))
-    if pa.types.is_null(column.type):
+    column = row_hash.typed_column(batch, e.feature)
+    if column is None:
       continue
     offsets, lengths = row_hash.list_offsets(column)
     index = offsets[:-1][lengths > 0]

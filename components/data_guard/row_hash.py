@@ -26,7 +26,7 @@ comparing these hashes, and the hash is a self-contained algorithm with its own 
 """
 import functools
 import hashlib
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -240,6 +240,16 @@ def _value_hashes(values: pa.Array) -> List[np.ndarray]:
 def _name_salts(name: str) -> Tuple[np.uint64, np.uint64]:
   digest = hashlib.blake2b(name.encode("utf-8"), digest_size=16, person=b"dataguard-row").digest()
   return _U64(int.from_bytes(digest[:8], "little")), _U64(int.from_bytes(digest[8:], "little"))
+
+
+def typed_column(batch: pa.RecordBatch, name: str) -> Optional[pa.Array]:
+  """`name`'s column of `batch`, or None when the batch lacks it or it holds no typed value (a
+  feature absent from every example of the batch decodes as a null column)."""
+  names = batch.schema.names
+  if name not in names:
+    return None
+  column = batch.column(names.index(name))
+  return None if pa.types.is_null(column.type) else column
 
 
 def list_offsets(column: pa.Array) -> Tuple[np.ndarray, np.ndarray]:
