@@ -9,10 +9,11 @@ impossible combinations), so a mistake fails in well under a second, before Tens
 Format (every key optional; see `docs/policy.md`):
 
   version: 1
-  findings:
+  findings:                  # lists extend the defaults; a kind listed here leaves the others
     block: [UNEXPECTED_DATA_TYPE, "STRING_TYPE_NOW_*", ...]   # kinds that stop the run (globs)
     warn: [FEATURE_TYPE_LOW_FRACTION_PRESENT, ...]             # kinds reported, run goes on
     info: [...]
+    replace: false           # true: the three lists above are the whole lists, no defaults
     default: warn            # severity of a kind named in no list
     label: block             # severity of any schema anomaly on the label column
   thresholds:
@@ -31,14 +32,13 @@ Format (every key optional; see `docs/policy.md`):
 """
 import copy
 import dataclasses
-import fnmatch
 import json
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
-from trainguard import policy_format
+from trainguard import policy_format, policy_kinds
 from trainguard.errors import PolicyError
 # The format's names, imported from here by the components, the CLI and schema review.
 from trainguard.policy_format import (  # noqa: F401  pylint: disable=unused-import
@@ -46,6 +46,9 @@ from trainguard.policy_format import (  # noqa: F401  pylint: disable=unused-imp
     ID_LIKE_MIN_ROWS, IMPUTATIONS, NUMERIC, NUMERIC_ONLY_IMPUTATIONS, POLICY_FILE,
     SAMPLING_STRATEGY_NAMES, SCALINGS, SEVERITIES, STRATEGIES, SYNTHESIZING_STRATEGIES, defaults)
 from trainguard.policy_format import BUILTIN_TREATMENT
+
+# `Policy.source` of the built-in policy (no policy.yaml), as findings.json and reviews show it.
+DEFAULT_SOURCE = "<default policy>"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,21 +79,46 @@ class Policy:
     self.data = data
 
   @classmethod
-  def load(cls, schema_folder: str, schema=None) -> "Policy":
-    """Reads `<schema_folder>/policy.yaml` (defaults alone when there is none) and validates it."""
-    path = os.path.join(schema_folder, POLICY_FILE)
-    raw: Mapping[str, Any] = {}
-    if os.path.isfile(path):
-      with open(path, encoding="utf-8") as f:
-        try:
-          raw = yaml.safe_load(f) or {}
-        except yaml.YAMLError as e:
-          mark = getattr(e, "problem_mark", None)
-          where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-          problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-          raise PolicyError(f"{path}{where}: not valid YAML ({problem}); fix the syntax.") from e
-    return cls.from_dict(raw, source=path if os.path.isfile(path) else "<default policy>",
-                         schema=schema)
+  def load(cls, schema_folder: Union[str, "os.PathLike[str]"], schema=None) -> "Policy":
+    """Reads `<schema_folder>/policy.yaml` and validates it (against `schema` when given).
+
+    An existing folder without a policy.yaml gets the defaults: a schema folder before its first
+    review (SchemaGen's output, `schema init` without an edit) has none, and that is no mistake.
+    A folder that does not exist, or the path of a file (policy.yaml itself, most often), is one:
+    both used to give the defaults without a word, so a typo relaxed every decision."""
+    folder = os.fspath(schema_folder)
+    if not os.path.exists(folder):
+      raise PolicyError(f"{folder}: no such folder; Policy.load takes the schema folder that holds "
+                        f"{POLICY_FILE} (e.g. schemas/penguins), or use Policy.default() for the "
+                        "defaults.")
+    if not os.path.isdir(folder):
+      hint = (f"pass its folder, {os.path.dirname(folder) or '.'!r}"
+              if os.path.basename(folder) == POLICY_FILE
+              else f"pass the folder that holds {POLICY_FILE}")
+      raise PolicyError(f"{folder}: a file, not a folder; Policy.load takes the schema folder that "
+                        f"holds {POLICY_FILE}: {hint}.")
+    path = os.path.join(folder, POLICY_FILE)
+    if not os.path.isfile(path):
+      near = sorted(n for n in os.listdir(folder)
+                    if n.lower() in (POLICY_FILE, "policy.yml") and n != POLICY_FILE)
+      if near:
+        raise PolicyError(f"{os.path.join(folder, near[0])}: trainguard reads {POLICY_FILE} only; "
+                          f"rename it to {POLICY_FILE}.")
+      return cls.default(schema)
+    with open(path, encoding="utf-8") as f:
+      try:
+        raw = yaml.safe_load(f) or {}
+      except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise PolicyError(f"{path}{where}: not valid YAML ({problem}); fix the syntax.") from e
+    return cls.from_dict(raw, source=path, schema=schema)
+
+  @classmethod
+  def default(cls, schema=None) -> "Policy":
+    """The built-in policy (docs/policy.md's defaults), as a folder without policy.yaml gets."""
+    return cls.from_dict({}, source=DEFAULT_SOURCE, schema=schema)
 
   @classmethod
   def from_dict(cls, raw: Mapping[str, Any], source: str = "<policy>", schema=None) -> "Policy":
@@ -104,6 +132,13 @@ class Policy:
   def to_json(self) -> str:
     return json.dumps({"source": self.source, "data": self.data}, sort_keys=True)
 
+  def check_against(self, schema) -> "Policy":
+    """Validates this policy against `schema` (feature names, with the closest one suggested, and
+    their types): for a policy loaded before the schema was at hand, e.g. `DataGuard(policy=
+    "schemas/mine")`, whose schema is a channel until the executor runs. Returns self."""
+    policy_format.validate(self.data, self.source, schema)
+    return self
+
   # --- what the components ask ---------------------------------------------------------------
   #
   # Every rule of the policy is answered here and nowhere else: DataGuard, Transform's plan, the
@@ -116,14 +151,14 @@ class Policy:
     """(severity, deciding key) of a finding `kind` on `feature`: per-feature lists, then the
     label rule, then the global block/warn/info lists (glob patterns), then the default."""
     per_feature = self.data["features"].get(feature or "") or {}
-    for severity in SEVERITIES:
-      if _matches(kind, per_feature.get(severity, ()) or ()):
-        return severity, f"features.{feature}.{severity}"
+    severity = policy_kinds.decide(kind, per_feature)
+    if severity:
+      return severity, f"features.{feature}.{severity}"
     if is_label:
       return self.data["findings"]["label"], "findings.label"
-    for severity in SEVERITIES:
-      if _matches(kind, self.data["findings"][severity]):
-        return severity, f"findings.{severity}"
+    severity = policy_kinds.decide(kind, self.data["findings"])
+    if severity:
+      return severity, f"findings.{severity}"
     return self.data["findings"]["default"], "findings.default"
 
   def severity(self, kind: str, feature: Optional[str] = None, is_label: bool = False) -> str:
@@ -243,5 +278,15 @@ class Policy:
     return Policy(data, self.source)
 
 
-def _matches(kind: str, patterns: Iterable[str]) -> bool:
-  return any(fnmatch.fnmatchcase(kind, p) for p in patterns)
+def as_policy(policy: Union[Policy, str, "os.PathLike[str]", None]) -> Policy:
+  """What a component's `policy=` accepts: a Policy, a schema folder's path (Policy.load), or
+  None (the defaults). Anything else is a TypeError now, not an AttributeError deep in TFX."""
+  if isinstance(policy, Policy):
+    return policy
+  if policy is None:
+    return Policy.default()
+  if isinstance(policy, (str, os.PathLike)):
+    return Policy.load(policy)
+  raise TypeError(f"policy must be a trainguard Policy, a schema folder path (str or "
+                  f"os.PathLike, read with Policy.load) or None for the defaults; got "
+                  f"{type(policy).__name__}: {policy!r:.80}")

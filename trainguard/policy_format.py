@@ -11,10 +11,11 @@ import copy
 import math
 from typing import Any, Dict, Iterable, Mapping, Optional
 
+from trainguard import policy_kinds
 from trainguard.errors import PolicyError
+from trainguard.policy_kinds import SEVERITIES
 
 POLICY_FILE = "policy.yaml"
-SEVERITIES = ("block", "warn", "info")
 
 DEFAULT_BLOCK = (
     "UNEXPECTED_DATA_TYPE",
@@ -71,6 +72,8 @@ DEFAULT_INFO = (
     # Real-world defects (issue 21).
     "NEAR_CONSTANT_COLUMN",
 )
+# A policy's lists extend these (policy_kinds.merge) unless it says `findings.replace: true`.
+DEFAULT_LISTS = {"block": DEFAULT_BLOCK, "warn": DEFAULT_WARN, "info": DEFAULT_INFO}
 
 # Dataset checks (components/data_guard/dataset_checks.py): where each starts to count.
 DATASET_THRESHOLDS = {
@@ -194,10 +197,31 @@ def parse(raw: Mapping[str, Any], source: str, schema=None) -> Dict[str, Any]:
       continue
     if not isinstance(value, Mapping):
       raise PolicyError(f"{source}: '{section}' must be a mapping, got {value!r}.")
-    _merge(data[section], value)
-  data["features"] = copy.deepcopy(dict(raw.get("features") or {}))
+    if section == "findings":
+      _merge_findings(data["findings"], value, source)
+    else:
+      _merge(data[section], value)
+  features = raw.get("features") or {}
+  if not isinstance(features, Mapping):
+    raise PolicyError(f"{source}: 'features' must map feature names to settings, got "
+                      f"{features!r}.")
+  data["features"] = copy.deepcopy(dict(features))
   validate(data, source, schema)
   return data
+
+
+def _merge_findings(findings: Dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
+  """The policy's `findings:` over the defaults: its lists extend the default ones (the kinds it
+  names leave the defaults' other lists) unless `replace: true` (policy_kinds.py says why)."""
+  _check_keys(raw, _FINDINGS_KEYS | {"replace"}, source, "findings.")
+  replace = raw.get("replace", False)
+  _check_bool(replace, source, "findings.replace")
+  known = policy_kinds.known_kinds(DEFAULT_LISTS)
+  own = policy_kinds.check_lists(raw, known, source, "findings.")
+  findings.update(policy_kinds.merge(own, DEFAULT_LISTS, known, replace))
+  for key in ("default", "label"):
+    if key in raw:
+      findings[key] = raw[key]
 
 
 def validate(data: Mapping[str, Any], source: str, schema) -> None:
@@ -209,8 +233,9 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     if findings[key] not in SEVERITIES:
       raise PolicyError(f"{src}: findings.{key} is {findings[key]!r}; use one of "
                         f"{', '.join(SEVERITIES)}.")
+  kinds = policy_kinds.known_kinds(DEFAULT_LISTS)
   for severity in SEVERITIES:
-    _check_kind_list(findings[severity], src, f"findings.{severity}")
+    policy_kinds.check_kind_list(findings[severity], kinds, src, f"findings.{severity}")
   for comparison in ("skew", "drift"):
     section = data["thresholds"].get(comparison)
     if not isinstance(section, Mapping):
@@ -246,7 +271,8 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
       raise PolicyError(f"{src}: {where} must be a mapping of settings, got {entry!r}.")
     if feature_types is not None and name not in feature_types:
       raise PolicyError(
-          f"{src}: {where} names a feature the schema does not have (schema features: "
+          f"{src}: {where} names a feature the schema does not have"
+          f"{policy_kinds.suggestion(name, feature_types)} (schema features: "
           f"{', '.join(sorted(feature_types))}); fix the name or remove the entry.")
     _check_keys(entry, _FEATURE_KEYS, src, where + ".")
     numeric = None if feature_types is None else feature_types[name] in ("INT", "FLOAT")
@@ -258,9 +284,7 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     for comparison in ("skew", "drift"):
       if comparison in entry:
         _check_threshold(entry[comparison], src, f"{where}.{comparison}")
-    for severity in SEVERITIES:
-      if severity in entry:
-        _check_kind_list(entry[severity], src, f"{where}.{severity}")
+    policy_kinds.check_lists(entry, kinds, src, f"{where}.")
 
 def _validate_regression(data: Mapping[str, Any], source: str) -> None:
   section = data["regression"]
@@ -313,16 +337,11 @@ def _merge(base: Dict[str, Any], override: Mapping[str, Any]) -> None:
 
 
 def _check_keys(section: Mapping[str, Any], allowed: Iterable[str], source: str, prefix: str):
-  unknown = sorted(set(section) - set(allowed))
+  unknown = sorted(set(section) - set(allowed), key=str)
   if unknown:
-    raise PolicyError(f"{source}: unknown key {prefix}{unknown[0]}; allowed here: "
+    raise PolicyError(f"{source}: unknown key {prefix}{unknown[0]}"
+                      f"{policy_kinds.suggestion(unknown[0], allowed)}; allowed here: "
                       f"{', '.join(sorted(allowed))}.")
-
-
-def _check_kind_list(value, source: str, where: str) -> None:
-  if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-    raise PolicyError(f"{source}: {where} must be a list of finding kinds (e.g. "
-                      f"[UNEXPECTED_DATA_TYPE]), got {value!r}.")
 
 
 def _check_bool(value, source: str, where: str) -> None:

@@ -168,3 +168,102 @@ def test_missing_values_and_clip_resolve_per_kind():
   assert x["missing_values"] == [-999.0, 9999.5] and x["clip"] == [0.01, 0.99]
   assert policy.treatment("c", "categorical")["missing_values"] == ["unknown", "-"]
   assert "clip" not in policy.treatment("c", "categorical")
+
+
+# --- loading fails loudly ------------------------------------------------------------------------
+
+
+def test_a_missing_folder_is_an_error_naming_it(tmp_path):
+  with pytest.raises(PolicyError) as raised:
+    Policy.load(str(tmp_path / "no" / "such"))
+  assert str(raised.value).startswith(f"{tmp_path / 'no' / 'such'}: no such folder")
+  assert "Policy.default()" in str(raised.value)
+
+
+def test_the_policy_file_itself_is_an_error_naming_its_folder(tmp_path):
+  (tmp_path / "policy.yaml").write_text("version: 1\n")
+  with pytest.raises(PolicyError, match=rf"a file, not a folder; .*pass its folder, "
+                                        rf"'{tmp_path}'"):
+    Policy.load(tmp_path / "policy.yaml")  # os.PathLike too
+  assert Policy.load(tmp_path).source == str(tmp_path / "policy.yaml")
+
+
+def test_a_misnamed_policy_file_is_not_silently_ignored(tmp_path):
+  (tmp_path / "policy.yml").write_text("findings: {default: block}\n")
+  with pytest.raises(PolicyError, match=r"policy.yml: trainguard reads policy.yaml only"):
+    Policy.load(str(tmp_path))
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"findings": {"block": ["UNEXPECTD_DATA_TYPE"]}},
+     "findings.block names 'UNEXPECTD_DATA_TYPE', which is no finding kind; did you mean "
+     "UNEXPECTED_DATA_TYPE?"),
+    ({"findings": {"warn": ["class_imbalance"]}}, "did you mean CLASS_IMBALANCE?"),
+    ({"findings": {"info": ["STRING_TYPE_WAS_*"]}},
+     "the pattern 'STRING_TYPE_WAS_*', which matches no finding kind"),
+    ({"features": {"x": {"warn": ["OUTLIER"]}}},
+     "features.x.warn names 'OUTLIER', which is no finding kind; did you mean OUTLIERS?"),
+    ({"findings": {"blok": []}}, "unknown key findings.blok; did you mean block?"),
+    ({"finding": {}}, "unknown key finding; did you mean findings?"),
+    ({"thresholds": {"dataset": {"imbalance_ration": 2}}},
+     "unknown key thresholds.dataset.imbalance_ration; did you mean imbalance_ratio?"),
+    ({"features": {"X": {"impute": "mean"}}},
+     "features.X names a feature the schema does not have; did you mean x?"),
+    ({"findings": {"replace": "yes"}}, "findings.replace is 'yes'; use true or false"),
+    ({"findings": {"block": ["LABEL_LEAKAGE"], "warn": ["LABEL_LEAKAGE"]}},
+     "'LABEL_LEAKAGE' is in both findings.block and findings.warn; keep it in one"),
+])
+def test_unknown_names_are_errors_with_the_closest_valid_name(raw, message):
+  with pytest.raises(PolicyError) as raised:
+    _load(raw)
+  assert message in str(raised.value)
+
+
+def test_a_feature_unknown_to_a_schema_given_later_is_caught_then():
+  policy = Policy.from_dict({"features": {"speces": {"exclude": True}}})  # no schema yet
+  with pytest.raises(PolicyError, match="features.speces names a feature the schema does not "
+                                        "have; did you mean"):
+    policy.check_against(text_format.Parse('feature { name: "species" type: BYTES }',
+                                           schema_pb2.Schema()))
+  assert _load({"features": {"x": {"exclude": True}}}).check_against(SCHEMA).is_excluded("x")
+
+
+# --- lists extend the defaults -------------------------------------------------------------------
+
+
+def test_a_short_block_list_adds_to_the_default_blocking_kinds():
+  policy = _load({"findings": {"block": ["CLASS_IMBALANCE"]}})
+  for kind in ("CLASS_IMBALANCE", "UNEXPECTED_DATA_TYPE", "SCHEMA_MISSING_COLUMN",
+               "COMPARATOR_L_INFTY_HIGH", "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+               "LABEL_LEAKAGE", "STRING_TYPE_NOW_FLOAT"):
+    assert policy.severity(kind, "x") == "block", kind
+  assert policy.severity("MISSING_VALUES", "x") == "info"  # the other default lists stay too
+
+
+def test_the_users_list_wins_over_the_defaults_for_a_kind_in_two_lists():
+  policy = _load({"findings": {"warn": ["LABEL_LEAKAGE", "STRING_TYPE_NOW_INT"],
+                               "info": ["FLOAT_TYPE_*"]}})
+  assert policy.severity_with_source("LABEL_LEAKAGE", "x") == ("warn", "findings.warn")
+  assert "LABEL_LEAKAGE" not in policy.data["findings"]["block"]
+  # Part of a default pattern moved: the rest of it still blocks.
+  assert policy.severity("STRING_TYPE_NOW_INT", "x") == "warn"
+  assert policy.severity("STRING_TYPE_NOW_FLOAT", "x") == "block"
+  # A pattern of the user's over default kinds of another list.
+  assert policy.severity("FLOAT_TYPE_NOT_FLOAT", "x") == "info"
+  assert policy.severity("FLOAT_TYPE_HAS_NAN", "x") == "info"
+
+
+def test_an_exact_kind_beats_a_pattern_in_the_users_own_lists():
+  policy = _load({"findings": {"block": ["FEATURE_TYPE_*"],
+                               "warn": ["FEATURE_TYPE_LOW_FRACTION_PRESENT"]}})
+  assert policy.severity("FEATURE_TYPE_LOW_FRACTION_PRESENT", "x") == "warn"
+  assert policy.severity("FEATURE_TYPE_LOW_NUMBER_PRESENT", "x") == "block"
+
+
+def test_replace_true_makes_the_lists_the_whole_story():
+  policy = _load({"findings": {"replace": True, "block": ["CLASS_IMBALANCE"]}})
+  assert policy.data["findings"]["block"] == ["CLASS_IMBALANCE"]
+  assert policy.data["findings"]["warn"] == [] and policy.data["findings"]["info"] == []
+  assert policy.severity("UNEXPECTED_DATA_TYPE", "x") == "warn"  # findings.default
+  assert policy.severity("CLASS_IMBALANCE", "x") == "block"
+  assert "replace" not in policy.data["findings"]  # it decides the merge; the data is the result

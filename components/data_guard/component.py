@@ -3,7 +3,7 @@
     data_guard = DataGuard(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_importer.outputs["schema"],
-        policy=Policy.load("schemas/penguins", schema),
+        policy="schemas/penguins",    # a Policy, a schema folder (its policy.yaml), or None
         label_key="species",
         serving_statistics=serving_statistics_gen.outputs["statistics"],   # optional
         baseline_statistics=previous_span_statistics_gen.outputs["statistics"])  # optional
@@ -18,7 +18,8 @@ the `Cond` skips every downstream node: no Transform execution, no model.
 """
 import dataclasses
 import json
-from typing import Optional, Sequence
+import os
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -26,7 +27,7 @@ from tfx.types import standard_artifacts
 
 from trainguard.components.data_guard import executor, spec
 from trainguard.components.data_guard.findings import Finding
-from trainguard.policy import Policy
+from trainguard.policy import Policy, as_policy
 
 
 class DataGuard(base_beam_component.BaseBeamComponent):
@@ -36,7 +37,7 @@ class DataGuard(base_beam_component.BaseBeamComponent):
   def __init__(self,
                statistics: types.BaseChannel,
                schema: types.BaseChannel,
-               policy: Policy,
+               policy: Union[Policy, str, "os.PathLike[str]", None],
                label_key: str,
                examples: Optional[types.BaseChannel] = None,
                serving_statistics: Optional[types.BaseChannel] = None,
@@ -48,7 +49,9 @@ class DataGuard(base_beam_component.BaseBeamComponent):
         examples=examples,
         serving_statistics=serving_statistics,
         baseline_statistics=baseline_statistics,
-        policy=policy.to_json(),
+        # A folder's policy.yaml is read (and validated) now, at pipeline construction; its
+        # feature names meet the schema in the executor, where the schema is data.
+        policy=as_policy(policy).to_json(),
         label_key=label_key,
         preflight_findings=json.dumps([dataclasses.asdict(f) for f in preflight_findings],
                                       sort_keys=True) if preflight_findings else None,

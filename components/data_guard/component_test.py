@@ -1,18 +1,21 @@
 """DataGuard's component: its channels, its parameters and the predicate the pipeline gates on."""
+import pytest
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
+import trainguard
 from trainguard.components.data_guard import spec
 from trainguard.components.data_guard.component import DataGuard
+from trainguard.components.rebalance import component as rebalance_component
+from trainguard.errors import PolicyError
 from trainguard.policy import Policy
 
 
-def _guard(**optional):
+def _guard(policy=Policy.from_dict({"findings": {"default": "block"}}), **optional):
   return DataGuard(
       statistics=tfx.dsl.Channel(type=standard_artifacts.ExampleStatistics),
       schema=tfx.dsl.Channel(type=standard_artifacts.Schema),
-      policy=Policy.from_dict({"findings": {"default": "block"}}),
-      label_key="species", **optional)
+      policy=policy, label_key="species", **optional)
 
 
 def test_outputs_a_standard_example_anomalies_artifact():
@@ -43,3 +46,29 @@ def test_passed_is_a_predicate_on_the_blocking_count():
 def test_the_package_exports_the_component_on_first_use():
   import trainguard.components.data_guard as package  # pylint: disable=g-import-not-at-top
   assert package.DataGuard is DataGuard and "DataGuard" in package.__all__
+
+
+def test_policy_takes_a_policy_a_schema_folder_or_none(tmp_path):
+  (tmp_path / "policy.yaml").write_text("findings: {warn: [LABEL_LEAKAGE]}\n")
+  for given in (str(tmp_path), tmp_path):  # str and os.PathLike
+    data = Policy.from_json(_guard(policy=given).exec_properties[spec.POLICY_KEY])
+    assert data.source == str(tmp_path / "policy.yaml")
+    assert data.severity("LABEL_LEAKAGE") == "warn" and data.severity("UNEXPECTED_DATA_TYPE") == (
+        "block")
+  defaults = Policy.from_json(_guard(policy=None).exec_properties[spec.POLICY_KEY])
+  assert defaults.source == "<default policy>" and defaults.data == Policy.default().data
+
+
+def test_a_policy_of_another_type_is_a_type_error_naming_it(tmp_path):
+  with pytest.raises(TypeError, match=r"policy must be a trainguard Policy, a schema folder path "
+                                      r"\(str or os.PathLike.*or None for the defaults; got dict"):
+    _guard(policy={"findings": {"default": "block"}})
+  with pytest.raises(PolicyError, match="no such folder"):
+    _guard(policy=str(tmp_path / "nope"))
+
+
+def test_the_short_public_imports_are_the_component_classes():
+  from trainguard import (  # pylint: disable=g-import-not-at-top
+      DataGuard as guard, Policy as policy, Rebalance as rebalance)
+  assert guard is DataGuard and rebalance is rebalance_component.Rebalance and policy is Policy
+  assert {"DataGuard", "Rebalance", "Policy"} <= set(dir(trainguard))

@@ -29,6 +29,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     label_key = exec_properties[spec.LABEL_KEY]
     schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
         artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY])))
+    policy.check_against(schema)  # `DataGuard(policy=<folder>)` is read before the schema is data
     statistics_artifact = artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY])
     statistics = {
         split: stats_artifact_utils.load_statistics(statistics_artifact, split).proto()

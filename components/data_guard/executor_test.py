@@ -4,12 +4,14 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 import tensorflow_data_validation as tfdv
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
 from trainguard.components.data_guard import executor, spec
 from trainguard.components.data_guard.findings import FINDINGS_FILE, read
+from trainguard.errors import PolicyError
 from trainguard.policy import Policy
 
 
@@ -31,7 +33,7 @@ def _statistics_artifact(root, name, splits):
   return artifact
 
 
-def _run(tmp_path, train, serving=None, baseline=None):
+def _run(tmp_path, train, serving=None, baseline=None, policy=None):
   root = str(tmp_path)
   schema = tfdv.infer_schema(tfdv.generate_statistics_from_dataframe(_frame(0)))
   for feature in schema.feature:
@@ -56,7 +58,7 @@ def _run(tmp_path, train, serving=None, baseline=None):
   output = standard_artifacts.ExampleAnomalies()
   output.uri = os.path.join(root, "anomalies")
   executor.Executor().Do(inputs, {spec.ANOMALIES_KEY: [output]}, {
-      spec.POLICY_KEY: Policy.from_dict({}, schema=schema).to_json(),
+      spec.POLICY_KEY: (policy or Policy.from_dict({}, schema=schema)).to_json(),
       spec.LABEL_KEY: "y",
   })
   return output
@@ -84,3 +86,10 @@ def test_blocking_run_still_writes_findings_and_counts_them(tmp_path):
       "kind": "SCHEMA_MISSING_COLUMN", "feature": "c", "split": "train", "severity": "block"}
   assert set(finding) == {"kind", "feature", "split", "severity", "expected", "found", "fix",
                           "source", "measured", "threshold"}
+
+
+def test_a_policy_loaded_without_the_schema_has_its_feature_names_checked_here(tmp_path):
+  """`DataGuard(policy="schemas/mine")` reads the folder before the schema is data."""
+  with pytest.raises(PolicyError, match=r"features.X names a feature the schema does not have; "
+                                        r"did you mean x\?"):
+    _run(tmp_path, _frame(1), policy=Policy.from_dict({"features": {"X": {"exclude": True}}}))

@@ -97,7 +97,9 @@ def prepare(options: RunOptions) -> PreparedRun:
     folder = os.path.join(workdir, "schemas", name)
     schema = schema_folder.infer_schema(profile)
   features = {f.name for f in schema.feature}
-  policy = Policy.load(folder, schema)
+  # An inferred schema's folder is written below; until its first run it does not exist.
+  policy = (Policy.load(folder, schema) if options.schema or os.path.isdir(folder)
+            else Policy.default(schema))
   policy = policy.with_overrides(
       strategy=options.rebalance, class_weights=options.class_weights or None,
       exclude=[c for c in profile.unusable_columns(policy) if c in features])

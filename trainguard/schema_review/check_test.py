@@ -27,7 +27,8 @@ def test_check_policy_naming_an_unknown_feature(tmp_path):
   problem, path = _check_one(tmp_path, policy="features:\n  colour: {impute: most_frequent}\n")
   assert problem == (
       f"{os.path.dirname(path)}/policy.yaml: features.colour names a feature the schema does not "
-      "have (schema features: color, count, label, size); fix the name or remove the entry.")
+      "have; did you mean color? (schema features: color, count, label, size); fix the name or "
+      "remove the entry.")
 
 
 def test_check_policy_that_is_not_yaml(tmp_path):

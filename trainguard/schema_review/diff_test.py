@@ -7,7 +7,6 @@ import pytest
 import yaml
 
 from trainguard import schema_review
-from trainguard.policy import Policy
 from trainguard.schemas import SCHEMAS_DIR
 
 BASE = """
@@ -298,8 +297,7 @@ def test_added_and_removed_features(tmp_path):
 def test_policy_changes(tmp_path):
   old_policy = "version: 1\nfeatures:\n  size: {impute: mean}\n"
   new_policy = yaml.safe_dump({
-      "findings": {"block": [k for k in Policy.from_dict({}).data["findings"]
-                             ["block"] if k != "LABEL_LEAKAGE"]},
+      "findings": {"warn": ["LABEL_LEAKAGE"]},  # the user's list wins over the default block
       "thresholds": {"skew": {"numeric": 0.2}},
       "features": {"size": {"impute": "median", "warn": ["FLOAT_TYPE_HAS_NAN"]}},
       "rebalance": {"strategy": "smote"}})
@@ -312,6 +310,8 @@ def test_policy_changes(tmp_path):
   policy_section = out.split("## Policy (policy.yaml)\n\n", 1)[1].splitlines()
   assert policy_section == [
       '- findings.block: removed "LABEL_LEAKAGE"',
+      "  - LABEL_LEAKAGE: block → warn",
+      '- findings.warn: added "LABEL_LEAKAGE"',
       "  - LABEL_LEAKAGE: block → warn",
       "- thresholds.skew.numeric: 0.3 → 0.2 (used by: count, size)",
       "  - blocks COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH for distances above 0.2 up to 0.3 "
