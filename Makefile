@@ -2,8 +2,9 @@
 #
 # Setup: a Python 3.10 venv in .venv with every pin from requirements.lock, installed by uv (pip's
 # resolver backtracks for more than 5 minutes on this stack; uv installs it in about 30 s from its
-# cache), then this package in editable mode. .venv is reused while requirements.lock and setup.py
-# are unchanged (a stamp records their hash), so CI on a warm machine does not reinstall 3 GB.
+# cache), then this package in editable mode. .venv is reused while requirements.lock, setup.py and
+# pyproject.toml are unchanged (a stamp records their hash), so CI on a warm machine does not
+# reinstall 3 GB.
 # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI here) Python would
 # otherwise compile TensorFlow, TFX and Beam from source in every process (importing tfx,
 # tf.Transform and TFMA took 66-72 s instead of 20 s on a loaded 2-core machine).
@@ -18,7 +19,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.trainguard-installed
 # Bump when the install recipe changes, so a .venv made by the old recipe is rebuilt.
 SETUP_REVISION := 2
-LOCK_HASH = $(shell (cat requirements.lock setup.py; echo $(SETUP_REVISION)) | sha256sum | cut -c1-16)
+LOCK_HASH = $(shell (cat requirements.lock setup.py pyproject.toml; echo $(SETUP_REVISION)) | sha256sum | cut -c1-16)
 ARGS ?=
 PYTEST_ARGS ?=
 

@@ -28,37 +28,18 @@ for _top in _TOP:
   for _sub in find_packages(_top, exclude=["*_test", "*.testdata"]):
     _FOLDERS[f"trainguard.{_top}.{_sub}"] = os.path.join(_top, *_sub.split("."))
 
+# docs/ installs as trainguard/docs/ (markdown only): the READMEs link `../../docs/policy.md`,
+# which then resolves beside them in site-packages as it does in the checkout.
+_FOLDERS["trainguard.docs"] = "docs"
+
+# Metadata, dependencies and the console script are in pyproject.toml; the layout is here.
 setup(
-    name="trainguard",
-    version="0.1.0",
-    description=(
-        "TFX pipeline components that find and fix what stops a TensorFlow model from training "
-        "well: missing values, dtype drift, unscaled features, leakage, class imbalance, skew."
-    ),
-    python_requires=">=3.10,<3.11",
     packages=list(_FOLDERS),
     package_dir=_FOLDERS,
-    # Curated schemas and policies ship with the package so runners inside an image find them.
+    # Curated schemas and policies ship with the package so runners inside an image find them;
+    # the default run's penguins CSV ships as a file (no data package at run time).
     package_data={"trainguard.schemas": ["*/*.pbtxt", "*/*.yaml"], "": ["*.md"],
-                  "trainguard": ["report/templates/*.j2"]},
-    # The exact pins live in requirements.lock (installed by `make`); these are the direct needs.
-    install_requires=[
-        "tfx==1.16.0",
-        "tensorflow==2.16.2",
-        "tensorflow-data-validation==1.16.1",
-        "tensorflow-transform==1.16.0",
-        "tfx-bsl==1.16.1",
-        "ml-metadata==1.16.0",
-        "tensorflow-model-analysis==0.47.1",
-        "apache-beam[gcp]==2.59.0",
-        "scikit-learn==1.5.1",
-        "imbalanced-learn==0.12.4",
-        "palmerpenguins",
-        "kfp-pipeline-spec",
-        "pyyaml",
-        "jinja2",
-        "matplotlib",
-    ],
-    entry_points={"console_scripts": ["trainguard=trainguard.cli:main"]},
+                  "trainguard": ["report/templates/*.j2"],
+                  "trainguard.pipeline": ["penguins.csv"]},
     cmdclass={"build_py": _BuildPyWithoutTests},
 )

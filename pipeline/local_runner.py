@@ -1,9 +1,10 @@
 """Runs the trainguard pipeline with LocalDagRunner: `python -m trainguard.pipeline.local_runner`.
 
 A thin entry point over `trainguard run` (trainguard/cli.py) with the embedded default filled in:
-with no arguments it runs on the raw Palmer penguins data (the `palmerpenguins` package's CSV, 344
-rows with real gaps) against the curated `schemas/penguins`, and prints each component's state, the
-eval accuracy, and where the pushed model, the metadata store and the artifacts are. Any `trainguard
+with no arguments it runs on the raw Palmer penguins data (`pipeline/penguins.csv`, shipped in
+the package: 344 rows with real gaps) against the curated `schemas/penguins`, and prints each
+component's state, the eval accuracy, and where the pushed model, the metadata store and the
+artifacts are. Any `trainguard
 run` option passes through (`--workdir`, `--epochs`, `--beam-arg`, `--serving-data`, ...);
 `--data FILE.csv` with `--label` and `--schema` points it at other data.
 
