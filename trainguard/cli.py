@@ -12,6 +12,7 @@ Everything that can be checked is checked before TensorFlow is imported, so a ba
 rejected in well under a second.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -267,13 +268,16 @@ def cmd_diagnose(args) -> int:
   options = run_options_of(args)
   plan = preflight.prepare(options)
   _print_plan(plan, options)
-  summary = run_pipeline(plan, options, include_training=False)
+  # With --json, stdout is one JSON document (`json.load` reads it): whatever the run prints for
+  # people (--verbose lets TFX print) and the report/log paths go to stderr.
+  with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+    summary = run_pipeline(plan, options, include_training=False)
   report = summary.findings or FindingsReport(plan.preflight)
   if args.json:
     print(json.dumps(report.to_dict(), indent=1, sort_keys=True))
   else:
     print(format_findings(report))
-  _print_paths(summary)
+  _print_paths(summary, sys.stderr if args.json else sys.stdout)
   return EXIT_BLOCKED if report.blocked else EXIT_OK
 
 
@@ -368,11 +372,11 @@ def _print_plan(plan: preflight.PreparedRun, options: preflight.RunOptions) -> N
         f"{beam_options.describe(beam_args(options))})", file=sys.stderr)
 
 
-def _print_paths(summary) -> None:
+def _print_paths(summary, out=None) -> None:
   if getattr(summary, "report_path", None):
-    print(f"report:          {summary.report_path}")
+    print(f"report:          {summary.report_path}", file=out)
   if getattr(summary, "log_path", None):
-    print(f"log:             {summary.log_path}")
+    print(f"log:             {summary.log_path}", file=out)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

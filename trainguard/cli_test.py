@@ -161,3 +161,32 @@ def test_run_and_schema_init_read_the_csv_once_to_profile_it_and_once_to_stage_i
   opened.clear()
   assert cli.main(["schema", "init", good, "--label", "y", "--out", str(tmp_path / "s")]) == 0
   assert calls == ["inspect"] and len(opened) == 2
+
+
+def test_diagnose_json_prints_one_json_document_and_the_rest_to_stderr(tmp_path, capsys,
+                                                                       monkeypatch):
+  import json  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+  from trainguard.components.data_guard import findings  # pylint: disable=g-import-not-at-top
+
+  def fake_run_pipeline(plan, options, include_training):
+    assert not include_training
+    print("a line TFX printed (--verbose)")
+    finding = findings.Finding(kind="CLASS_IMBALANCE", feature="y", split="train", severity="warn",
+                      source="dataset", expected="balanced", found="2:1", fix="rebalance")
+    return types.SimpleNamespace(findings=findings.FindingsReport([finding], "<default policy>"),
+                                 report_path=str(tmp_path / "report.html"),
+                                 log_path=str(tmp_path / "run.log"))
+
+  monkeypatch.setattr(cli, "run_pipeline", fake_run_pipeline)
+  argv = ["diagnose", _good(tmp_path), "--label", "y", "--workdir", str(tmp_path / "w")]
+  assert cli.main(argv + ["--json"]) == cli.EXIT_OK
+  out, err = capsys.readouterr()
+  report = json.loads(out)  # the whole of stdout: no "Extra data"
+  assert [f["kind"] for f in report["findings"]] == ["CLASS_IMBALANCE"]
+  assert f"report:          {tmp_path / 'report.html'}" in err
+  assert f"log:             {tmp_path / 'run.log'}" in err
+  assert "a line TFX printed" in err
+  assert cli.main(argv) == cli.EXIT_OK  # without --json the paths stay on stdout for people
+  out, _ = capsys.readouterr()
+  assert "CLASS_IMBALANCE" in out and "report:          " in out
