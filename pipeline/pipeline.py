@@ -68,6 +68,7 @@ def create_pipeline(
     include_training: bool = True,
     stop_after: Optional[str] = None,
     preflight_findings: Sequence[Any] = (),
+    fix_context: str = "pipeline",
     eval_accuracy_threshold: float = configs.EVAL_ACCURACY_THRESHOLD,
     baseline_model_resolver: bool = True,
     runtime_schema_path: Optional[str] = None,
@@ -86,6 +87,8 @@ def create_pipeline(
   runs no resolver steps. `data_root` and the comparison roots may be runtime parameters.
   `schema_path` is read when the pipeline is built; `runtime_schema_path`, if given, is where
   ImportSchemaGen reads the same file when it runs (Kubeflow: the path inside the image).
+  `fix_context` words DataGuard's fixes (`components/data_guard/fixes.py`): `pipeline` names policy
+  keys only; the CLI passes `cli`, whose fixes may name its flags.
   """
   train_split, validation_split, eval_split = (
       configs.TRAIN_SPLIT, configs.VALIDATION_SPLIT, configs.EVAL_SPLIT)
@@ -136,7 +139,8 @@ def create_pipeline(
       label_key=label_key,
       serving_statistics=comparisons.get("serving"),
       baseline_statistics=comparisons.get("previous_span"),
-      preflight_findings=preflight_findings)
+      preflight_findings=preflight_findings,
+      fix_context=fix_context)
 
   if stop_after not in (None, "rebalance"):
     raise ValueError(f"stop_after={stop_after!r}: the only stage to stop after is 'rebalance'.")

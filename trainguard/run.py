@@ -61,6 +61,7 @@ def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool)
         presplit=plan.presplit,
         include_training=include_training,
         preflight_findings=plan.preflight,
+        fix_context="cli",
         metadata_connection_config=metadata.ensure_store(paths.metadata_path),
         beam_pipeline_args=beam_args(options))
     from trainguard.models import autograph_rules  # pylint: disable=g-import-not-at-top

@@ -33,12 +33,34 @@ def detect(is_numeric: bool, is_integer: bool, distinct: Optional[int], overflow
   return CLASSIFICATION
 
 
-def of_schema(schema, label_key: str) -> str:
-  """The task a schema's label declares: a domain means classes; a bare number, regression."""
+def of_schema(schema, label_key: str, statistics=None) -> str:
+  """The task a schema's label declares: a domain means classes; a bare number, regression.
+
+  With the train `statistics` (DataGuard has them), a bare INT label is read by `detect`'s rule:
+  its values are integers, and when its range holds at most `MAX_CLASSES_OF_A_NUMBER` of them it
+  takes at most that many distinct values, so it is a class id. Why: stock SchemaGen infers
+  `species: INT` with no domain for the TFX penguin example's 0/1/2 label, and reading that as a
+  regression target turned off the class checks (imbalance, conflicting labels) for it.
+  """
   from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
   feature = next((f for f in schema.feature if f.name == label_key), None)
   if feature is None or feature.type not in (schema_pb2.INT, schema_pb2.FLOAT):
     return CLASSIFICATION
   has_domain = (feature.HasField("string_domain") or bool(feature.domain)
                 or (feature.HasField("int_domain") and feature.int_domain.HasField("max")))
-  return CLASSIFICATION if has_domain else REGRESSION
+  if has_domain:
+    return CLASSIFICATION
+  if feature.type == schema_pb2.INT and statistics is not None:
+    span = _integer_span(statistics, label_key)
+    if span is not None and span <= MAX_CLASSES_OF_A_NUMBER:
+      return CLASSIFICATION
+  return REGRESSION
+
+
+def _integer_span(statistics, name: str) -> Optional[int]:
+  """How many integers lie between the feature's min and max in the statistics (None: no
+  numeric statistics for it)."""
+  for feature in statistics.datasets[0].features if statistics.datasets else ():
+    if ".".join(feature.path.step) == name and feature.HasField("num_stats"):
+      return int(feature.num_stats.max) - int(feature.num_stats.min) + 1
+  return None

@@ -25,7 +25,7 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 
-from trainguard.components.data_guard import executor, spec
+from trainguard.components.data_guard import executor, fixes, spec
 from trainguard.components.data_guard.findings import Finding
 from trainguard.policy import Policy, as_policy
 
@@ -42,7 +42,11 @@ class DataGuard(base_beam_component.BaseBeamComponent):
                examples: Optional[types.BaseChannel] = None,
                serving_statistics: Optional[types.BaseChannel] = None,
                baseline_statistics: Optional[types.BaseChannel] = None,
-               preflight_findings: Sequence[Finding] = ()):
+               preflight_findings: Sequence[Finding] = (),
+               fix_context: str = fixes.COMPONENTS):
+    """`fix_context`: where this DataGuard runs, so each fix names only what exists there
+    (`fixes.py`): `components` (a pipeline of your own: the default), `pipeline` (trainguard's
+    create_pipeline) or `cli` (the trainguard CLI)."""
     super().__init__(spec=spec.DataGuardSpec(
         statistics=statistics,
         schema=schema,
@@ -55,6 +59,7 @@ class DataGuard(base_beam_component.BaseBeamComponent):
         label_key=label_key,
         preflight_findings=json.dumps([dataclasses.asdict(f) for f in preflight_findings],
                                       sort_keys=True) if preflight_findings else None,
+        fix_context=fixes.check(fix_context),
         anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))
 
   def passed(self):

@@ -72,3 +72,11 @@ def test_the_short_public_imports_are_the_component_classes():
       DataGuard as guard, Policy as policy, Rebalance as rebalance)
   assert guard is DataGuard and rebalance is rebalance_component.Rebalance and policy is Policy
   assert {"DataGuard", "Rebalance", "Policy"} <= set(dir(trainguard))
+
+
+def test_fix_context_defaults_to_a_users_own_pipeline_and_rejects_unknown_values():
+  assert _guard().exec_properties[spec.FIX_CONTEXT_KEY] == "components"
+  assert _guard(fix_context="cli").exec_properties[spec.FIX_CONTEXT_KEY] == "cli"
+  with pytest.raises(ValueError, match="fix_context='ours': expected one of cli, pipeline, "
+                                       "components"):
+    _guard(fix_context="ours")

@@ -30,7 +30,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from trainguard.components.data_guard import numeric_findings, value_findings
+from trainguard.components.data_guard import fixes, numeric_findings, value_findings
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -41,7 +41,7 @@ Statistics = statistics_pb2.DatasetFeatureStatisticsList
 
 def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
                      schema: schema_pb2.Schema, policy: Policy, label_key: str,
-                     regression: bool = False) -> List[Finding]:
+                     regression: bool = False, context: str = fixes.CLI) -> List[Finding]:
   """Findings from the Beam pass (`dataset_checks.run_beam_pass`) and the statistics. For a
   `regression` label the pass counted its quantile bins: leakage is scored against them, and there
   are no classes to be imbalanced."""
@@ -101,7 +101,8 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
           f"majority/minority < {imbalance_limit:g}",
           f"{ratio:.1f}:1 (" + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items()))
           + f"); minority class {smallest!r} has {minority} rows",
-          _rebalance_fix(policy, schema, label_key, labels), measured=ratio,
+          fixes.rebalance(context, _rebalance_fix(policy, schema, label_key, labels, context)),
+          measured=ratio,
           threshold=imbalance_limit)
 
   if "train" in statistics:
@@ -116,8 +117,10 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"standard deviations within {scale_limit:g}× of each other",
             f"std of {widest} is {spread[widest]:.4g}, of {narrowest} {spread[narrowest]:.4g} "
             f"({ratio:.0f}×)",
-            "Transform scales numeric features (z-score by default), so they train on one scale; "
-            "keep scaling on for these features in policy.yaml.", measured=ratio,
+            ("Transform scales numeric features (z-score by default), so they train on one "
+             "scale; keep scaling on for these features in policy.yaml." if fixes.ours(context)
+             else "scale numeric features in your preprocessing_fn (tft.scale_to_z_score), so "
+             "they train on one scale."), measured=ratio,
             threshold=scale_limit, severity="info")
 
     id_like_limit = policy.dataset_threshold("id_like_fraction")
@@ -136,7 +139,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"{unique} distinct values in {present} rows", f"an identifier lets a model memorise "
             f"rows instead of learning; {note}.", measured=unique / present,
             threshold=id_like_limit)
-    findings += value_findings.value_findings(statistics["train"], policy, label_key)
+    findings += value_findings.value_findings(statistics["train"], policy, label_key, context)
     findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key,
                                                   result.get("extremes"))
   return findings
@@ -167,7 +170,7 @@ def _conflicting_labels(add, policy: Policy, counts: Mapping[str, int], examples
 
 
 def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str,
-                   labels: Mapping[str, int]) -> str:
+                   labels: Mapping[str, int], context: str = fixes.CLI) -> str:
   """What Rebalance will do about the imbalance: the strategy `plan.resolve_strategy` picks for
   these train class counts and features, as Rebalance picks it (this used to re-code `auto`, and
   named smotenc for only categorical features where Rebalance runs random_over)."""
@@ -181,15 +184,17 @@ def _rebalance_fix(policy: Policy, schema: schema_pb2.Schema, label_key: str,
   weighs = "so every class weighs the same in training; eval keeps the real mix."
   if settings.strategy != "auto":
     if strategy == "none":
-      return ("rebalancing is off (rebalance.strategy: none in policy.yaml); set it to auto (or "
-              "run with --rebalance auto), or set rebalance.class_weights: true, or the model "
-              "will favour the majority class.")
+      return ("rebalancing is off (rebalance.strategy: none in policy.yaml); set it to auto"
+              + (" (or run with --rebalance auto)" if context == fixes.CLI else "")
+              + ", or set rebalance.class_weights: true, or the model will favour the majority "
+              "class.")
     return (f"Rebalance resamples the train split with {strategy} (rebalance.strategy in "
-            f"policy.yaml, or --rebalance) {weighs}")
+            f"policy.yaml{', or --rebalance' if context == fixes.CLI else ''}) {weighs}")
   if strategy == "none":
     return (f"Rebalance leaves the train split as it is (rebalance.strategy: auto resamples from "
-            f"{min_imbalance:g}:1, thresholds.dataset.imbalance_ratio); run with --rebalance to "
-            "pick a strategy.")
+            f"{min_imbalance:g}:1, thresholds.dataset.imbalance_ratio); "
+            + ("run with --rebalance to pick a strategy." if context == fixes.CLI else
+               "set rebalance.strategy in policy.yaml to pick one."))
   if strategy == "random_over":
     smallest = min(labels, key=labels.get)
     k = settings.k_neighbors

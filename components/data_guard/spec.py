@@ -12,6 +12,7 @@ ANOMALIES_KEY = "anomalies"
 POLICY_KEY = "policy"
 LABEL_KEY = "label_key"
 PREFLIGHT_FINDINGS_KEY = "preflight_findings"
+FIX_CONTEXT_KEY = "fix_context"
 
 # Custom properties on the output ExampleAnomalies artifact; the pipeline's Cond reads the first.
 BLOCKING_FINDINGS_PROPERTY = "blocking_findings"
@@ -27,6 +28,9 @@ class DataGuardSpec(types.ComponentSpec):
       # Findings of the CLI's pre-flight over the raw CSV (row numbers ExampleGen drops), as a JSON
       # list of findings; merged into findings.json with severities from the policy.
       PREFLIGHT_FINDINGS_KEY: ExecutionParameter(type=str, optional=True),
+      # Where DataGuard runs (fixes.CONTEXTS: cli, pipeline, components), so each fix names only
+      # the flags and policy keys that exist there; a user's own pipeline by default.
+      FIX_CONTEXT_KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),

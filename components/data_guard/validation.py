@@ -17,12 +17,16 @@ Anomalies stay data (protos); the policy alone decides what blocks.
 """
 import copy
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+import difflib
+import logging
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
+from trainguard.components.data_guard import fixes, numeric_text
 from trainguard.components.data_guard.findings import Finding, FindingsReport
+from trainguard.errors import InputError
 from trainguard.policy import CATEGORICAL, NUMERIC, Policy
 
 TRAINING, SERVING = "TRAINING", "SERVING"
@@ -34,35 +38,131 @@ Statistics = statistics_pb2.DatasetFeatureStatisticsList
 
 def validate(schema: schema_pb2.Schema, policy: Policy, label_key: str,
              statistics: Mapping[str, Statistics],
-             serving_statistics: Optional[Statistics] = None,
+             serving_statistics: Union[None, Statistics, Mapping[str, Statistics]] = None,
              baseline_statistics: Optional[Statistics] = None,
              preflight_findings: Sequence[Finding] = (),
+             context: str = fixes.CLI,
              ) -> Tuple[Dict[str, anomalies_pb2.Anomalies], FindingsReport]:
-  """Validates every split; returns TFDV anomalies per split (plus 'serving') and the findings.
+  """Validates every split; returns TFDV anomalies per split (plus the serving sample's) and the
+  findings.
 
-  `preflight_findings` (from the CLI's pass over the raw CSV) join the report with the policy's
-  severity for their kind.
+  `serving_statistics`: one sample, or a serving artifact's splits by name (a stock CsvExampleGen
+  splits a serving sample 2:1 into train and eval; every split is validated, and the train split
+  is compared with each for skew). `preflight_findings` (from the CLI's pass over the raw CSV)
+  join the report with the policy's severity for their kind. `context`: where DataGuard runs, for
+  the fix texts (`fixes.py`).
   """
-  if "train" not in statistics:
-    raise ValueError(f"statistics have no 'train' split (splits: {', '.join(statistics)})")
+  check_inputs(schema, label_key, statistics)
+  serving = serving_splits(serving_statistics)
   schema = with_default_comparators(schema, policy, label_key)
   anomalies: Dict[str, anomalies_pb2.Anomalies] = {}
   findings: List[Finding] = [
       dataclasses.replace(f, severity=policy.severity(f.kind, f.feature))
       for f in preflight_findings]
+  said = {(f.kind, f.feature) for f in preflight_findings}
   for split, stats in statistics.items():
     anomalies[split] = tfdv.validate_statistics(
         stats, schema, environment=_environment(schema, TRAINING),
         previous_statistics=baseline_statistics if split == "train" else None,
-        serving_statistics=serving_statistics if split == "train" else None)
-    findings += _anomaly_findings(anomalies[split], schema, policy, label_key, split, stats)
-    findings += _statistics_findings(stats, schema, policy, label_key, split)
-  if serving_statistics is not None:
-    anomalies[SERVING_SPLIT] = tfdv.validate_statistics(
-        serving_statistics, schema, environment=_environment(schema, SERVING))
-    findings += _anomaly_findings(anomalies[SERVING_SPLIT], schema, policy, label_key,
-                                  SERVING_SPLIT, serving_statistics)
+        serving_statistics=next(iter(serving.values()), None) if split == "train" else None)
+    if split == "train":
+      for more in list(serving.values())[1:]:  # skew against the sample's other splits too
+        anomalies[split] = _with_skew(anomalies[split], tfdv.validate_statistics(
+            stats, schema, environment=_environment(schema, TRAINING), serving_statistics=more))
+    findings += _anomaly_findings(anomalies[split], schema, policy, label_key, split, stats,
+                                  context)
+    findings += _statistics_findings(stats, schema, policy, label_key, split, context)
+    findings += [f for f in numeric_text.numeric_text_findings(
+        stats, schema, policy, label_key, split, context) if (f.kind, f.feature) not in said]
+  serving_schema = _serving_schema(schema, label_key, serving)
+  for split, stats in serving.items():
+    anomalies[split] = tfdv.validate_statistics(
+        stats, serving_schema, environment=_environment(serving_schema, SERVING))
+    findings += _anomaly_findings(anomalies[split], serving_schema, policy, label_key, split,
+                                  stats, context)
   return anomalies, FindingsReport(findings, policy.source)
+
+
+def check_inputs(schema: schema_pb2.Schema, label_key: str,
+                 statistics: Mapping[str, Statistics]) -> None:
+  """The label key names a schema feature, and there is a `train` split: else nothing DataGuard
+  says about the label or the training data would mean anything."""
+  names = [f.name for f in schema.feature]
+  if label_key not in names:
+    close = difflib.get_close_matches(label_key, names, n=1, cutoff=0.6) or [
+        n for n in names if n.casefold() == label_key.casefold()]
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise InputError(
+        f"DataGuard: label_key {label_key!r} is not a feature of the schema (names are "
+        f"case-sensitive; the schema has {', '.join(names[:20])}{' …' if len(names) > 20 else ''})."
+        f"{hint} Pass the label column's name as label_key.")
+  if "train" not in statistics:
+    raise InputError(
+        f"DataGuard: the statistics have no 'train' split (splits: {', '.join(statistics)}). "
+        "DataGuard learns what is normal from the split named 'train' (skew, drift, leakage and "
+        "the label's classes): name the training split 'train' in the ExampleGen's output_config "
+        "(example_gen_pb2.SplitConfig), as TFX's default split does.")
+
+
+def serving_splits(serving_statistics) -> Dict[str, Statistics]:
+  """The serving sample's statistics by finding split: `serving` for one, `serving-<split>` for
+  each split of a split serving artifact."""
+  if serving_statistics is None:
+    return {}
+  if isinstance(serving_statistics, statistics_pb2.DatasetFeatureStatisticsList):
+    return {SERVING_SPLIT: serving_statistics}
+  if len(serving_statistics) == 1:
+    return {SERVING_SPLIT: next(iter(serving_statistics.values()))}
+  return {f"{SERVING_SPLIT}-{name}": stats for name, stats in serving_statistics.items()}
+
+
+def _with_skew(anomalies: anomalies_pb2.Anomalies,
+               other: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:
+  """`anomalies` plus the skew anomalies found against another split of the serving sample."""
+  merged = copy.deepcopy(anomalies)
+  for name, info in other.anomaly_info.items():
+    skew = [r for r in info.reason if anomalies_pb2.AnomalyInfo.Type.Name(r.type)
+            in SKEW_AND_DRIFT_KINDS]
+    have = {r.type for r in merged.anomaly_info[name].reason} if name in merged.anomaly_info else set()
+    for reason in skew:
+      if reason.type not in have:
+        target = merged.anomaly_info[name]
+        if not target.HasField("path"):
+          target.path.CopyFrom(info.path)
+        target.reason.add().CopyFrom(reason)
+  merged.drift_skew_info.extend(other.drift_skew_info)
+  return merged
+
+
+def _serving_schema(schema: schema_pb2.Schema, label_key: str,
+                    serving: Mapping[str, Statistics]) -> schema_pb2.Schema:
+  """The schema the serving sample is validated against. A schema without a SERVING environment
+  (what stock SchemaGen infers) would report the label every serving sample lacks as a missing
+  column and block: the label is then left out of the serving check, as the environment would
+  (and only the label: any other missing column still blocks)."""
+  if not serving or SERVING in schema.default_environment:
+    return schema
+  if all(_has_feature(stats, label_key) for stats in serving.values()):
+    return schema
+  logging.info("DataGuard: the schema has no SERVING environment; the serving sample is "
+               "validated without the label %r (declare environments in the schema to say so).",
+               label_key)
+  schema = copy.deepcopy(schema)
+  if not schema.default_environment:
+    schema.default_environment.extend([TRAINING, SERVING])
+  else:
+    schema.default_environment.append(SERVING)
+  for feature in schema.feature:
+    if feature.name == label_key:
+      feature.not_in_environment.append(SERVING)
+    elif feature.in_environment and SERVING not in feature.in_environment:
+      feature.in_environment.append(SERVING)
+  return schema
+
+
+def _has_feature(stats: Statistics, name: str) -> bool:
+  return bool(stats.datasets) and any(
+      ".".join(f.path.step) == name for f in stats.datasets[0].features)
 
 
 def with_default_comparators(schema: schema_pb2.Schema, policy: Policy,
@@ -91,7 +191,7 @@ def _environment(schema: schema_pb2.Schema, name: str) -> Optional[str]:
 
 def _anomaly_findings(anomalies: anomalies_pb2.Anomalies, schema: schema_pb2.Schema,
                       policy: Policy, label_key: str, split: str,
-                      stats: Statistics) -> List[Finding]:
+                      stats: Statistics, context: str) -> List[Finding]:
   features = {f.name: f for f in schema.feature}
   measurements = _skew_drift_measurements(anomalies)
   findings = []
@@ -106,7 +206,7 @@ def _anomaly_findings(anomalies: anomalies_pb2.Anomalies, schema: schema_pb2.Sch
           severity=policy.severity(kind, feature_name, is_label),
           expected=_expected(kind, feature, schema, threshold),
           found=_found(kind, reason, feature, stats),
-          fix=_fix(kind, feature_name, is_label),
+          fix=fixes.anomaly(kind, feature_name, is_label, split, context),
           source="tfdv", measured=measured, threshold=threshold))
   if anomalies.HasField("dataset_anomaly_info"):
     for reason in anomalies.dataset_anomaly_info.reason:
@@ -135,7 +235,7 @@ def _skew_drift_measurements(anomalies) -> Dict[Tuple[str, str], Tuple[float, fl
 
 
 def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: Policy,
-                         label_key: str, split: str) -> List[Finding]:
+                         label_key: str, split: str, context: str) -> List[Finding]:
   """Missing and NaN counts per feature, which TFDV's anomalies do not report as numbers."""
   if not stats.datasets:
     return []
@@ -157,7 +257,7 @@ def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: P
           severity=policy.severity("MISSING_VALUES", name),
           expected="a value in every row",
           found=f"{missing} of {dataset.num_examples} rows missing ({fraction:.1%})",
-          fix=_imputation_fix(policy, name, schema_features[name]),
+          fix=_imputation_fix(policy, name, schema_features[name], context),
           source="statistics", measured=fraction))
     nan = _nan_count(feature)
     if nan:
@@ -165,8 +265,8 @@ def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: P
           kind="NAN_VALUES", feature=name, split=split,
           severity=policy.severity("NAN_VALUES", name, name == label_key),
           expected="finite numbers", found=f"{nan} NaN value(s) in {dataset.num_examples} rows",
-          fix="NaN counts as missing and Transform imputes it; fix the producer if NaN is not "
-              "expected.", source="statistics", measured=nan / dataset.num_examples))
+          fix=fixes.nan_values(context), source="statistics",
+          measured=nan / dataset.num_examples))
   return findings
 
 
@@ -190,16 +290,12 @@ def _nan_count(feature) -> int:
   return 0
 
 
-def _imputation_fix(policy: Policy, name: str, feature: schema_pb2.Feature) -> str:
-  """What Transform does with `name`'s missing values, as the policy says (an excluded feature is
-  not in the model, so nothing imputes it)."""
+def _imputation_fix(policy: Policy, name: str, feature: schema_pb2.Feature, context: str) -> str:
+  """What fills `name`'s missing values, as the policy's treatment of the feature says."""
   kind = NUMERIC if feature.type in (schema_pb2.INT, schema_pb2.FLOAT) else CATEGORICAL
   settings = {setting: (value, key) for setting, value, key in policy.treatment_with_source(
       name, kind)}
-  if "exclude" in settings:
-    return (f"none needed: {name} is excluded from the model ({settings['exclude'][1]} in "
-            "policy.yaml), so Transform does not impute it.")
-  return f"Transform imputes them ({settings['impute'][0]}, learned from the train split)."
+  return fixes.missing_values(context, name, feature, settings)
 
 
 def _found(kind: str, reason, feature: Optional[schema_pb2.Feature], stats: Statistics) -> str:
@@ -212,18 +308,10 @@ def _found(kind: str, reason, feature: Optional[schema_pb2.Feature], stats: Stat
     if ".".join(feature_stats.path.step) == feature.name and feature_stats.HasField("string_stats"):
       values = [b.label for b in feature_stats.string_stats.rank_histogram.buckets] or [
           v.value for v in feature_stats.string_stats.top_values]
-      bad = [v for v in values if not _is_number(v)][:5]
+      bad = [v for v in values if numeric_text.parse_number(v) is None][:5]
       if bad:
         return text + "; values that are not numbers include " + ", ".join(repr(v) for v in bad)
   return text
-
-
-def _is_number(text: str) -> bool:
-  try:
-    float(text)
-    return True
-  except ValueError:
-    return False
 
 
 def _expected(kind: str, feature: Optional[schema_pb2.Feature], schema: schema_pb2.Schema,
@@ -240,40 +328,3 @@ def _expected(kind: str, feature: Optional[schema_pb2.Feature], schema: schema_p
   if kind.startswith("FEATURE_TYPE_LOW") or kind == "SCHEMA_MISSING_COLUMN":
     return f"present in ≥ {feature.presence.min_fraction:.0%} of rows"
   return f"{type_name} values"
-
-
-_SHIFT_FIX = ("compare how this feature is produced for training and for serving (or since the "
-              "previous span); retrain on recent data if the shift is real, and raise its "
-              "threshold in policy.yaml only if expected.")
-_FIXES = {
-    "UNEXPECTED_DATA_TYPE": "clean the offending values at the source (a numeric column with text "
-                            "in it is read as text); if the new type is right, change the type in "
-                            "schema.pbtxt.",
-    "SCHEMA_MISSING_COLUMN": "add the column back to the data, or remove the feature from "
-                             "schema.pbtxt if it was dropped on purpose.",
-    "COMPARATOR_L_INFTY_HIGH": _SHIFT_FIX,
-    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": _SHIFT_FIX,
-    "ENUM_TYPE_UNEXPECTED_STRING_VALUES": "Transform maps unseen categories to the "
-                                          "out-of-vocabulary id; add them to the feature's domain "
-                                          "in schema.pbtxt if they are valid.",
-    "FEATURE_TYPE_LOW_FRACTION_PRESENT": "Transform imputes the gaps; lower presence.min_fraction "
-                                         "in schema.pbtxt if this rate is expected.",
-}
-_LABEL_FIXES = {
-    "ENUM_TYPE_UNEXPECTED_STRING_VALUES": "the label has classes the schema does not list: fix the "
-                                          "data, or add the class to the label's domain in "
-                                          "schema.pbtxt (a new class needs a retrained model).",
-    "FEATURE_TYPE_LOW_FRACTION_PRESENT": "rows without a label cannot train: drop them or fill the "
-                                         "label at the source.",
-    "FEATURE_TYPE_LOW_NUMBER_VALUES": "rows without a label cannot train: drop them or fill the "
-                                      "label at the source.",
-    "SCHEMA_MISSING_COLUMN": "the label column is missing: check --label and the data's header.",
-}
-
-
-def _fix(kind: str, feature: str, is_label: bool) -> str:
-  if is_label and kind in _LABEL_FIXES:
-    return _LABEL_FIXES[kind]
-  if kind.startswith(("STRING_TYPE_NOW_", "INT_TYPE_", "FLOAT_TYPE_", "BOOL_TYPE_")):
-    return _FIXES["UNEXPECTED_DATA_TYPE"]
-  return _FIXES.get(kind, f"review {feature or 'the data'} against schema.pbtxt.")

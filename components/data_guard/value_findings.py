@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from trainguard.components.data_guard import fixes
 from trainguard.components.data_guard.findings import Finding
 from trainguard.policy import ID_LIKE_MIN_ROWS, Policy
 
@@ -118,8 +119,8 @@ def datetime_format(value: str, first: Sequence[str] = ()) -> Optional[str]:
 
 
 def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, policy: Policy,
-                   label_key: str) -> List[Finding]:
-  """The kinds above for the train split's `statistics`."""
+                   label_key: str, context: str = fixes.CLI) -> List[Finding]:
+  """The kinds above for the train split's `statistics`; `context` words the fixes (`fixes.py`)."""
   findings: List[Finding] = []
 
   def add(kind, feature, expected, found, fix, measured, threshold=None, is_label=False):
@@ -134,17 +135,17 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
         policy.is_excluded(feature) and not is_label):
       # Excluded, its values do not train; but the split warning of a date column still holds.
       if values.present and values.is_text:
-        _datetime(add, policy, feature, values)
+        _datetime(add, policy, feature, values, context)
       continue
     if values.is_text:
       handled = set() if is_label else set(
           policy.treatment(feature, "categorical").get("missing_values", ()))
-      _placeholders(add, feature, values, is_label, handled)
+      _placeholders(add, feature, values, is_label, handled, context)
       _variants(add, feature, values, is_label)
     if is_label:
       continue
     _near_constant(add, policy, feature, values)
-    if values.is_text and not _datetime(add, policy, feature, values):
+    if values.is_text and not _datetime(add, policy, feature, values, context):
       _high_cardinality(add, policy, feature, values)
   return findings
 
@@ -180,7 +181,7 @@ def _high_cardinality(add, policy, feature, values):
         " feature at the source (hash buckets are not yet a policy setting).", ratio, fraction)
 
 
-def _datetime(add, policy, feature, values) -> bool:
+def _datetime(add, policy, feature, values, context) -> bool:
   fraction = policy.dataset_threshold("datetime_fraction")
   candidates = [(v, n) for v, n in values.counts if not is_placeholder(v)]
   total = sum(n for _, n in candidates)
@@ -207,7 +208,9 @@ def _datetime(add, policy, feature, values) -> bool:
       f"{share:.0%} of its values{values.among()} are dates/times ({'; '.join(kinds)}; e.g. "
       + ", ".join(repr(e) for e in examples[:3]) + ")",
       f"{note} if rows are ordered in time a random (hash) split leaks the future into training: "
-      "split by time, passing the later rows as --eval-data.", share, fraction)
+      + ("split by time, passing the later rows as --eval-data." if context == fixes.CLI else
+         "split by time (the later rows as the eval split, e.g. ExampleGen's input_config with "
+         "one file pattern per split)."), share, fraction)
   return True
 
 
@@ -236,7 +239,7 @@ def _variants(add, feature, values, is_label):
       minority / values.present, is_label=is_label)
 
 
-def _placeholders(add, feature, values, is_label, handled=frozenset()):
+def _placeholders(add, feature, values, is_label, handled=frozenset(), context=fixes.CLI):
   """`handled`: the feature's `missing_values` (Transform imputes those already)."""
   found = [(v, n) for v, n in values.counts if is_placeholder(v) and v.strip() not in handled]
   if not found:
@@ -245,8 +248,8 @@ def _placeholders(add, feature, values, is_label, handled=frozenset()):
   listed = ", ".join(f"{v!r} in {n} row(s)" for v, n in found[:_SHOWN])
   if is_label:
     fix = ("each placeholder trains as a fake class: if they mean missing, blank them at the "
-           "source or add them to the CLI's --na-values (it replaces the default list: keep its "
-           "entries) so those rows are dropped")
+           "source" + (" or add them to --na-values (it replaces the default list: keep its "
+                       "entries)" if context == fixes.CLI else "") + " so those rows are dropped")
   else:
     codes = ", ".join(json.dumps(v.strip()) for v, _ in found if v.strip())
     blanks = any(not v.strip() for v, _ in found)

@@ -12,11 +12,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from trainguard import task as task_lib
 from trainguard.components.data_guard.findings import Finding
+# The rule "≥ 90% numbers is a numeric column" is DataGuard's too (from the statistics, when the
+# pre-flight never ran): one definition.
+from trainguard.components.data_guard.numeric_text import NUMERIC_SHARE, parse_number
 from trainguard.policy import ID_LIKE_MIN_ROWS, Policy
 
 DEFAULT_NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none",
                      "?", "-")
-NUMERIC_SHARE = 0.9          # ≥ 90% numeric-parseable values: a numeric column with bad values
 MAX_TRACKED_VALUES = 200     # distinct values remembered per column (domains, label classes)
 MIN_ROWS = 10                # fewer rows cannot be split into train and eval meaningfully
 MAX_LABEL_MISSING_SHARE = 0.2
@@ -145,13 +147,6 @@ class CsvProfile:
 
 
 INT_PATTERN = re.compile(r"^[+-]?\d+$")
-
-
-def parse_number(value: str) -> Optional[float]:
-  try:
-    return float(value)
-  except ValueError:
-    return None
 
 
 def sanitize(name: str) -> str:
