@@ -4,6 +4,8 @@
   and the `tfx.dsl.Pipeline` objects it was compiled from, to derive what the specs must hold;
 - `image_env`: a fresh venv holding what the image holds (requirements.lock, then the wheel built
   from this checkout; no editable install), created with the uv the Makefile installs;
+- `theirs`: `their_pipeline()`, a pipeline of stock components that is not ours, compiled by
+  kfp_backend.compile_for_kfp_backend;
 - `reference_run`: one LocalDagRunner run of every node the container tests run again in the
   container (the custom components and everything upstream of them), on 172 penguins rows.
 """
@@ -63,6 +65,67 @@ def compiled(tmp_path_factory) -> Compiled:
   return compile_into(str(tmp_path_factory.mktemp("spec")),
                       "--serving-data-root", "gs://bucket/serving",
                       "--previous-span-root", "gs://bucket/previous")
+
+
+# ---------------------------------------------------------------------------------------------
+# A pipeline that is not ours: what a TFX user's own `create_pipeline` looks like. CsvExampleGen on
+# a runtime parameter with a default, StatisticsGen, SchemaGen, ImportSchemaGen of a file of this
+# checkout (a compile-machine path spec_check must flag), Trainer by module path, the
+# latest-blessed-model Resolver as the Evaluator's baseline, Pusher. Compiled only, never run.
+
+DATA_DEFAULT = "gs://their-bucket/data"
+ROOT = "gs://their-bucket/root"
+LOCAL_SCHEMA = os.path.join(REPO, "schemas", "penguins", "schema.pbtxt")
+
+
+def their_pipeline(schema_file=LOCAL_SCHEMA, serving_dir="gs://their-bucket/serving",
+                   change_threshold=False):
+  import tensorflow_model_analysis as tfma
+  from tfx import v1 as tfx
+  example_gen = tfx.components.CsvExampleGen(input_base=tfx.dsl.experimental.RuntimeParameter(
+      name="data_root", ptype=str, default=DATA_DEFAULT))
+  statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+  inferred = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"])
+  curated = tfx.components.ImportSchemaGen(schema_file=schema_file)
+  trainer = tfx.components.Trainer(
+      run_fn="their_project.model.run_fn", examples=example_gen.outputs["examples"],
+      schema=curated.outputs["schema"], train_args=tfx.proto.TrainArgs(num_steps=10),
+      eval_args=tfx.proto.EvalArgs(num_steps=5))
+  latest_blessed = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id("latest_blessed_model_resolver")
+  threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+      lower_bound={"value": 0.5}))
+  if change_threshold:
+    threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -1e-10}))
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+      baseline_model=latest_blessed.outputs["model"],
+      eval_config=tfma.EvalConfig(
+          model_specs=[tfma.ModelSpec(label_key="species")],
+          metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+              class_name="SparseCategoricalAccuracy", threshold=threshold)])]))
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+  return tfx.dsl.Pipeline(
+      pipeline_name="their-pipeline", pipeline_root=ROOT,
+      components=[example_gen, statistics, inferred, curated, trainer, latest_blessed, evaluator,
+                  pusher])
+
+
+@pytest.fixture(scope="session")
+def theirs(tmp_path_factory):
+  """(the pipeline, the spec compile_for_kfp_backend returned, the YAML file it wrote)."""
+  from trainguard.kubeflow import kfp_backend
+  pipeline = their_pipeline()
+  path = str(tmp_path_factory.mktemp("theirs") / "pipeline.yaml")
+  spec = kfp_backend.compile_for_kfp_backend(pipeline, image=IMAGE, output_file=path)
+  return pipeline, spec, path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,11 @@ Writes two files under `--output-dir` (default `kubeflow/build/`), both compiled
 - `pipeline.json`: a `PipelineJob` (spec plus runtime config), as Vertex AI Pipelines takes it;
 - `pipeline.yaml`: the bare `PipelineSpec` a Kubeflow Pipelines 2 backend takes, compiled without
   the latest-blessed-model Resolver (that backend runs no resolver steps), with the runtime
-  parameters' defaults and `defaultPipelineRoot` filled in.
+  parameters' defaults and `defaultPipelineRoot` filled in by kfp_backend.py, the post-processing
+  any user's own pipeline can go through too.
+
+Without `--image` or $TRAINGUARD_IMAGE the steps name a placeholder image (`ghcr.io/your-org/...`):
+the files are still written, to look at, with a warning (logged, printed, and in pipeline.yaml).
 
 Runtime parameters: `data_root` (and `serving_data_root` / `previous_span_root` when compiled
 with them). The pipeline root is set per run by the platform (`pipeline_root=` of the kfp client or
@@ -15,6 +19,7 @@ of Vertex's `PipelineJob`). Everything else, Beam arguments included, is fixed i
 arguments become arguments of each step's container. See kubeflow/README.md.
 """
 import argparse
+import logging
 import os
 import posixpath
 import sys
@@ -22,10 +27,10 @@ from importlib import metadata
 from typing import Any, Dict, List, Optional
 
 from tfx import v1 as tfx
-import yaml
 
 from trainguard import task as task_lib
 from trainguard import schema_folder, schemas
+from trainguard.kubeflow import kfp_backend
 from trainguard.models import features
 from trainguard.pipeline import configs, pipeline
 from trainguard.policy import POLICY_FILE, Policy
@@ -33,7 +38,10 @@ from trainguard.policy import POLICY_FILE, Policy
 # Where the image (Dockerfile: python:3.10-slim, `uv pip install --system`) installs packages; the
 # schema and policy are package data of `trainguard.schemas`, so the spec names them under it.
 IMAGE_SITE_PACKAGES = "/usr/local/lib/python3.10/site-packages"
-DEFAULT_IMAGE = f"ghcr.io/your-org/trainguard:{metadata.version('trainguard')}"
+# The placeholder when neither --image nor $TRAINGUARD_IMAGE is given: compiling still works (to
+# look at the spec), with a warning, since no cluster can pull it.
+DEFAULT_IMAGE = f"{kfp_backend.PLACEHOLDER_IMAGE_PREFIX}trainguard:{metadata.version('trainguard')}"
+log = logging.getLogger(__name__)
 DEFAULT_BUCKET = "gs://your-bucket/trainguard"
 
 
@@ -112,17 +120,17 @@ def compile_pipeline(args: argparse.Namespace, kfp_backend: bool) -> Dict[str, A
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   compile_pipeline(args, kfp_backend=False)  # writes pipeline.json
-  job = compile_pipeline(args, kfp_backend=True)
-  spec = job["pipelineSpec"]
-  for name, value in job["runtimeConfig"]["parameterValues"].items():
-    spec["root"]["inputDefinitions"]["parameters"][name].update(defaultValue=value, isOptional=True)
-  spec["defaultPipelineRoot"] = args.pipeline_root
-  with open(os.path.join(args.output_dir, "pipeline.yaml"), "w", encoding="utf-8") as f:
-    f.write(f"# {spec['pipelineInfo']['name']}: compiled by {spec['sdkVersion']} for a Kubeflow "
-            "Pipelines 2 backend (kubeflow/kubeflow_v2_runner.py).\n")
-    yaml.safe_dump(spec, f, sort_keys=True)
+  # The same post-processing any pipeline gets (kfp_backend.py): parameter defaults from the
+  # job's runtime config, defaultPipelineRoot. This pipeline is compiled without its resolver.
+  spec = kfp_backend.postprocess(compile_pipeline(args, kfp_backend=True),
+                                 pipeline_root=args.pipeline_root)
+  kfp_backend.write_yaml(spec, os.path.join(args.output_dir, "pipeline.yaml"),
+                         note=" (kubeflow/kubeflow_v2_runner.py)")
   print(f"wrote {args.output_dir}/pipeline.json (Vertex AI PipelineJob) and "
         f"{args.output_dir}/pipeline.yaml (Kubeflow Pipelines 2), image {args.image}")
+  if args.image.startswith(kfp_backend.PLACEHOLDER_IMAGE_PREFIX):
+    # Logged by postprocess too; printed here so it is in the compile output whatever the logging.
+    print(f"WARNING: {kfp_backend.placeholder_image_warning(args.image)}", file=sys.stderr)
   return 0
 
 

@@ -4,6 +4,7 @@ Expectations are derived from the `tfx.dsl.Pipeline` objects the specs were comp
 component added to `create_pipeline` later is checked the same way without editing this file.
 """
 import json
+import logging
 import os
 
 import pytest
@@ -166,3 +167,22 @@ def test_compiling_twice_gives_the_same_bytes(tmp_path):
   assert not [t for t in compiled.vertex_spec["root"]["dag"]["tasks"] if "serving" in t]
   with open(os.path.join(first, "pipeline.yaml"), encoding="utf-8") as f:
     assert yaml.safe_load(f)["pipelineInfo"]["name"] == configs.PIPELINE_NAME
+
+
+def test_the_placeholder_image_is_warned_naming_the_flag_and_the_variable(
+    compiled, tmp_path, monkeypatch, capsys, caplog):
+  with open(os.path.join(compiled.output_dir, "pipeline.yaml"), encoding="utf-8") as f:
+    assert "WARNING" not in f.read()  # compiled with --image: no warning
+  monkeypatch.delenv("TRAINGUARD_IMAGE", raising=False)
+  assert runner.DEFAULT_IMAGE.startswith("ghcr.io/your-org/trainguard:")
+  with caplog.at_level(logging.WARNING):
+    assert runner.main(["--output-dir", str(tmp_path)]) == 0
+  expected = (f"image {runner.DEFAULT_IMAGE} is the placeholder, which no cluster can pull: pass "
+              "--image (or set $TRAINGUARD_IMAGE) to the image you built and pushed")
+  assert f"WARNING: {expected}" in capsys.readouterr().err
+  assert expected in caplog.text
+  with open(tmp_path / "pipeline.yaml", encoding="utf-8") as f:
+    assert f"# WARNING: {expected}" in f.read().splitlines()[1]
+  monkeypatch.setenv("TRAINGUARD_IMAGE", IMAGE)
+  assert runner.main(["--output-dir", str(tmp_path / "env")]) == 0
+  assert "WARNING" not in capsys.readouterr().err

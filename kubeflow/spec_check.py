@@ -8,8 +8,14 @@ PipelineSpec YAML) it imports what the container will import: the entrypoint mod
 ...`, and the driver of a pre-cache check), the `--executor_class_path` class, the class of every
 artifact type, and every function named by module path in a parameter (`preprocessing_fn`,
 `run_fn`, ...). It also fails if a step would install a wheel at run time (`module_file`, anything
-under `<pipeline_root>/_wheels`) or names a file under the image's site-packages that this
-environment does not hold (the curated schema). Exit status 1 lists each problem.
+under `<pipeline_root>/_wheels`), names a file under the image's site-packages that this
+environment does not hold (the curated schema), or names a path of the machine that compiled it: an
+absolute local path, a `file://` URI or a relative file path in any step's parameter (a
+`schema_file` of ImportSchemaGen, a `module_file`, a Pusher's `base_directory`, ...) or in a runtime
+parameter's default. Such a path is read or written inside the step's container, where it does not
+exist (or is lost with the pod): put the file in the bucket (`gs://...`) or ship it in the image.
+Paths under `--image-path` (a folder the image or a mounted volume provides) are accepted.
+Exit status 1 lists each problem.
 """
 import argparse
 import dataclasses
@@ -26,6 +32,13 @@ import yaml
 # A parameter naming a Python object of the packages the image runs, e.g. trainguard.models.x.fn.
 _OBJECT_PATH = re.compile(r"^(trainguard|tfx)(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _RUNTIME_WHEEL_PARAMETERS = ("module_file", "module_path")
+# A remote location the step reads through tf.io.gfile or the platform (gs://, s3://, hdfs://...).
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# A relative path to a file: folders, then a name with an extension (schemas/x/schema.pbtxt).
+_RELATIVE_FILE = re.compile(r"^(\.{1,2}/)?([\w.-]+/)+[\w-]+\.[A-Za-z0-9]{1,8}$")
+# Keys of a JSON-valued parameter that hold a location (push_destination's base_directory, ...);
+# other strings in JSON (a policy's informational `source`, a description) are not locations.
+_LOCATION_KEY = re.compile(r"(^|_)(dir|directory|path|file|root|uri|location)$")
 
 
 @dataclasses.dataclass
@@ -64,6 +77,60 @@ def task_parameters(spec: Dict[str, Any]) -> Iterator[Tuple[str, str, Any]]:
         yield task_name, name, value["runtimeValue"].get("constant")
 
 
+def _snake(key: str) -> str:
+  return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def _json(text: str) -> Any:
+  """The JSON object or list a string parameter holds (None if it holds none)."""
+  if text.strip()[:1] not in ("{", "["):
+    return None
+  try:
+    return json.loads(text)
+  except ValueError:
+    return None
+
+
+def _locations(value: Any, key: str = "") -> Iterator[Tuple[str, str]]:
+  """(key path, string) of what a parameter value names where a location goes: the whole value
+  if a plain string, else the strings under location keys of its JSON (nested JSON included)."""
+  if isinstance(value, str):
+    parsed = _json(value)
+    if parsed is not None:
+      yield from _locations(parsed, key)
+    elif not key or _LOCATION_KEY.search(_snake(re.sub(r"(\[\d+\])+$", "", key).rsplit(".")[-1])):
+      yield key, value
+  elif isinstance(value, dict):
+    for k, v in sorted(value.items()):
+      yield from _locations(v, f"{key}.{k}" if key else str(k))
+  elif isinstance(value, list):
+    for i, v in enumerate(value):
+      yield from _locations(v, f"{key}[{i}]")
+
+
+def local_path_problem(value: str, accepted: Tuple[str, ...]) -> str:
+  """Why `value` names the compiling machine's disk (empty if it does not, or is under one of the
+  `accepted` folders the image provides)."""
+  if any(value == a or value.startswith(a.rstrip("/") + "/") for a in accepted):
+    return ""
+  if value.startswith("file://"):
+    return "is a file:// URI of the machine that compiled the spec"
+  if _URI.match(value):
+    return ""
+  if value.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", value):
+    return "is an absolute path of the machine that compiled the spec"
+  if _RELATIVE_FILE.match(value):
+    return "is a relative path, read against the step container's working folder"
+  return ""
+
+
+def root_parameter_defaults(spec: Dict[str, Any]) -> Iterator[Tuple[str, Any]]:
+  for name, definition in sorted(spec["root"].get("inputDefinitions", {}).get(
+      "parameters", {}).items()):
+    if "defaultValue" in definition:
+      yield name, definition["defaultValue"]
+
+
 def _module_of(command: List[str]) -> str:
   return command[command.index("-m") + 1] if "-m" in command else ""
 
@@ -84,7 +151,9 @@ def _import_object(path: str) -> Any:
   raise ModuleNotFoundError(f"no module in {path!r}")
 
 
-def check(spec: Dict[str, Any], image_site_packages: str) -> Report:
+def check(spec: Dict[str, Any], image_site_packages: str,
+          image_paths: Tuple[str, ...] = ()) -> Report:
+  """What would fail in the container; `image_paths`: folders the image (or a volume) provides."""
   from tfx.orchestration.kubeflow.v2 import compiler_utils  # pylint: disable=g-import-not-at-top
   report = Report()
 
@@ -128,6 +197,18 @@ def check(spec: Dict[str, Any], image_site_packages: str) -> Report:
       report.add("file in the image", value)
       if not os.path.isfile(local):
         report.problems.append(f"{where}: {value} is not in this environment ({local} missing)")
+  accepted = (image_site_packages, *image_paths)
+  located = [(f"{task}.{parameter}", value) for task, parameter, value in task_parameters(spec)]
+  located += [(f"runtime parameter {name} (default)", value)
+              for name, value in root_parameter_defaults(spec)]
+  for where, value in located:
+    for key, path in _locations(value):
+      why = local_path_problem(path, accepted)
+      if why:
+        report.problems.append(
+            f"{where}{'.' + key if key else ''}: {path} {why}; it does not exist in the step's "
+            "container: put it in the bucket (gs://...) or ship it in the image (package data "
+            "under site-packages), or pass --image-path if the image provides that folder")
   if "_wheels" in json.dumps(spec):
     report.problems.append("the spec names <pipeline_root>/_wheels: a step would pip-install a "
                            "wheel built at compile time; drop module_file")
@@ -139,9 +220,13 @@ def main(argv=None) -> int:
   parser.add_argument("specs", nargs="+", metavar="SPEC",
                       help="pipeline.json (PipelineJob) or pipeline.yaml (PipelineSpec)")
   parser.add_argument("--json", action="store_true", help="print {spec: report} as JSON")
+  parser.add_argument("--image-path", action="append", default=[], metavar="FOLDER",
+                      help="a folder the image or a mounted volume provides: local paths under "
+                      "it are accepted (repeat)")
   args = parser.parse_args(argv)
   from trainguard.kubeflow import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
-  reports = {path: check(load_spec(path), kubeflow_v2_runner.IMAGE_SITE_PACKAGES)
+  reports = {path: check(load_spec(path), kubeflow_v2_runner.IMAGE_SITE_PACKAGES,
+                         tuple(args.image_path))
              for path in args.specs}
   if args.json:
     print(json.dumps({p: dataclasses.asdict(r) for p, r in reports.items()}, indent=1,
