@@ -9,6 +9,30 @@ TensorFlow-free; `DataGuard` and `Rebalance` import TFX (and, through it, Tensor
 
 __version__ = "0.1.0"
 
+
+def _checkout_root():
+  """The checkout this folder is in, or None when installed (site-packages holds no setup.py).
+
+  Why: in a checkout the package's other folders (components/, kubeflow/, models/, pipeline/,
+  schemas/) are this folder's siblings, which setup.py's package_dir installs as `trainguard.*`.
+  Run from the checkout's root (`python -m trainguard.kubeflow.kubeflow_v2_runner`), Python puts
+  the working folder first on sys.path, so this folder is imported ahead of an installed package;
+  an editable install maps the siblings, a wheel does not, and `trainguard.kubeflow` was not found.
+  Adding the checkout to `__path__` maps them as setup.py does: all of trainguard from one tree.
+  """
+  import os  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  folders = ("components", "kubeflow", "models", "pipeline", "schemas")
+  if os.path.isfile(os.path.join(root, "setup.py")) and all(
+      os.path.isfile(os.path.join(root, f, "__init__.py")) for f in folders):
+    return root
+  return None
+
+
+_CHECKOUT = _checkout_root()
+if _CHECKOUT and _CHECKOUT not in __path__:
+  __path__.append(_CHECKOUT)
+
 # Public name -> the module that defines it, imported when the name is first asked for.
 _PUBLIC = {
     "DataGuard": "trainguard.components.data_guard.component",
