@@ -1,5 +1,5 @@
-"""A Pusher under its own blessing `Cond`, inside `Cond(data_guard.passed())`, fails on blocked runs;
-`Pusher(model_blessing=)` does not (docs/kubeflow-conditions.md).
+"""A Pusher under its own blessing `Cond`, inside `Cond(data_guard.passed())`, fails on blocked
+runs; `Pusher(model_blessing=)` does not (docs/kubeflow-conditions.md).
 
 One LocalDagRunner run of stock CsvExampleGen, StatisticsGen and ImportSchemaGen (the curated
 penguins schema) and DataGuard on 111 penguins rows without `body_mass_g`, which DataGuard blocks
@@ -38,8 +38,9 @@ def StandInTrainer(model: OutputArtifact[standard_artifacts.Model]):  # pylint: 
 
 
 @component
-def StandInEvaluator(model: InputArtifact[standard_artifacts.Model],  # pylint: disable=invalid-name,unused-argument
-                     blessing: OutputArtifact[standard_artifacts.ModelBlessing]):
+def StandInEvaluator(  # pylint: disable=invalid-name
+    model: InputArtifact[standard_artifacts.Model],  # pylint: disable=unused-argument
+    blessing: OutputArtifact[standard_artifacts.ModelBlessing]):
   blessing.set_int_custom_property("blessed", 1)
 
 
@@ -110,7 +111,8 @@ def blocked_run(tmp_path_factory):
   from tfx.orchestration.portable.input_resolution import node_inputs_resolver
   root = str(tmp_path_factory.mktemp("nested_cond"))
   assert _write_blocked_data(os.path.join(root, "data")) <= 200
-  filter_conditionals = node_inputs_resolver._filter_conditionals  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  filter_conditionals = node_inputs_resolver._filter_conditionals
 
   def blessing_predicate_first(artifact_maps, conditionals):
     ordered = dict(sorted(conditionals.items(), key=lambda c: "_DataGuard." in str(c[1])))

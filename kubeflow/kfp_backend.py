@@ -1,4 +1,4 @@
-"""Makes what `KubeflowV2DagRunner` compiles runnable by a Kubeflow Pipelines 2 backend, for any pipeline.
+"""Any pipeline on a Kubeflow Pipelines 2 backend: post-processes what `KubeflowV2DagRunner` writes.
 
     from trainguard.kubeflow import kfp_backend
     kfp_backend.compile_for_kfp_backend(create_pipeline(...), image="ghcr.io/you/app:1.0",
@@ -210,7 +210,7 @@ def compile_for_kfp_backend(pipeline, image: Optional[str] = None,
 
 
 def write_yaml(spec: Mapping[str, Any], path: str, note: str = "") -> None:
-  """The spec as sorted YAML, under a comment naming what compiled it (and any placeholder image)."""
+  """The spec as sorted YAML, under a comment naming what compiled it (and a placeholder image)."""
   header = [f"# {spec['pipelineInfo']['name']}: compiled by {spec.get('sdkVersion', 'tfx')} for a "
             f"Kubeflow Pipelines 2 backend{note}."]
   header += [f"# WARNING: {placeholder_image_warning(i)}" for i in placeholder_images(spec)]

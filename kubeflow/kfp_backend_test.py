@@ -1,5 +1,5 @@
 """kfp_backend on a pipeline that is not ours (conftest.their_pipeline: stock components only,
-the latest-blessed-model Resolver as the Evaluator's baseline), compiled in-process; nothing runs it.
+the latest-blessed-model Resolver as the Evaluator's baseline), compiled in-process, never run.
 """
 import json
 import logging
@@ -63,7 +63,8 @@ def test_a_compiled_pipeline_json_post_processes_to_the_same_spec(theirs, tmp_pa
   assert "defaultValue" not in json.dumps(job["pipelineSpec"]["root"]["inputDefinitions"])
   with caplog.at_level(logging.WARNING, logger=kfp_backend.__name__):
     assert kfp_backend.main([job_path, "-o", out, "--parameter", f"data_root={DATA_DEFAULT}"]) == 0
-  assert "latest_blessed_model_resolver" in caplog.text and "Evaluator.baseline_model" in caplog.text
+  assert "latest_blessed_model_resolver" in caplog.text
+  assert "Evaluator.baseline_model" in caplog.text
   with open(out, encoding="utf-8") as f:
     text = f.read()
   assert "(post-processed from pipeline.json)" in text.splitlines()[0]

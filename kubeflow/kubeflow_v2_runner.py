@@ -104,7 +104,7 @@ def pipeline_arguments(args: argparse.Namespace) -> Dict[str, Any]:
       beam_pipeline_args=args.beam_args or list(configs.BEAM_PIPELINE_ARGS))
 
 
-def compile_pipeline(args: argparse.Namespace, kfp_backend: bool) -> Dict[str, Any]:
+def compile_pipeline(args: argparse.Namespace, for_kfp_backend: bool) -> Dict[str, Any]:
   """Compiles for Vertex (pipeline.json) or for a Kubeflow Pipelines 2 backend (pipeline.yaml)."""
   kwargs = pipeline_arguments(args)
   defaults = {v.name: v.default for v in kwargs.values()
@@ -113,16 +113,16 @@ def compile_pipeline(args: argparse.Namespace, kfp_backend: bool) -> Dict[str, A
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=args.image, use_pipeline_spec_2_1=True),
       output_dir=args.output_dir, output_filename="pipeline.json")
-  return runner.run(pipeline.create_pipeline(**kwargs, baseline_model_resolver=not kfp_backend),
-                    parameter_values=defaults, write_out=not kfp_backend)
+  return runner.run(pipeline.create_pipeline(**kwargs, baseline_model_resolver=not for_kfp_backend),
+                    parameter_values=defaults, write_out=not for_kfp_backend)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
-  compile_pipeline(args, kfp_backend=False)  # writes pipeline.json
+  compile_pipeline(args, for_kfp_backend=False)  # writes pipeline.json
   # The same post-processing any pipeline gets (kfp_backend.py): parameter defaults from the
   # job's runtime config, defaultPipelineRoot. This pipeline is compiled without its resolver.
-  spec = kfp_backend.postprocess(compile_pipeline(args, kfp_backend=True),
+  spec = kfp_backend.postprocess(compile_pipeline(args, for_kfp_backend=True),
                                  pipeline_root=args.pipeline_root)
   kfp_backend.write_yaml(spec, os.path.join(args.output_dir, "pipeline.yaml"),
                          note=" (kubeflow/kubeflow_v2_runner.py)")
