@@ -13,9 +13,8 @@ Also here: the fixes of TFDV's anomaly kinds, which `validation.py` attaches.
 """
 import dataclasses
 import re
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
-from tensorflow_metadata.proto.v0 import schema_pb2
 
 # Policy keys that trainguard's Transform applies (policy_format's per-feature keys); DataGuard
 # itself reads them too (an excluded feature, or a value listed as missing, is not reported).
@@ -77,8 +76,7 @@ def rebalance(context: str, policy_text: str) -> str:
           "training; eval keeps the real mix.")
 
 
-def missing_values(context: str, name: str, feature: Optional[schema_pb2.Feature],
-                   settings: dict) -> str:
+def missing_values(context: str, name: str, settings: dict) -> str:
   """MISSING_VALUES: what fills them. `settings`: {setting: (value, policy key)} of the feature's
   treatment (an excluded feature is not in the model, so nothing imputes it)."""
   if "exclude" in settings:

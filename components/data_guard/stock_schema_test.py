@@ -11,6 +11,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from trainguard import task
 from trainguard.components.data_guard import executor, fixes, spec, validation
+from trainguard.components.data_guard.executor_test import _statistics_artifact
 from trainguard.components.data_guard.findings import FINDINGS_FILE, read
 from trainguard.errors import InputError
 from trainguard.policy import Policy
@@ -154,18 +155,6 @@ def test_policy_keys_of_our_transform_are_marked_outside_our_pipeline():
   (theirs,) = fixes.for_context([finding], fixes.COMPONENTS)
   assert ours.fix == finding.fix
   assert "trainguard's own Transform applies that policy key" in theirs.fix
-
-
-def _statistics_artifact(root, name, splits):
-  artifact = standard_artifacts.ExampleStatistics()
-  artifact.uri = os.path.join(root, name)
-  artifact.split_names = artifact_utils.encode_split_names(list(splits))
-  for split, frame in splits.items():
-    path = os.path.join(artifact_utils.get_split_uri([artifact], split), "FeatureStats.pb")
-    os.makedirs(os.path.dirname(path))
-    with open(path, "wb") as f:
-      f.write(_stats(frame).SerializeToString())
-  return artifact
 
 
 def test_executor_validates_a_two_split_serving_sample_and_logs_a_passing_runs_warnings(

@@ -295,7 +295,7 @@ def _imputation_fix(policy: Policy, name: str, feature: schema_pb2.Feature, cont
   kind = NUMERIC if feature.type in (schema_pb2.INT, schema_pb2.FLOAT) else CATEGORICAL
   settings = {setting: (value, key) for setting, value, key in policy.treatment_with_source(
       name, kind)}
-  return fixes.missing_values(context, name, feature, settings)
+  return fixes.missing_values(context, name, settings)
 
 
 def _found(kind: str, reason, feature: Optional[schema_pb2.Feature], stats: Statistics) -> str:
