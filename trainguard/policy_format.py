@@ -63,6 +63,9 @@ DEFAULT_WARN = (
     "DISGUISED_MISSING_VALUES",
     "CONFLICTING_LABELS",
     "OUTLIERS",
+    # A regression label (issue 22; components/data_guard/label_findings.py).
+    "LABEL_OUTLIERS",
+    "LABEL_DRIFT",
 )
 DEFAULT_INFO = (
     "MISSING_VALUES",
@@ -71,6 +74,8 @@ DEFAULT_INFO = (
     "PLATEAU",
     # Real-world defects (issue 21).
     "NEAR_CONSTANT_COLUMN",
+    # A regression label (issue 22): a suggestion, the label trains as it is.
+    "SKEWED_LABEL",
 )
 # A policy's lists extend these (policy_kinds.merge) unless it says `findings.replace: true`.
 DEFAULT_LISTS = {"block": DEFAULT_BLOCK, "warn": DEFAULT_WARN, "info": DEFAULT_INFO}
@@ -96,6 +101,9 @@ DATASET_THRESHOLDS = {
     "outlier_iqr_multiple": 50.0,
     # DISGUISED_MISSING_VALUES (numbers): a min/max in ≥ 3 rows, this many ranges of the rest away.
     "sentinel_gap_ratio": 1.0,
+    # A regression label (components/data_guard/label_findings.py, from the statistics).
+    "label_skew": 0.3,           # SKEWED_LABEL: Kelly's decile skewness (diabetes: 0.21)
+    "label_drift_shift": 0.5,    # LABEL_DRIFT: |split mean − train mean| / train std
 }
 
 # Training diagnosis (models/training_diagnosis.py): where each training finding starts. Set on

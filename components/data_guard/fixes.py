@@ -136,3 +136,30 @@ def anomaly(kind: str, feature: str, is_label: bool, split: str, context: str) -
   if kind.startswith(("STRING_TYPE_NOW_", "INT_TYPE_", "FLOAT_TYPE_", "BOOL_TYPE_")):
     return _FIXES["UNEXPECTED_DATA_TYPE"]
   return _FIXES.get(kind, f"review {feature or 'the data'} against the schema.")
+
+
+def label_transform(context: str) -> str:
+  """A positive regression label's log transform: the policy key where our Transform and Trainer
+  read it; elsewhere what the user's preprocessing_fn and serving must do."""
+  if ours(context):
+    return ("set regression.label_transform: log in policy.yaml (log1p in Transform, expm1 in the "
+            "serving signature, so the model still answers in the label's units)")
+  return ("fit log1p of the label in your preprocessing_fn and invert it with expm1 where you "
+          "serve (trainguard's own pipeline does both for regression.label_transform: log)")
+
+
+def robust_loss(context: str) -> str:
+  """A loss that a few far label values do not dominate."""
+  if ours(context):
+    return "set regression.loss: huber in policy.yaml (squared error near the bulk, linear beyond)"
+  return ("train with a Huber loss in your Trainer (trainguard's own pipeline does for "
+          "regression.loss: huber)")
+
+
+def split_source(context: str, split: str) -> str:
+  """Where a split's rows come from, for a finding that the split differs from train."""
+  if context == CLI:
+    return (f"check how the {split} rows were drawn (a random hash split of one file, or the "
+            "file you passed as --eval-data)")
+  return (f"check how the {split} rows were drawn (ExampleGen's hash split, or the files its "
+          "input_config names for that split)")

@@ -30,7 +30,8 @@ relative to the bulk, which is what an outlier is.
   an ordinary bound (digits' pixels reach 16 in many rows, one step past 15). None on penguins or
   scikit-learn's bundled data.
 """
-from typing import Dict, List, Optional, Tuple
+import dataclasses
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
@@ -43,14 +44,72 @@ CLIP_SUGGESTION = (0.01, 0.99)  # the quantiles the fix proposes
 SENTINEL_MIN_ROWS = 3
 
 
-def quartiles(num_stats: statistics_pb2.NumericStatistics) -> Optional[Tuple[float, float]]:
-  """(Q1, Q3) from the quantile buckets (equal mass: edge i is the i/n quantile), or None."""
+def quantiles(num_stats: statistics_pb2.NumericStatistics,
+              probabilities: Sequence[float]) -> Optional[List[float]]:
+  """The `probabilities` quantiles from the quantile buckets (equal mass: edge i is the i/n
+  quantile; linear between edges), or None without them."""
   for histogram in num_stats.histograms:
     if histogram.type == Histogram.QUANTILES and histogram.buckets:
       edges = [histogram.buckets[0].low_value] + [b.high_value for b in histogram.buckets]
-      q1, q3 = np.interp([0.25, 0.75], np.linspace(0.0, 1.0, len(edges)), edges)
-      return float(q1), float(q3)
+      found = np.interp(list(probabilities), np.linspace(0.0, 1.0, len(edges)), edges)
+      return [float(q) for q in found]
   return None
+
+
+def quartiles(num_stats: statistics_pb2.NumericStatistics) -> Optional[Tuple[float, float]]:
+  """(Q1, Q3) from the quantile buckets, or None."""
+  found = quantiles(num_stats, (0.25, 0.75))
+  return None if found is None else (found[0], found[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Extremes:
+  """Where a numeric column's min and max lie against its bulk: the one outlier rule, which
+  `OUTLIERS` (features) and `LABEL_OUTLIERS` (a regression label, `label_findings.py`) share."""
+  q1: float
+  q3: float
+  k: float
+  low_value: float   # the min (or the next value inward, when the policy calls the min missing)
+  high_value: float  # the max (likewise)
+  distance: float    # the farther extreme's distance beyond the quartiles, in IQRs
+
+  @property
+  def low(self) -> float:
+    return self.q1 - self.k * (self.q3 - self.q1)
+
+  @property
+  def high(self) -> float:
+    return self.q3 + self.k * (self.q3 - self.q1)
+
+  @property
+  def farthest(self) -> float:
+    return (self.high_value if self.high_value - self.q3 >= self.q1 - self.low_value
+            else self.low_value)
+
+  def described(self) -> str:
+    """"min v, max w" for the extremes outside [low, high]."""
+    return ", ".join(f"{label} {value:.6g}" for label, value, out in (
+        ("min", self.low_value, self.low_value < self.low),
+        ("max", self.high_value, self.high_value > self.high)) if out)
+
+
+def beyond_robust_range(policy: Policy, s: statistics_pb2.NumericStatistics,
+                        low_value: Optional[float] = None,
+                        high_value: Optional[float] = None) -> Optional[Extremes]:
+  """The extremes when the min or max (or the given replacements) lies more than
+  `outlier_iqr_multiple` IQRs beyond the quartiles; None when neither does, or without quantiles,
+  values or spread (IQR 0)."""
+  k = policy.dataset_threshold("outlier_iqr_multiple")
+  found = quartiles(s)
+  if found is None or not int(s.common_stats.num_non_missing) or not found[1] - found[0] > 0:
+    return None
+  q1, q3 = found
+  low_value = s.min if low_value is None else low_value
+  high_value = s.max if high_value is None else high_value
+  distance = max(high_value - q3, q1 - low_value) / (q3 - q1)
+  if not distance > k:
+    return None
+  return Extremes(q1, q3, k, float(low_value), float(high_value), float(distance))
 
 
 def values_beyond(num_stats: statistics_pb2.NumericStatistics, low: float, high: float) -> int:
@@ -98,41 +157,34 @@ def numeric_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList,
 
 
 def _outliers(policy: Policy, name: str, s, measured: Optional[dict], missing) -> List[Finding]:
-  k = policy.dataset_threshold("outlier_iqr_multiple")
-  found = quartiles(s)
   present = int(s.common_stats.num_non_missing)
-  if found is None or not present or not found[1] - found[0] > 0:
-    return []
-  q1, q3 = found
-  iqr = q3 - q1
   low_value, high_value = s.min, s.max
   # An extreme the policy calls missing is not a value: the next one inward is (when measured).
   replaced = low_value in missing or high_value in missing
-  if low_value in missing:
-    low_value = (measured or {}).get("inner_low") or q1
-  if high_value in missing:
-    high_value = (measured or {}).get("inner_high") or q3
-  distance = max(high_value - q3, q1 - low_value) / iqr
-  if not distance > k:
+  found = quartiles(s)
+  if found is None:
     return []
-  low, high = q1 - k * iqr, q3 + k * iqr
-  sides = int(high_value > high) + int(low_value < low)
+  if low_value in missing:
+    low_value = (measured or {}).get("inner_low") or found[0]
+  if high_value in missing:
+    high_value = (measured or {}).get("inner_high") or found[1]
+  out = beyond_robust_range(policy, s, low_value, high_value)
+  if out is None:
+    return []
+  sides = int(out.high_value > out.high) + int(out.low_value < out.low)
   # The histograms hold the rows the policy calls missing too: then only the extremes count.
-  beyond = sides if replaced else values_beyond(s, low, high)
-  extremes = ", ".join(f"{label} {value:.6g}" for label, value, out in (
-      ("min", low_value, low_value < low), ("max", high_value, high_value > high)) if out)
+  beyond = sides if replaced else values_beyond(s, out.low, out.high)
   q_low, q_high = CLIP_SUGGESTION
-  farthest = high_value if high_value - q3 >= q1 - low_value else low_value
   return [Finding(
       kind="OUTLIERS", feature=name, split="train", severity=policy.severity("OUTLIERS", name),
-      expected=f"values within the quartiles ± {k:g} × IQR, [{low:.6g}, {high:.6g}]",
+      expected=f"values within the quartiles ± {out.k:g} × IQR, [{out.low:.6g}, {out.high:.6g}]",
       found=(f"at least {beyond} of {present} values ({beyond / present:.2%}) beyond it "
-             f"({extremes}; quartiles {q1:.6g} and {q3:.6g}): the farthest is "
-             f"{distance:.3g} IQRs out"),
+             f"({out.described()}; quartiles {out.q1:.6g} and {out.q3:.6g}): the farthest is "
+             f"{out.distance:.3g} IQRs out"),
       fix=(f"they dominate the mean and spread a z-score scales with: clip at train quantiles "
            f"with features.{name}.clip: [{q_low}, {q_high}]; if they are codes for missing, "
-           f"features.{name}.missing_values: [{_exact(farthest)}]."),
-      source="statistics", measured=float(distance), threshold=float(k))]
+           f"features.{name}.missing_values: [{_exact(out.farthest)}]."),
+      source="statistics", measured=out.distance, threshold=float(out.k))]
 
 
 def _sentinels(policy: Policy, name: str, s, measured: dict, missing

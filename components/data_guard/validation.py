@@ -24,7 +24,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from trainguard.components.data_guard import fixes, numeric_text
+from trainguard import task as task_lib
+from trainguard.components.data_guard import fixes, label_findings, numeric_text
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.errors import InputError
 from trainguard.policy import CATEGORICAL, NUMERIC, Policy
@@ -74,6 +75,8 @@ def validate(schema: schema_pb2.Schema, policy: Policy, label_key: str,
     findings += _statistics_findings(stats, schema, policy, label_key, split, context)
     findings += [f for f in numeric_text.numeric_text_findings(
         stats, schema, policy, label_key, split, context) if (f.kind, f.feature) not in said]
+  if task_lib.of_schema(schema, label_key, statistics["train"]) == task_lib.REGRESSION:
+    findings += label_findings.label_findings(statistics, policy, label_key, context)
   serving_schema = _serving_schema(schema, label_key, serving)
   for split, stats in serving.items():
     anomalies[split] = tfdv.validate_statistics(
