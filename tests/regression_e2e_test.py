@@ -73,3 +73,21 @@ def test_data_guard_and_the_training_diagnosis_read_the_label_as_a_number(diabet
   assert record["task"] == "regression" and record["baseline_loss"] > 0.5
   assert record["baseline"]["metric"] == "R²"
   assert summary.training_findings is not None and not summary.training_findings.blocked
+
+
+def test_the_trainer_writes_a_sample_of_eval_predictions_in_label_units(diabetes_run):
+  from trainguard import artifacts  # pylint: disable=g-import-not-at-top
+  _, summary, _ = diabetes_run
+  path = os.path.join(summary.artifact_uri("Trainer", "model_run"),
+                      artifacts.REGRESSION_PREDICTIONS_FILE)
+  with open(path) as f:
+    sample = json.load(f)
+  assert set(sample) == {"actual", "predicted", "rows_total", "rows_sampled"}
+  labels, _ = _eval_labels_and_examples(summary)
+  # Under 2,000 eval rows, every one: the eval split's labels, and TFMA's mean prediction.
+  assert sample["rows_total"] == sample["rows_sampled"] == len(labels) == len(sample["actual"])
+  assert len(sample["predicted"]) == len(labels)
+  np.testing.assert_allclose(sorted(sample["actual"]), sorted(labels), rtol=1e-6)
+  assert np.mean(sample["predicted"]) == pytest.approx(summary.eval_metrics["mean_prediction"],
+                                                       rel=1e-4)
+  assert all(isinstance(v, float) for v in sample["actual"] + sample["predicted"])

@@ -13,3 +13,5 @@ HISTORY_FILE = "history.json"                # Trainer.model_run: the Keras hist
 TRANSFORM_SUMMARY_FILE = "transform_summary.json"  # Trainer.model_run: what Transform learned
 TRAINING_RECORD_FILE = "training_record.json"      # Trainer.model_run: what TrainingMonitor measured
 TRAINING_FINDINGS_FILE = "training_findings.json"  # Trainer.model_run: the training diagnosis
+# Trainer.model_run: a seeded sample of a regression's eval predictions, for the report's charts
+REGRESSION_PREDICTIONS_FILE = "regression_predictions.json"

@@ -40,6 +40,8 @@ HISTORY_FILE = artifacts.HISTORY_FILE
 TRANSFORM_SUMMARY_FILE = artifacts.TRANSFORM_SUMMARY_FILE
 TRAINING_RECORD_FILE = artifacts.TRAINING_RECORD_FILE
 TRAINING_FINDINGS_FILE = artifacts.TRAINING_FINDINGS_FILE
+REGRESSION_PREDICTIONS_FILE = artifacts.REGRESSION_PREDICTIONS_FILE
+EVAL_SPLIT = "eval"  # configs.EVAL_SPLIT: the split the Evaluator blesses on
 HIDDEN_UNITS = (16, 8)  # configs.HIDDEN_UNITS: a run_fn reused elsewhere gets the same default
 
 
@@ -120,6 +122,7 @@ def run_fn(fn_args: FnArgs) -> None:
   _check_converged(history.history, report)
 
   if is_regression:
+    _write_prediction_sample(model, fn_args, tf_transform_output, label, scale, config)
     signatures = regression.signatures(model, tf_transform_output, config["label_key"], scale)
   else:
     signatures = _signatures(model, tf_transform_output, config["label_key"],
@@ -268,6 +271,40 @@ def _check_converged(history: Dict[str, List[float]],
       "causes: a feature left unscaled (scaling 'none' in policy.yaml on a large-valued column), a "
       "column that is missing on every train row, or a learning rate too high (lower "
       "--learning-rate).")
+
+
+def _write_prediction_sample(model: keras.Model, fn_args: FnArgs, tf_transform_output,
+                             label: str, scale: regression.TargetScale,
+                             config: Dict[str, Any]) -> None:
+  """`regression_predictions.json` in the model run directory: a seeded sample of the Transform
+  eval split's predictions in label units, for the report's charts (`regression.
+  prediction_sample`; nothing selects or tunes on it). The eval split sits beside the train split
+  the Trainer read (`Split-train` → `Split-eval`); without one, nothing is written."""
+  patterns = [_sibling_split(p, EVAL_SPLIT) for p in fn_args.train_files]
+  if not all(patterns) or not all(tf.io.gfile.glob(p) for p in patterns):
+    logging.info("no %s split beside the train split: %s not written", EVAL_SPLIT,
+                 REGRESSION_PREDICTIONS_FILE)
+    return
+  dataset = _dataset(patterns, fn_args.data_accessor, tf_transform_output, label,
+                     PREDICTION_BATCH_SIZE, seed=config["seed"], shuffle=False,
+                     keep=model.input_names)
+  sample = regression.prediction_sample(model, dataset, scale, config["seed"])
+  tf.io.gfile.makedirs(fn_args.model_run_dir)
+  regression.write_prediction_sample(
+      sample, os.path.join(fn_args.model_run_dir, REGRESSION_PREDICTIONS_FILE))
+
+
+PREDICTION_BATCH_SIZE = 1024  # rows a prediction batch; only the forward pass runs
+
+
+def _sibling_split(pattern: str, split: str) -> Optional[str]:
+  """`.../Split-train/*` as `.../Split-<split>/*`; None when the pattern names no split folder."""
+  parts = pattern.split("/")
+  found = [i for i, part in enumerate(parts) if part.startswith("Split-")]
+  if not found:
+    return None
+  parts[found[-1]] = f"Split-{split}"
+  return "/".join(parts)
 
 
 def _write_history(history: Dict[str, List[float]], model_run_dir: str) -> None:

@@ -10,6 +10,7 @@ undoes the policy's `regression.label_transform: log` (log1p in Transform) with 
 model returns values in the label's own units and TFMA scores them against the raw label.
 """
 import dataclasses
+import json
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -21,6 +22,7 @@ from trainguard.models.keras_model import serving
 
 PREDICTIONS = "predictions"
 HUBER_DELTA = 1.0  # in standard deviations of the target
+PREDICTION_SAMPLE_ROWS = 2000  # rows of regression_predictions.json at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,3 +87,42 @@ def signatures(model: keras.Model, tf_transform_output, label_key: str,
     return {PREDICTIONS: scale.to_label_units(predicted)}
 
   return {"serving_default": serve_tf_examples.get_concrete_function()}
+
+
+def prediction_sample(model: keras.Model, dataset: tf.data.Dataset, scale: TargetScale,
+                      seed: int, limit: int = PREDICTION_SAMPLE_ROWS) -> Dict[str, Any]:
+  """A seeded uniform sample of at most `limit` rows of `dataset` (the Transform eval split), as
+  `{"actual": [...], "predicted": [...], "rows_total": n, "rows_sampled": m}` in the label's units.
+
+  For the report's residual and predicted-vs-actual charts only: the Trainer writes it after the
+  model is chosen, and nothing selects, stops or tunes on it (early stopping and the diagnosis
+  read the validation split). Rows without a finite label are left out, as in training. One pass
+  in bounded memory: each row gets a seeded random key and the `limit` smallest keys are kept
+  (a uniform sample without replacement, the same rows for the same seed and data).
+  """
+  rng = np.random.default_rng(seed)
+  keys, actual, predicted = np.empty(0), np.empty(0), np.empty(0)
+  total = 0
+  for x, y in dataset:
+    label = y.numpy().astype(np.float64).reshape(-1)
+    finite = np.isfinite(label)
+    if not finite.any():
+      continue
+    guess = scale.to_label_units(model(x, training=False)).numpy().astype(np.float64).reshape(-1)
+    label = np.expm1(label) if scale.label_transform == "log" else label
+    total += int(finite.sum())
+    keys = np.concatenate([keys, rng.random(int(finite.sum()))])
+    actual = np.concatenate([actual, label[finite]])
+    predicted = np.concatenate([predicted, guess[finite]])
+    if len(keys) > limit:
+      kept = np.argpartition(keys, limit)[:limit]
+      keys, actual, predicted = keys[kept], actual[kept], predicted[kept]
+  order = np.argsort(keys, kind="stable")
+  return {"actual": [float(v) for v in actual[order]],
+          "predicted": [float(v) for v in predicted[order]],
+          "rows_total": total, "rows_sampled": int(len(order))}
+
+
+def write_prediction_sample(sample: Dict[str, Any], path: str) -> None:
+  with tf.io.gfile.GFile(path, "w") as f:
+    json.dump(sample, f)

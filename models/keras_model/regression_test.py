@@ -32,3 +32,25 @@ def test_r2_merges_bundles_exactly_and_equals_scikit_learns():
     parts.append(acc)
   (value,) = combiner.extract_output(combiner.merge_accumulators(parts)).values()
   assert value == pytest.approx(r2_score(y, p), rel=1e-9)
+
+
+def test_the_prediction_sample_is_bounded_seeded_and_in_label_units():
+  import tf_keras as keras  # pylint: disable=g-import-not-at-top
+  x = np.arange(5000, dtype=np.float32).reshape(-1, 1)
+  labels = np.log1p(x * 2)  # Transform's log1p of a label 2x
+  labels[::10] = np.nan  # rows without a label: left out
+  inputs = {"x": keras.Input(shape=(1,), name="x")}
+  model = keras.Model(inputs, keras.layers.Lambda(lambda t: t)(inputs["x"]))
+  scale = regression.TargetScale(mean=0.0, std=1.0, label_transform="log")
+  dataset = tf.data.Dataset.from_tensor_slices(({"x": np.log1p(x)}, labels)).batch(700)
+  sample = regression.prediction_sample(model, dataset, scale, seed=7, limit=300)
+  assert set(sample) == {"actual", "predicted", "rows_total", "rows_sampled"}
+  assert (sample["rows_total"], sample["rows_sampled"]) == (4500, 300)
+  assert len(sample["actual"]) == len(sample["predicted"]) == 300
+  np.testing.assert_allclose(sample["actual"], 2 * np.array(sample["predicted"]), rtol=1e-3)
+  assert regression.prediction_sample(model, dataset, scale, seed=7, limit=300) == sample
+  other = regression.prediction_sample(model, dataset, scale, seed=8, limit=300)
+  assert other["actual"] != sample["actual"]
+  assert max(sample["predicted"]) > 2000 and min(sample["predicted"]) < 500  # drawn from all
+  small = regression.prediction_sample(model, dataset.take(1), scale, seed=7)
+  assert small["rows_total"] == small["rows_sampled"] == 630
