@@ -80,6 +80,11 @@ class FindingsReport:
       raise ValueError(f"findings version {data.get('version')!r} is not {VERSION}")
     return cls([Finding(**f) for f in data["findings"]], data.get("policy", ""))
 
+  def _repr_html_(self) -> str:
+    """Jupyter shows a findings report as the run report's findings table."""
+    from trainguard.report import tables  # pylint: disable=g-import-not-at-top
+    return tables.findings_html(self)
+
   def block_message(self) -> str:
     lines = [f"DataGuard blocked the run: {len(self.blocking)} blocking finding(s) "
              f"(policy: {self.policy_source})"]
