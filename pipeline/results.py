@@ -109,11 +109,47 @@ _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 def latest_run(paths: RunPaths) -> RunSummary:
   """Reads the newest run of `paths.pipeline_name` from ML Metadata."""
   store = metadata_store(paths.metadata_path)
-  runs = [c for c in store.get_contexts_by_type("pipeline_run")
-          if _pipeline_of_run(store, c) == paths.pipeline_name]
+  runs = _runs(store, paths)
   if not runs:
     raise LookupError(f"no run of pipeline {paths.pipeline_name!r} in {paths.metadata_path}")
-  run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+  return _summary(store, paths, runs[-1])
+
+
+def run_ids(paths: RunPaths) -> List[str]:
+  """The ids of every recorded run of `paths.pipeline_name`, oldest first."""
+  return [run.name for run in _runs(metadata_store(paths.metadata_path), paths)]
+
+
+def run_by_id(paths: RunPaths, run_id: str) -> RunSummary:
+  """One recorded run of `paths.pipeline_name`, finished, failed or blocked."""
+  store = metadata_store(paths.metadata_path)
+  runs = _runs(store, paths)
+  found = [run for run in runs if run.name == run_id]
+  if not found:
+    recent = ", ".join(run.name for run in runs[-5:]) or "none"
+    raise LookupError(f"no run {run_id!r} of pipeline {paths.pipeline_name!r} in "
+                      f"{paths.metadata_path} (latest runs: {recent})")
+  return _summary(store, paths, found[0])
+
+
+def previous_run(summary: RunSummary) -> Optional[RunSummary]:
+  """The latest run of the same pipeline recorded before `summary`'s, or None on a first run."""
+  store = metadata_store(summary.paths.metadata_path)
+  runs = _runs(store, summary.paths)
+  names = [run.name for run in runs]
+  if summary.run_id not in names or names.index(summary.run_id) == 0:
+    return None
+  return _summary(store, summary.paths, runs[names.index(summary.run_id) - 1])
+
+
+def _runs(store, paths: RunPaths) -> list:
+  """The pipeline's run contexts, oldest first (by creation time, then id)."""
+  runs = [c for c in store.get_contexts_by_type("pipeline_run")
+          if _pipeline_of_run(store, c) == paths.pipeline_name]
+  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+
+
+def _summary(store, paths: RunPaths, run) -> RunSummary:
   executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
   records, artifacts = {}, {}
   for execution in executions:

@@ -1,35 +1,11 @@
-"""Writes the report of the newest run: `python -m trainguard.report --workdir DIR`.
+"""Writes the report of a recorded run: `python -m trainguard.report --workdir DIR [--run ID]`.
 
-Prints the report's absolute path. Exit status 0 when the report was written, whatever the run's
-outcome; 2 when no run of the pipeline is recorded under the work directory.
+The same as `trainguard report` (command.py): prints the report's absolute path; exit 0 when it
+was written, whatever the run's outcome, 2 when no such run is recorded under the work directory.
 """
-import argparse
-import os
 import sys
-from typing import List, Optional
 
-
-def main(argv: Optional[List[str]] = None) -> int:
-  from trainguard.pipeline import configs  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(
-      prog="python -m trainguard.report",
-      description="Write the HTML report of the newest run of a trainguard pipeline.")
-  parser.add_argument("--workdir", default=configs.DEFAULT_WORKDIR,
-                      help="the run's work directory (default: %(default)s)")
-  parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-  parser.add_argument("--out", help="where to write the report (default: "
-                      "<workdir>/reports/<pipeline>-<run id>.html)")
-  args = parser.parse_args(argv)
-  workdir = os.path.abspath(os.path.expanduser(args.workdir))
-  from trainguard.report import report  # pylint: disable=g-import-not-at-top
-  try:
-    path = report.write_latest_report(workdir, args.pipeline_name, args.out)
-  except LookupError as e:
-    print(f"no report written: {e}", file=sys.stderr)
-    return 2
-  print(path)
-  return 0
-
+from trainguard.report.command import main
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -11,9 +11,10 @@ import re
 from typing import Dict, List, Optional, Sequence
 
 import matplotlib
+import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from trainguard.report.data import ClassCounts, ConfusionMatrix
+from trainguard.report.data import ClassCounts, ConfusionMatrix, FeatureCard
 
 # The page's palette (kept in step with the template's CSS).
 BEFORE = "#9aa5b1"
@@ -22,6 +23,10 @@ TRAIN = "#2f6fde"
 VALIDATION = "#e0782f"
 INK = "#1f2933"
 GRID = "#e4e7eb"
+# A feature's splits, as the card's table marks them (kept in step with the template's CSS).
+SPLIT_COLORS = {"train": TRAIN, "eval": VALIDATION, "serving": "#1f7a4d",
+                "previous span": "#7c5cbf"}
+OTHER_SPLIT = "#7b8794"
 
 _RC = {
     "svg.fonttype": "none",
@@ -157,6 +162,50 @@ def confusion_matrix_svg(matrix: ConfusionMatrix, name: str = "confusion-matrix"
       spine.set_visible(False)
     fig.colorbar(image, ax=ax, shrink=0.8, label="examples")
     return _to_svg(fig, name, "Confusion matrix: actual class by predicted class")
+
+
+def split_color(split: str) -> str:
+  """The colour of a split in the feature cards ("serving-eval" is drawn as serving)."""
+  return SPLIT_COLORS.get(split, SPLIT_COLORS.get(split.split("-", 1)[0], OTHER_SPLIT))
+
+
+def feature_histogram_svg(card: FeatureCard, name: str) -> str:
+  """The feature's TFDV histograms, one outline per split over a shared value axis, as densities
+  (rows per bucket / bucket width / rows with a value): splits of different sizes and ranges
+  compare by shape. Train is filled. Small (about 3.6 × 1.3 in) and light, since a report may
+  hold hundreds: no grid, no y ticks, three x ticks, coordinates rounded."""
+  drawn = [p for p in card.profiles if len(p.histogram) > 0 and sum(b.count for b in p.histogram)]
+  if not drawn:
+    return ""
+  with matplotlib.rc_context({**_RC, "axes.grid": False, "font.size": 8}):
+    fig = Figure(figsize=(3.6, 1.3), layout="constrained")
+    ax = fig.subplots()
+    for profile in drawn:
+      buckets = profile.histogram
+      total = sum(b.count for b in buckets)
+      edges = [buckets[0].low] + [b.high for b in buckets]
+      widths = [max(b.high - b.low, 1e-12) for b in buckets]
+      heights = [b.count / total / w for b, w in zip(buckets, widths)]
+      if edges[-1] == edges[0]:  # one value: TFDV's single bucket has no width
+        edges = [edges[0] - 0.5, edges[0] + 0.5]
+        heights = [1.0]
+      color = split_color(profile.split)
+      ax.stairs(heights, edges, color=color, linewidth=1.3, fill=profile.split == "train",
+                alpha=0.35 if profile.split == "train" else 1.0)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    ax.tick_params(axis="x", labelsize=7.5, length=2, pad=1)
+    svg = _to_svg(fig, name, f"Histogram of {card.name}, by split")
+  return _round_coordinates(svg)
+
+
+def _round_coordinates(svg: str) -> str:
+  """Path coordinates to one decimal (a tenth of a point): the SVG of a small chart shrinks by a
+  third and draws the same."""
+  def shorten(match):
+    return match.group(1) + re.sub(r"(\d+\.\d)\d+", r"\1", match.group(2)) + '"'
+  return re.sub(r'(\s(?:d|x|y|x1|x2|y1|y2|width|height|transform)=")([^"]*)"', shorten, svg)
 
 
 def _to_svg(fig: Figure, name: str, title: str) -> str:

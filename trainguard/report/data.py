@@ -9,7 +9,7 @@ Tests build `ReportData` directly; nothing here needs a TFX run.
 """
 import dataclasses
 import enum
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 
 class StrEnum(str, enum.Enum):
@@ -126,6 +126,108 @@ class Evaluation:
 
 
 @dataclasses.dataclass
+class Bucket:
+  low: float
+  high: float
+  count: float
+
+
+@dataclasses.dataclass
+class SplitProfile:
+  """One feature in one split, as TFDV's statistics describe it (no pass over the data)."""
+  split: str  # train, eval, serving, previous span
+  rows: int  # examples in the split
+  missing: Optional[float] = None  # share of rows without a value
+  nan: int = 0  # values that are NaN (TFDV counts them as present)
+  mean: Optional[float] = None
+  std: Optional[float] = None
+  min: Optional[float] = None
+  median: Optional[float] = None
+  max: Optional[float] = None
+  histogram: List[Bucket] = dataclasses.field(default_factory=list)  # TFDV's STANDARD buckets
+  unique: Optional[int] = None
+  top_values: List[Tuple[str, float]] = dataclasses.field(default_factory=list)  # value, rows
+  # Share of this split's values that the train split never has; None when unknown, with
+  # `unseen_lower_bound` when the split lists only its most frequent values.
+  unseen: Optional[float] = None
+  unseen_lower_bound: bool = False
+
+
+@dataclasses.dataclass
+class FeatureCard:
+  """What the report shows of one feature: a profile per split and the findings about it."""
+  name: str
+  kind: str  # numeric, categorical, other
+  profiles: List[SplitProfile]
+  findings: List[Any] = dataclasses.field(default_factory=list)  # Finding, worst first
+  is_label: bool = False
+
+  @property
+  def severity(self) -> str:
+    """The worst severity among its findings ("block", "warn", "info"), "" with none."""
+    for level in ("block", "warn", "info"):
+      if any(f.severity == level for f in self.findings):
+        return level
+    return ""
+
+
+@dataclasses.dataclass
+class FindingChange:
+  kind: str
+  feature: str
+  split: str
+  before: str  # severity in the previous run, "" when it had no such finding
+  after: str  # severity now, "" when resolved
+  found: str  # what the newer side found (the previous run's for a resolved finding)
+
+
+@dataclasses.dataclass
+class MetricChange:
+  name: str
+  before: Optional[float]
+  after: Optional[float]
+
+  @property
+  def change(self) -> Optional[float]:
+    if self.before is None or self.after is None:
+      return None
+    return self.after - self.before
+
+
+@dataclasses.dataclass
+class ClassCountChange:
+  label: str
+  before: Optional[int]
+  after: Optional[int]
+
+
+@dataclasses.dataclass
+class RunChanges:
+  """This run against the latest earlier run of the same pipeline (or one the caller named)."""
+  previous_run_id: str
+  previous_headline: str  # the previous run's verdict, e.g. "trained, blessed and pushed"
+  previous_blessed: Optional[bool] = None
+  findings: List[FindingChange] = dataclasses.field(default_factory=list)
+  metrics: List[MetricChange] = dataclasses.field(default_factory=list)
+  class_counts: List[ClassCountChange] = dataclasses.field(default_factory=list)
+  class_counts_source: str = ""
+  schema_diff: Optional[str] = None  # markdown from the schema review; None when not compared
+  schema_note: str = ""  # why the schemas were not compared, or that they are the same artifact
+
+  @property
+  def new_findings(self) -> List[FindingChange]:
+    return [c for c in self.findings if not c.before]
+
+  @property
+  def resolved_findings(self) -> List[FindingChange]:
+    return [c for c in self.findings if not c.after]
+
+  @property
+  def changed_findings(self) -> List[FindingChange]:
+    return [c for c in self.findings if c.before and c.after]
+
+
+@dataclasses.dataclass
 class ReportData:
   """Everything the report shows. Only the run's identity is required; a section left `None`
   is shown as not run / not available."""
@@ -153,6 +255,12 @@ class ReportData:
   pipeline_root: str = ""
   notes: List[str] = dataclasses.field(default_factory=list)  # files found but not readable
   generated_at: str = ""
+  features: Optional[List[FeatureCard]] = None  # from the run's TFDV statistics
+  features_source: str = ""
+  schema_path: str = ""  # the schema the run validated against (ImportSchemaGen or SchemaGen)
+  # Since the previous run: None when not compared; `first_run` says there was nothing earlier.
+  changes: Optional[RunChanges] = None
+  first_run: bool = False
 
   def step(self, node_id: str) -> Optional[StepTiming]:
     return next((s for s in self.steps if s.node_id == node_id), None)

@@ -14,7 +14,10 @@ Every section comes from a file a component wrote or from ML Metadata, never fro
 - blessed / pushed and where: `Evaluator.blessing`, `Pusher.pushed_model` (`RunSummary`);
 - class names and label: `custom_config` of the Trainer / Transform / Rebalance executions in ML
   Metadata, else the curated schema (`ImportSchemaGen.schema`) and DataGuard's `label_key`;
-- timings: the run's executions in ML Metadata (`RunSummary.executions`).
+- timings: the run's executions in ML Metadata (`RunSummary.executions`);
+- the Features section: the TFDV statistics of `StatisticsGen.statistics` (train, eval), of
+  `serving_statistics_gen` and `previous_span_statistics_gen` when the pipeline has them, with
+  every finding (DataGuard's and the training diagnosis') that names a feature.
 
 A section whose file is missing stays `None`; the report then says whether its component did not
 run or ran without writing it. A file that exists but cannot be read adds a line to `notes` (shown
@@ -29,12 +32,19 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from trainguard import artifacts, schema_folder
-from trainguard.report import evaluation, readers
+from trainguard.report import evaluation, features, readers
 from trainguard.report.data import RebalanceInfo, ReportData, StepState, StepTiming, TransformInfo
 
 REBALANCE_NODE = "Rebalance"
 # Where the Transform summary may be, in order.
 TRANSFORM_SUMMARY_OUTPUTS = ("Trainer.model_run", "Transform.transform_graph")
+# The statistics the Features section shows: output key -> how its splits are named. The run's
+# own splits keep their names; a serving sample is "serving" (or "serving-<split>" when it has
+# several) and a previous span "previous span".
+STATISTICS_OUTPUTS = (("StatisticsGen.statistics", ""),
+                      ("serving_statistics_gen.statistics", "serving"),
+                      ("previous_span_statistics_gen.statistics", "previous span"))
+SCHEMA_OUTPUTS = ("ImportSchemaGen.schema", "SchemaGen.schema")
 
 
 def gather(summary) -> ReportData:
@@ -82,7 +92,35 @@ def gather(summary) -> ReportData:
     data.evaluation = _attempt(data.notes, evaluation_uri,
                                lambda: evaluation.read_evaluation(evaluation_uri,
                                                                   data.class_label))
+  schema_uri = next((u for u in map(lambda k: _uri(summary, k), SCHEMA_OUTPUTS) if u), None)
+  if schema_uri and readers.exists(schema_folder.schema_path(schema_uri)):
+    data.schema_path = schema_folder.schema_path(schema_uri)
+  _add_features(summary, data)
   return data
+
+
+def _add_features(summary, data: ReportData) -> None:
+  """The Features section from the run's statistics; `None` (shown as not run / not available)
+  when StatisticsGen left none."""
+  statistics, sources = {}, []
+  for key, renamed in STATISTICS_OUTPUTS:
+    uri = _uri(summary, key)
+    if not uri:
+      continue
+    splits = _attempt(data.notes, uri, lambda u=uri: readers.read_statistics(u))
+    if not splits:
+      continue
+    sources.append(uri)
+    for split, stats in splits.items():
+      name = split if not renamed else renamed if len(splits) == 1 else f"{renamed}-{split}"
+      statistics[name] = stats
+  if not statistics:
+    return
+  found = list(data.findings.findings) if data.findings is not None else []
+  if data.training_findings is not None:
+    found += data.training_findings.findings
+  data.features = features.feature_cards(statistics, found, data.label_key)
+  data.features_source = sources[0]
 
 
 def _state(name: str) -> StepState:

@@ -9,6 +9,8 @@ import json
 import os
 from typing import Any, Dict, List, Mapping
 
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
 from trainguard.report.data import ClassCounts, RebalanceInfo, TransformFeature, TransformInfo
 
 
@@ -32,6 +34,47 @@ def read_json(path: str) -> Any:
       return json.load(f)
   with open(path, encoding="utf-8") as f:
     return json.load(f)
+
+def list_dir(path: str) -> List[str]:
+  """The names in a local or remote folder."""
+  if _is_remote(path):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return [n.rstrip("/") for n in tf.io.gfile.listdir(path)]
+  return os.listdir(path)
+
+
+def read_bytes(path: str) -> bytes:
+  if _is_remote(path):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with tf.io.gfile.GFile(path, "rb") as f:
+      return f.read()
+  with open(path, "rb") as f:
+    return f.read()
+
+# ---------------------------------------------------------------------------------------------
+# TFDV statistics
+# ---------------------------------------------------------------------------------------------
+
+# StatisticsGen's file per split (TFX 1.16 `stats_artifact_utils.BINARY_PB_BASENAME`).
+STATISTICS_FILE = "FeatureStats.pb"
+
+
+def read_statistics(uri: str) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
+  """Every split of a StatisticsGen artifact: split name -> its dataset statistics, read from
+  `Split-<name>/FeatureStats.pb` (a binary `DatasetFeatureStatisticsList`)."""
+  found = {}
+  for entry in sorted(list_dir(uri)):
+    if not entry.startswith("Split-"):
+      continue
+    path = os.path.join(uri, entry, STATISTICS_FILE)
+    if not exists(path):
+      continue
+    statistics = statistics_pb2.DatasetFeatureStatisticsList.FromString(read_bytes(path))
+    if statistics.datasets:
+      found[entry[len("Split-"):]] = statistics.datasets[0]
+  if not found:
+    raise ValueError(f"no Split-*/{STATISTICS_FILE} in {uri}")
+  return found
 
 # ---------------------------------------------------------------------------------------------
 # Training history
