@@ -7,51 +7,16 @@ Three real runs of `trainguard run` on 172 penguins rows, one epoch (docs/reliab
 Run `a` is the uninterrupted reference for the resumed one and, with `b`, one of the two clean runs
 whose outputs must be identical.
 """
-import hashlib
-import math
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from typing import Dict, List
+from typing import Dict
 
 import pytest
 from conftest import CompletedRun as Run  # pylint: disable=g-bad-import-order
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Metrics of two runs with the same seed agree to this (see test_same_seed_same_eval_metrics).
-METRIC_TOLERANCE = 1e-6
-
-
-def _penguins_rows(path: str) -> str:
-  from trainguard.pipeline import datasets  # pylint: disable=g-import-not-at-top
-  with open(datasets.penguins_source_csv()) as f:
-    lines = f.readlines()
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w") as out:
-    out.writelines([lines[0]] + lines[1::2])  # 172 rows, all three species
-  return path
-
-
-def _command(csv_path: str, workdir: str) -> List[str]:
-  from trainguard import schemas  # pylint: disable=g-import-not-at-top
-  return [os.path.join(os.path.dirname(sys.executable), "trainguard"), "run", csv_path,
-          "--label", "species", "--schema", schemas.schema_dir("penguins"), "--epochs", "1",
-          "--seed", "7", "--workdir", workdir]
-
-
-def _start(csv_path: str, workdir: str) -> subprocess.Popen:
-  return subprocess.Popen(_command(csv_path, workdir), cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def _finish(proc: subprocess.Popen, workdir: str, name: str) -> Run:
-  output, _ = proc.communicate(timeout=1800)
-  with open(os.path.join(workdir, f"{name}-{time.time():.0f}.out"), "w") as f:
-    f.write(output)
-  return Run(workdir, name, proc.returncode, output)
+from crash_helpers import (  # pylint: disable=g-bad-import-order
+    assert_same_outputs, finish as _finish, kill_during, metric_differences as _metric_differences,
+    penguins_rows as _penguins_rows, start as _start, store as _store)
 
 
 @pytest.fixture(scope="module")
@@ -69,39 +34,10 @@ def crashed_and_resumed(tmp_path_factory):
   seconds, then the same command again."""
   workdir = str(tmp_path_factory.mktemp("crash"))
   csv_path = _penguins_rows(os.path.join(workdir, "input", "a.csv"))
-  proc = _start(csv_path, workdir)
-  seen = []
-  for line in proc.stdout:
-    seen.append(line)
-    if line.strip().startswith("Transform …"):
-      time.sleep(5)  # the executor is now analysing (TensorFlow graph, Beam)
-      break
-  killed_at_transform = proc.poll() is None and seen and seen[-1].strip() == "Transform …"
-  os.killpg(proc.pid, signal.SIGKILL)
-  proc.wait(timeout=60)
-  assert killed_at_transform, "".join(seen)[-3000:]
-  killed = Run(workdir, "trainguard-a", proc.returncode, "".join(seen))
+  killed = kill_during(csv_path, workdir, "Transform", 5)  # the executor is now analysing
+  assert killed is not None, "Transform finished before the kill"
   resumed = _finish(_start(csv_path, workdir), workdir, "trainguard-a")
   return killed, resumed
-
-
-def _store(workdir: str):
-  from trainguard.pipeline import results  # pylint: disable=g-import-not-at-top
-  return results.metadata_store(os.path.join(workdir, "metadata.sqlite"))
-
-
-def _files(uri: str) -> Dict[str, str]:
-  """Relative path → sha256 of every file under an artifact's uri (or of the one file `uri`)."""
-  if os.path.isfile(uri):
-    with open(uri, "rb") as f:
-      return {os.path.basename(uri): hashlib.sha256(f.read()).hexdigest()}
-  out = {}
-  for folder, _, names in os.walk(uri):
-    for name in names:
-      path = os.path.join(folder, name)
-      with open(path, "rb") as f:
-        out[os.path.relpath(path, uri)] = hashlib.sha256(f.read()).hexdigest()
-  return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,46 +133,3 @@ def test_resumed_run_equals_an_uninterrupted_one(crashed_and_resumed, concurrent
   uninterrupted = results.latest_run(concurrent_runs["a"].paths)
   assert_same_outputs(after_crash, uninterrupted)
   assert _metric_differences(after_crash.eval_metrics, uninterrupted.eval_metrics) == {}
-
-
-def _metric_differences(a: Dict[str, float], b: Dict[str, float]) -> Dict[str, tuple]:
-  """Metrics that differ by more than METRIC_TOLERANCE (two undefined values, NaN, agree)."""
-  return {k: (v, b.get(k)) for k, v in a.items()
-          if not (math.isnan(v) and math.isnan(b.get(k, 0.0)))
-          and not abs(v - b.get(k, math.inf)) <= METRIC_TOLERANCE}
-
-
-def assert_same_outputs(run, other):
-  """What two runs of the same rows and seed must share, byte for byte where bytes are ours.
-
-  CsvExampleGen's splits, Rebalance's resampled train split and its report: byte-identical (our
-  CsvExampleGen writes features in key order and orders each shard by a keyed hash of its records;
-  Rebalance hashes and writes canonical bytes). Transform's examples and the validation and eval splits
-  Rebalance copies from them: the same examples in the same order, not the same bytes: Transform serializes
-  each example's feature map in a per-process hash order. Transform's learned values (vocabularies, metadata): identical
-  files; its saved_model.pb is not byte-stable (TensorFlow's generated function names)."""
-  for split in ("Split-train", "Split-validation", "Split-eval"):
-    mine = _files(os.path.join(run.artifact_uri("CsvExampleGen", "examples"), split))
-    assert mine and mine == _files(
-        os.path.join(other.artifact_uri("CsvExampleGen", "examples"), split)), split
-  for path in ("Split-train", "rebalance.json"):
-    ours = _files(os.path.join(run.artifact_uri("Rebalance", "rebalanced_examples"), path))
-    assert ours and ours == _files(
-        os.path.join(other.artifact_uri("Rebalance", "rebalanced_examples"), path)), path
-  for node, key in (("Transform", "transformed_examples"), ("Rebalance", "rebalanced_examples")):
-    for split in ("train", "validation", "eval"):
-      mine = _examples(run.artifact_uri(node, key), split)
-      assert mine and mine == _examples(other.artifact_uri(node, key), split), (node, split)
-  for part in ("transform_fn/assets", "transformed_metadata"):
-    mine = _files(os.path.join(run.artifact_uri("Transform", "transform_graph"), part))
-    assert mine == _files(os.path.join(other.artifact_uri("Transform", "transform_graph"), part))
-  assert run.eval_metrics.keys() == other.eval_metrics.keys()
-
-
-def _examples(uri: str, split: str) -> List[bytes]:
-  """The split's examples in file order, each serialized canonically (feature keys sorted)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  folder = os.path.join(uri, f"Split-{split}")
-  paths = sorted(os.path.join(folder, name) for name in os.listdir(folder))
-  return [tf.train.Example.FromString(r).SerializeToString(deterministic=True)
-          for r in tf.data.TFRecordDataset(paths, compression_type="GZIP").as_numpy_iterator()]
