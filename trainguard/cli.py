@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from trainguard import preflight, schema_folder, schema_review
+from trainguard import preflight, schema_folder, schema_review, workdir_state
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
 # EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
@@ -266,6 +266,7 @@ def cmd_schema_init(args) -> int:
 
 def cmd_diagnose(args) -> int:
   options = run_options_of(args)
+  _check_store(options)
   plan = preflight.prepare(options)
   _print_plan(plan, options)
   # With --json, stdout is one JSON document (`json.load` reads it): whatever the run prints for
@@ -283,6 +284,7 @@ def cmd_diagnose(args) -> int:
 
 def cmd_run(args) -> int:
   options = run_options_of(args)
+  _check_store(options)
   plan = preflight.prepare(options)
   _print_plan(plan, options)
   summary = run_pipeline(plan, options, include_training=True)
@@ -301,6 +303,13 @@ def cmd_run(args) -> int:
           + _why_not_blessed(summary, len(plan.label_classes)), file=sys.stderr)
     return EXIT_BLOCKED if options.require_blessing else EXIT_OK
   return EXIT_OK
+
+
+def _check_store(options: preflight.RunOptions) -> None:
+  """A damaged or locked metadata.sqlite is an exit 2 before the pre-flight stages any data and
+  before TensorFlow starts (trainguard/workdir_state.py says why TFX's own failure is no help)."""
+  workdir = os.path.abspath(os.path.expanduser(options.workdir))
+  workdir_state.check_store(os.path.join(workdir, "metadata.sqlite"))
 
 
 def format_training_findings(report: FindingsReport) -> str:

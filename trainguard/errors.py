@@ -59,3 +59,32 @@ class DataError(UserError):
   a training loss that diverged."""
 
   exit_code = EXIT_BLOCKED
+
+
+class StateError(UserError):
+  """The work directory's own state cannot be used as it is: the ML Metadata store is damaged or
+  held by another process. Exit 2, like any input the user must repair: no component has run, and
+  the message names the path and the repair."""
+
+  def __init__(self, path: str, message: str):
+    super().__init__(f"{path}: {message}")
+    self.path = path
+
+
+class StoreDamagedError(StateError):
+  """`metadata.sqlite` is not a whole SQLite file (truncated, overwritten, malformed pages)."""
+
+  def __init__(self, path: str, problem: str):
+    super().__init__(path, f"the ML Metadata store is damaged ({problem}), so what earlier runs "
+                     "did cannot be read. Restore it from a backup, or move it aside to start a "
+                     f"new store (every component then runs again): mv {path} {path}.damaged")
+
+
+class StoreLockedError(StateError):
+  """Another process holds `metadata.sqlite`'s write lock and has not let go."""
+
+  def __init__(self, path: str, waited: float):
+    super().__init__(path, f"the ML Metadata store is locked by another process (waited "
+                     f"{waited:g} s): a sqlite3 shell or database browser with an open "
+                     f"transaction, or a stuck run. Find it with `fuser {path}`, end its "
+                     "transaction or stop it, then run again.")

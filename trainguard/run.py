@@ -12,14 +12,21 @@ import os
 import re
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-from trainguard import schema_folder
+from trainguard import schema_folder, workdir_state
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_USAGE, DataError, UserError
 from trainguard.pipeline import beam_options, configs
 from trainguard.preflight import PreparedRun, RunOptions
 
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EFBIG)
+_WRITE_STRERRORS = "|".join(re.escape(os.strerror(e)) for e in _WRITE_ERRNOS)
+# A write error as text: Beam re-raises a DoFn's OSError as a RuntimeError whose message is
+# "OSError: [Errno 28] No space left on device: '<path>' [while running '<step>']" (errno lost,
+# the original only as __context__); TensorFlow's file system says "<path>; No space left on
+# device".
+_WRITE_TEXT = (re.compile(rf"\[Errno \d+\] ({_WRITE_STRERRORS}): '([^']+)'"),
+               re.compile(rf"(\S+); ({_WRITE_STRERRORS})"))
 
 
 def beam_args(options: RunOptions) -> List[str]:
@@ -33,6 +40,7 @@ def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool)
   log_path = os.path.join(plan.workdir, "logs",
                           f"{plan.pipeline_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  _forget_missing_artifacts(plan)
   with _quiet_unless(options.verbose, log_path):
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
     from trainguard.pipeline import metadata, pipeline, results  # pylint: disable=g-import-not-at-top
@@ -76,6 +84,17 @@ def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool)
     summary.report_path = _write_report(results, paths, summary)
   summary.log_path = log_path
   return summary
+
+
+def _forget_missing_artifacts(plan: PreparedRun) -> None:
+  """Artifacts ML Metadata calls LIVE whose folder was deleted are marked DELETED, so this run
+  executes their components again instead of taking them, or a model resolved from them, as whole
+  (trainguard/workdir_state.py); each is named, as the user may not know a folder was removed."""
+  store = os.path.join(plan.workdir, "metadata.sqlite")
+  for node, uri in workdir_state.forget_missing_artifacts(store, plan.pipeline_name):
+    print(f"warning: {uri}: ML Metadata records it as an output of {node}, but its folder (or a "
+          f"split of it) is gone; marked DELETED, so {node} and what depends on it run again "
+          "instead of being taken from the cache.", file=sys.stderr)
 
 
 def _write_report(results, paths, summary=None) -> Optional[str]:
@@ -158,6 +177,25 @@ def _quiet_unless(verbose: bool, log_path: str):
     log_file.close()
 
 
+def _write_failure(error: BaseException) -> Optional[Tuple[str, str]]:
+  """(path, reason) of a write the disk refused anywhere in the error's chain, or None. The chain
+  is walked through __context__ too, and read as text: by the time a full disk reaches the
+  runner, Beam or TensorFlow has usually turned the OSError into another type (see _WRITE_TEXT),
+  and a full disk is the user's to fix (exit 2), not an internal error."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
+      return error.filename or "", error.strerror
+    beam, tensorflow = (pattern.search(str(error)) for pattern in _WRITE_TEXT)
+    if beam:
+      return beam.group(2), beam.group(1)
+    if tensorflow:
+      return tensorflow.group(1), tensorflow.group(2)
+    error = error.__cause__ or error.__context__
+  return None
+
+
 def failure_message(failed: PipelineFailed):
   """Exit code and message for a failed run: a data problem the Trainer found (the loss diverged)
   is the user's to fix (exit 1); anything else is an internal error (exit 3)."""
@@ -171,10 +209,11 @@ def failure_message(failed: PipelineFailed):
   if isinstance(error, UserError):
     context = f"{error.context}: " if error.context else ""
     return error.exit_code, f"trainguard: error: {context}{error}{where}"
-  if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
-    return EXIT_USAGE, (f"trainguard: error: a component could not write "
-                        f"{error.filename or 'its output'} ({error.strerror}); free space on that "
-                        f"disk or pass another --workdir, then run again (finished components "
-                        f"are reused).{where}")
+  written = _write_failure(failed.error)
+  if written:
+    path, strerror = written
+    return EXIT_USAGE, (f"trainguard: error: a component could not write {path or 'its output'} "
+                        f"({strerror}); free space on that disk or pass another --workdir, then "
+                        f"run again (finished components are reused).{where}")
   return (EXIT_INTERNAL,
           f"trainguard: internal error, the pipeline failed: {type(error).__name__}: {error}{where}")
