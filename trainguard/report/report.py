@@ -57,8 +57,9 @@ def render_report(data: ReportData) -> str:
       "blessing": absence(data, "Evaluator", "blessing"),
       "push": absence(data, "Pusher", "pushed model"),
   }
-  feature_svg = {card.name: markupsafe.Markup(charts.feature_histogram_svg(
-      card, features.anchor(card.name))) for card in data.features or [] if card.kind == "numeric"}
+  numeric = [card for card in data.features or [] if card.kind == "numeric"]
+  feature_svg = {name: markupsafe.Markup(svg) for name, svg in charts.feature_histograms_svg(
+      numeric, [features.anchor(card.name) for card in numeric]).items()}
   absent["features"] = absence(data, "StatisticsGen", "statistics")
   total = sum(s.seconds for s in data.steps)
   longest = max((s.seconds for s in data.steps), default=0.0)

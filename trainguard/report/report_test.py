@@ -113,14 +113,17 @@ class _Links(html.parser.HTMLParser):
                    if name in ("src", "href", "xlink:href", "srcset", "action", "data")]
 
 
-def _assert_self_contained(page: str):
+def _assert_self_contained(page: str, inline_scripts: int = 0):
+  """Nothing leaves the file; `inline_scripts` scripts (no src) are expected (the features
+  filter)."""
   parser = _Links()
   parser.feed(page)
   remote = [l for l in parser.links if re.match(r"\s*(https?:)?//", l[2], re.I)]
   assert not remote, f"links leaving the file: {remote}"
   assert all(v.startswith(("#", "data:")) for _, _, v in parser.links), parser.links
   assert "http://" not in page and "https://" not in page
-  assert not {"script", "img", "iframe", "object", "embed"} & set(parser.tags)
+  assert not {"img", "iframe", "object", "embed"} & set(parser.tags)
+  assert parser.tags.count("script") == inline_scripts
   assert not re.search(r"url\((?!#)", page), "CSS url() other than an SVG fragment"
   assert "@import" not in page
 
