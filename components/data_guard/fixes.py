@@ -111,6 +111,10 @@ _LABEL_FIXES = {
                                          "label at the source.",
     "FEATURE_TYPE_LOW_NUMBER_VALUES": "rows without a label cannot train: drop them or fill the "
                                       "label at the source.",
+    "INVALID_FEATURE_SHAPE": "the schema gives the label a fixed shape, which a row without one "
+                             "breaks (Transform cannot parse it): fill the label at the source, or "
+                             "remove shape from the label's entry in the schema so those rows are "
+                             "dropped (LABEL_MISSING_ROWS_DROPPED).",
 }
 
 

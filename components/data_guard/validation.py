@@ -28,6 +28,8 @@ from trainguard import task as task_lib
 from trainguard.components.data_guard import fixes, label_findings, numeric_text
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.errors import InputError
+# The CLI's rule for rows without a label (its threshold), so the pipeline's is the same one.
+from trainguard.preflight import profile
 from trainguard.policy import CATEGORICAL, NUMERIC, Policy
 
 TRAINING, SERVING = "TRAINING", "SERVING"
@@ -70,9 +72,10 @@ def validate(schema: schema_pb2.Schema, policy: Policy, label_key: str,
       for more in list(serving.values())[1:]:  # skew against the sample's other splits too
         anomalies[split] = _with_skew(anomalies[split], tfdv.validate_statistics(
             stats, schema, environment=_environment(schema, TRAINING), serving_statistics=more))
-    findings += _anomaly_findings(anomalies[split], schema, policy, label_key, split, stats,
-                                  context)
-    findings += _statistics_findings(stats, schema, policy, label_key, split, context)
+    split_findings = _anomaly_findings(anomalies[split], schema, policy, label_key, split, stats,
+                                       context)
+    split_findings += _statistics_findings(stats, schema, policy, label_key, split, context)
+    findings += _label_presence(split_findings, label_key, said)
     findings += [f for f in numeric_text.numeric_text_findings(
         stats, schema, policy, label_key, split, context) if (f.kind, f.feature) not in said]
   if task_lib.of_schema(schema, label_key, statistics["train"]) == task_lib.REGRESSION:
@@ -253,7 +256,13 @@ def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: P
     if common is None or dataset.num_examples == 0:
       continue
     missing = missing_count(common, dataset.num_examples)
-    if missing and name != label_key:
+    if name == label_key:
+      unlabelled = missing + _nan_count(feature)
+      if unlabelled:
+        findings.append(_missing_label(split, name, min(unlabelled, dataset.num_examples),
+                                       dataset.num_examples, policy, context))
+      continue
+    if missing:
       fraction = missing / dataset.num_examples
       findings.append(Finding(
           kind="MISSING_VALUES", feature=name, split=split,
@@ -271,6 +280,51 @@ def _statistics_findings(stats: Statistics, schema: schema_pb2.Schema, policy: P
           fix=fixes.nan_values(context), source="statistics",
           measured=nan / dataset.num_examples))
   return findings
+
+
+# TFDV's anomalies of a label absent from some rows: LABEL_MISSING_ROWS_DROPPED says the same with
+# the count, and the pre-flight's rule decides (a curated schema's presence 1.0 blocked one row).
+LABEL_PRESENCE_KINDS = ("FEATURE_TYPE_LOW_FRACTION_PRESENT", "FEATURE_TYPE_LOW_NUMBER_PRESENT",
+                        "FEATURE_TYPE_LOW_NUMBER_VALUES", "FEATURE_TYPE_NOT_PRESENT",
+                        "FLOAT_TYPE_HAS_NAN")
+
+
+def _label_presence(findings: List[Finding], label_key: str, said) -> List[Finding]:
+  """One split's findings with the label's presence anomalies left to LABEL_MISSING_ROWS_DROPPED
+  when it is there (and it left out when the pre-flight already dropped the rows)."""
+  if ("LABEL_MISSING_ROWS_DROPPED", label_key) in said:
+    return [f for f in findings if f.kind != "LABEL_MISSING_ROWS_DROPPED"]
+  if not any(f.kind == "LABEL_MISSING_ROWS_DROPPED" for f in findings):
+    return findings
+  return [f for f in findings if not (f.feature == label_key and f.kind in LABEL_PRESENCE_KINDS)]
+
+
+def _missing_label(split: str, label_key: str, missing: int, rows: int, policy: Policy,
+                   context: str) -> Finding:
+  """LABEL_MISSING_ROWS_DROPPED from the statistics, by the CLI's rule (`MAX_LABEL_MISSING_SHARE`,
+  20%, the pre-flight's): at most that share, the rows are left out of training and evaluation
+  (trainguard's Trainer, Rebalance and Evaluator) at the policy's severity (warn); more blocks,
+  as the CLI refuses such a file. Why: a pipeline built without the CLI got them as NaN labels
+  (a NaN loss) or class id -1 (Rebalance's error), or TFDV's presence anomaly blocked one row."""
+  share = missing / rows
+  limit = profile.MAX_LABEL_MISSING_SHARE
+  over = share > limit
+  if over:
+    fix = (f"more than {limit:.0%} is too many to drop: fill the label at the source, or check "
+           f"{fixes.label_key(context)}.")
+  elif fixes.ours(context):
+    fix = ("these rows are left out (trainguard's Trainer drops them from training and "
+           "validation, its Evaluator from eval); fill the label at the source to use them.")
+  else:
+    fix = ("drop these rows before training (trainguard's Trainer and Evaluator leave them out; "
+           "a Trainer of your own gets NaN or an empty label); fill the label at the source to "
+           "use them.")
+  return Finding(
+      kind="LABEL_MISSING_ROWS_DROPPED", feature=label_key, split=split,
+      severity="block" if over else policy.severity("LABEL_MISSING_ROWS_DROPPED", label_key),
+      expected=f"a label on every row (at most {limit:.0%} without one are dropped)",
+      found=f"{missing} of {rows} rows ({share:.1%}) have no label (absent, empty or NaN)",
+      fix=fix, source="statistics", measured=share, threshold=limit)
 
 
 def missing_count(common: statistics_pb2.CommonStatistics, num_examples: int) -> int:

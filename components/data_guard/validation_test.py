@@ -141,13 +141,39 @@ def test_shifted_numeric_distribution_in_the_next_span_blocks(schema, policy):
   assert drift[0].measured > drift[0].threshold
 
 
-def test_label_missing_in_some_rows_blocks(schema, policy):
+def test_rows_without_a_label_warn_up_to_the_clis_share_and_block_above_it(schema, policy):
+  # The CLI drops up to 20% of rows without a label and refuses more: the pipeline path the same.
   frame = _frame(seed=1)
   frame[LABEL] = frame[LABEL].astype(object)
-  frame.loc[:19, LABEL] = None
+  frame.loc[:19, LABEL] = None  # 20 of 400
   report = _validate(schema, policy, frame)
-  assert ("FEATURE_TYPE_LOW_FRACTION_PRESENT", LABEL, "train", "block") in _kinds(report)
-  assert "without a label" in report.blocking[0].fix
+  (finding,) = [f for f in report.findings if f.feature == LABEL]
+  assert (finding.kind, finding.split, finding.severity) == (
+      "LABEL_MISSING_ROWS_DROPPED", "train", "warn")
+  assert finding.measured == pytest.approx(0.05) and finding.threshold == 0.2
+  assert "left out" in finding.fix and not report.blocked  # not TFDV's presence anomaly either
+  frame.loc[:99, LABEL] = None  # 25%
+  report = _validate(schema, policy, frame)
+  (finding,) = [f for f in report.findings if f.feature == LABEL]
+  assert (finding.kind, finding.severity) == ("LABEL_MISSING_ROWS_DROPPED", "block")
+  assert "too many to drop" in finding.fix
+
+
+def test_nan_regression_labels_are_rows_without_a_label():
+  frame = _frame(seed=2).drop(columns=[LABEL]).assign(**{LABEL: np.linspace(0.0, 50.0, 400)})
+  schema = tfdv.infer_schema(_stats(frame))  # presence 1.0: TFDV would block one row
+  frame.loc[::25, LABEL] = np.nan  # 16 of 400
+  _, report = validation.validate(schema, Policy.default(), LABEL, {"train": _stats(frame)})
+  label = [f for f in report.findings if f.feature == LABEL]
+  # An inferred schema's fixed shape cannot parse a row without the label: it blocks, saying so.
+  assert {(f.kind, f.severity) for f in label} == {("LABEL_MISSING_ROWS_DROPPED", "warn"),
+                                                   ("INVALID_FEATURE_SHAPE", "block")}
+  assert "remove shape" in next(f.fix for f in label if f.kind == "INVALID_FEATURE_SHAPE")
+  tfdv.get_feature(schema, LABEL).ClearField("shape")  # as curated schemas have it
+  _, report = validation.validate(schema, Policy.default(), LABEL, {"train": _stats(frame)})
+  label = [f for f in report.findings if f.feature == LABEL]
+  assert [(f.kind, f.severity) for f in label] == [("LABEL_MISSING_ROWS_DROPPED", "warn")], label
+  assert "16 of 400" in label[0].found
 
 
 def test_unknown_label_class_blocks(schema, policy):

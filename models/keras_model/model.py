@@ -159,7 +159,21 @@ def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label:
           shuffle_seed=seed),
       tf_transform_output.transformed_metadata.schema)
   keep = set(keep)
-  return dataset.map(lambda x, y: ({k: v for k, v in x.items() if k in keep}, y))
+  dataset = dataset.map(lambda x, y: labelled_rows({k: v for k, v in x.items() if k in keep}, y))
+  return dataset.filter(lambda x, y: tf.shape(y)[0] > 0)  # a batch of unlabelled rows: none left
+
+
+def labelled_rows(x: Dict[str, tf.Tensor], y: tf.Tensor):
+  """A batch without its rows that have no label: NaN for a regression label, a class id below 0
+  for classes (Transform's `label_values` / `label_ids` where the label is absent or empty).
+
+  Why here: a pipeline built without the CLI (which drops such rows before ExampleGen) brings
+  them, and DataGuard lets up to the CLI's 20% through (LABEL_MISSING_ROWS_DROPPED); one NaN
+  target made the loss NaN, a class id -1 is no class. Training, validation (early stopping, the
+  diagnosis) and the regression prediction sample all read batches through this."""
+  flat = tf.reshape(y, [tf.shape(y)[0], -1])[:, 0]
+  keep = (tf.math.is_finite(flat) if y.dtype.is_floating else flat >= 0)
+  return {k: tf.boolean_mask(v, keep) for k, v in x.items()}, tf.boolean_mask(y, keep)
 
 
 def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,

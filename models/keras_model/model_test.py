@@ -84,3 +84,34 @@ def test_class_weights_follow_sklearns_balanced_rule():
   weights = model.class_weights(dataset, 3)
   expected = compute_class_weight("balanced", classes=np.array([0, 1, 2]), y=labels)
   assert [weights[i] for i in range(3)] == pytest.approx(expected.tolist())
+
+
+def test_labelled_rows_drops_nan_targets_and_negative_class_ids():
+  x = {"a": tf.constant([[1.0], [2.0], [3.0]]), "b": tf.constant([[1], [2], [3]], tf.int64)}
+  kept, y = model.labelled_rows(x, tf.constant([[0.5], [np.nan], [1.5]]))
+  assert y.numpy().reshape(-1).tolist() == [0.5, 1.5]
+  assert kept["a"].numpy().reshape(-1).tolist() == [1.0, 3.0]
+  assert kept["b"].numpy().reshape(-1).tolist() == [1, 3]
+  _, ids = model.labelled_rows(x, tf.constant([[2], [-1], [0]], tf.int64))
+  assert ids.numpy().reshape(-1).tolist() == [2, 0]
+
+
+def test_run_fn_leaves_rows_without_a_label_out(transform_run, tmp_path):
+  # The shared run's examples hold its serving rows too, with no label (class id -1): what a
+  # pipeline built without the CLI brings up to DataGuard's 20%. They used to reach the loss.
+  spec = transform_run.output.transformed_feature_spec()
+  labels = [tf.io.parse_single_example(r, spec)[data.LABEL + "_xf"].numpy()[0]
+            for r in tf.data.TFRecordDataset(transform_run.examples_path)]
+  assert min(labels) == -1 and max(labels) >= 0
+  fn_args = tfx.components.FnArgs(
+      train_files=[transform_run.examples_path], eval_files=[transform_run.examples_path],
+      transform_output=transform_run.transform_dir, data_accessor=_data_accessor(),
+      serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path / "run"),
+      custom_config={"label_key": data.LABEL, "label_classes": data.LABEL_CLASSES, "epochs": 2,
+                     "batch_size": 4, "learning_rate": 0.01, "early_stopping_patience": 1,
+                     "seed": 1})
+  model.run_fn(fn_args)
+  with open(tmp_path / "run" / model.HISTORY_FILE) as f:
+    history = json.load(f)
+  # A class id -1 in sparse cross-entropy is a NaN loss on CPU (and stops training).
+  assert all(np.isfinite(history["loss"])) and all(np.isfinite(history["val_loss"]))
