@@ -70,12 +70,13 @@ def test_a_truncated_store_names_the_file_and_how_to_start_afresh(tmp_path):
 
 def test_a_store_cut_inside_its_header_or_overwritten_is_damaged(tmp_path):
   err = _run_on_store(tmp_path, lambda p: os.truncate(p, 50))
-  assert "damaged (not an SQLite database: 50 bytes without its 100-byte header)" in err
+  assert "damaged (truncated inside its 100-byte header: the file has 50 bytes)" in err
   with open(tmp_path / "w" / "metadata.sqlite", "wb") as f:
     f.write(b"<html>not a database</html>" * 100)
   code, err = _main(["run", _good(str(tmp_path)), "--label", "y", "--workdir",
                      str(tmp_path / "w")])
-  assert code == 2 and "damaged (" in err and "Traceback" not in err
+  assert code == 2 and "Traceback" not in err
+  assert "damaged (not an SQLite file: it does not start with 'SQLite format 3')" in err
 
 
 def test_a_locked_store_names_the_file_and_how_to_find_the_holder(tmp_path, monkeypatch):

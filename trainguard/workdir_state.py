@@ -78,8 +78,10 @@ def _header_problem(path: str) -> str:
   size = os.path.getsize(path)
   with open(path, "rb") as f:
     header = f.read(100)
-  if len(header) < 100 or not header.startswith(_HEADER):
-    return f"not an SQLite database: {size} bytes without its 100-byte header"
+  if len(header) < 100:
+    return f"truncated inside its 100-byte header: the file has {size} bytes"
+  if not header.startswith(_HEADER):
+    return "not an SQLite file: it does not start with 'SQLite format 3'"
   page_size = struct.unpack(">H", header[16:18])[0]
   page_size = 65536 if page_size == 1 else page_size
   change_counter, pages = struct.unpack(">II", header[24:32])
