@@ -115,6 +115,15 @@ def latest_run(paths: RunPaths) -> RunSummary:
   return _summary(store, paths, runs[-1])
 
 
+def pipeline_names(metadata_path: str) -> List[str]:
+  """Every pipeline with a run in the store, the one whose run is newest last."""
+  store = metadata_store(metadata_path)
+  runs = sorted(store.get_contexts_by_type("pipeline_run"),
+                key=lambda c: (c.create_time_since_epoch, c.id))
+  names = [_pipeline_of_run(store, run) for run in runs]
+  return list(reversed(dict.fromkeys(n for n in reversed(names) if n)))
+
+
 def run_ids(paths: RunPaths) -> List[str]:
   """The ids of every recorded run of `paths.pipeline_name`, oldest first."""
   return [run.name for run in _runs(metadata_store(paths.metadata_path), paths)]

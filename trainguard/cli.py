@@ -25,6 +25,7 @@ from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, 
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, STRATEGIES
 from trainguard.preflight import options as run_options
+from trainguard.report import command as report_command
 from trainguard import task as task_lib
 from trainguard.run import PipelineFailed, beam_args, failure_message, run_pipeline
 
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--require-blessing", action="store_true",
                    help="exit 1 when the model is not blessed (for CI)")
   run.set_defaults(func=cmd_run)
+
+  report = commands.add_parser(
+      "report", help="write the HTML report of a recorded run",
+      description="Writes (or rewrites) the report of any recorded run, finished, failed or "
+                  "blocked, compared with the run before it, and prints its path.")
+  report_command.add_arguments(report)
+  report.set_defaults(func=report_command.run)
 
   schema = commands.add_parser("schema", help="schema tooling")
   schema_commands = schema.add_subparsers(dest="schema_command", metavar="SUBCOMMAND",

@@ -6,26 +6,30 @@ can build `ReportData` themselves. `trainguard report --workdir DIR [--run ID]` 
 `python -m trainguard.report`) writes the report of a recorded run. In a notebook, `show(workdir)`
 returns the report as an object Jupyter renders inline.
 
-`show` is imported on first use: it pulls in the pipeline's configuration, which the report's
-data model does not need.
+Every name is imported on first use (PEP 562): the CLI registers `trainguard report` from
+`command.py` without paying for Jinja2 and matplotlib on every start, and `show` pulls in the
+pipeline's configuration only when called.
 """
-from trainguard.report.data import (ClassCounts, ConfusionMatrix, Evaluation, MetricRow,
-                                    RebalanceInfo, ReportData, StepState, StepTiming,
-                                    TransformFeature, TransformInfo)
-from trainguard.report.gathering import gather
-from trainguard.report.report import (Outcome, Verdict, default_report_path, render_report,
-                                      save_report, verdict, write_latest_report, write_report)
+import importlib
 
-__all__ = [
-    "ClassCounts", "ConfusionMatrix", "Evaluation", "MetricRow", "Outcome", "RebalanceInfo",
-    "ReportData", "StepState", "StepTiming", "TransformFeature", "TransformInfo", "Verdict",
-    "default_report_path", "gather", "render_report", "save_report", "verdict",
-    "write_latest_report", "write_report", "show",
-]
+_EXPORTS = {
+    "data": ("ClassCounts", "ConfusionMatrix", "Evaluation", "MetricRow", "RebalanceInfo",
+             "ReportData", "StepState", "StepTiming", "TransformFeature", "TransformInfo"),
+    "gathering": ("gather",),
+    "verdict": ("Outcome", "Verdict", "verdict"),
+    "report": ("default_report_path", "render_report", "save_report", "write_latest_report",
+               "write_report"),
+    "notebook": ("show",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name):
-  if name == "show":
-    from trainguard.report.notebook import show  # pylint: disable=g-import-not-at-top
-    return show
-  raise AttributeError(f"module 'trainguard.report' has no attribute {name!r}")
+  module = _MODULE_OF.get(name)
+  if module is None:
+    raise AttributeError(f"module 'trainguard.report' has no attribute {name!r}")
+  value = getattr(importlib.import_module(f"trainguard.report.{module}"), name)
+  globals()[name] = value
+  return value

@@ -87,9 +87,9 @@ def _schema_diff(current: ReportData, previous: ReportData) -> Tuple[Optional[st
                                      "the previous run") + " recorded no schema artifact"
   if current.schema_path == previous.schema_path:
     return "no changes", "both runs validated against the same schema artifact"
-  from trainguard.schema_review import diff  # pylint: disable=g-import-not-at-top
+  from trainguard import schema_review  # pylint: disable=g-import-not-at-top
   try:
-    text = diff.diff(previous.schema_path, current.schema_path, "previous run", "this run",
+    text = schema_review.diff(previous.schema_path, current.schema_path, "previous run", "this run",
                      level=3)
   except Exception as e:  # pylint: disable=broad-except
     return None, f"not compared: {type(e).__name__}: {e}"

@@ -4,8 +4,8 @@ recorded run — finished, failed or blocked — and print its path.
     trainguard report [--workdir W] [--pipeline-name P] [--run ID] [--previous ID|none] [--out F]
 
 Exit 0 when the report was written, whatever the run's outcome; 2 when the work directory has no
-metadata store, or the pipeline or run id is not recorded in it (the message lists the latest run
-ids). These are checked before TensorFlow is imported.
+metadata store, or the pipeline or run id is not recorded in it (the message lists the recorded
+pipelines or the latest run ids). These are checked before TensorFlow is imported.
 """
 import argparse
 import os
@@ -18,8 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   from trainguard.pipeline import configs  # pylint: disable=g-import-not-at-top
   parser.add_argument("--workdir", default=configs.DEFAULT_WORKDIR,
                       help="the run's work directory (default: %(default)s)")
-  parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME,
-                      help="the pipeline whose run to report (default: %(default)s)")
+  parser.add_argument("--pipeline-name",
+                      help="the pipeline whose run to report (default: the pipeline of the "
+                           f"newest run in the store; `trainguard run` names it "
+                           f"trainguard-<CSV name>, `make run` {configs.PIPELINE_NAME})")
   parser.add_argument("--run", dest="run_id", metavar="ID",
                       help="the run id (ML Metadata's pipeline_run name, as the report's header "
                            "shows it; default: the newest run)")
@@ -40,8 +42,13 @@ def run(args) -> int:
     return 2
   from trainguard.pipeline import results  # pylint: disable=g-import-not-at-top
   from trainguard.report import changes, report  # pylint: disable=g-import-not-at-top
-  paths = results.RunPaths(workdir, args.pipeline_name)
   try:
+    recorded = results.pipeline_names(store)
+    pipeline = args.pipeline_name or (recorded[-1] if recorded else "")
+    if pipeline not in recorded:
+      raise LookupError(f"no run of pipeline {pipeline!r} in {store} (pipelines: "
+                        f"{', '.join(recorded) or 'none'})")
+    paths = results.RunPaths(workdir, pipeline)
     summary = results.run_by_id(paths, args.run_id) if args.run_id else results.latest_run(paths)
     if args.previous == NO_PREVIOUS:
       previous = None
@@ -50,8 +57,7 @@ def run(args) -> int:
     else:
       previous = changes.EARLIER
   except LookupError as e:
-    print(f"trainguard: error: {e.args[0] if e.args else e}; pass one of the recorded run ids",
-          file=sys.stderr)
+    print(f"trainguard: error: {e.args[0] if e.args else e}; pass one of these", file=sys.stderr)
     return 2
   print(report.write_report(summary, args.out, previous=previous))
   return 0

@@ -55,12 +55,18 @@ class Report:
 
 def show(workdir: Optional[str] = None, pipeline_name: Optional[str] = None,
          run_id: Optional[str] = None, previous=changes.EARLIER) -> Report:
-  """The report of run `run_id` (default: the newest) of `pipeline_name` (default: the embedded
-  pipeline's) under `workdir` (default: the CLI's work directory), compared with `previous`: a run
-  id, a `RunSummary`, `changes.EARLIER` (the latest earlier run) or None."""
+  """The report of run `run_id` (default: the newest) of `pipeline_name` (default: the pipeline
+  of the newest run in the store) under `workdir` (default: the CLI's work directory), compared
+  with `previous`: a run id, a `RunSummary`, `changes.EARLIER` (the latest earlier run) or None.
+  Raises LookupError when no such run is recorded."""
   from trainguard.pipeline import configs, results  # pylint: disable=g-import-not-at-top
-  paths = results.RunPaths(os.path.abspath(os.path.expanduser(workdir or configs.DEFAULT_WORKDIR)),
-                           pipeline_name or configs.PIPELINE_NAME)
+  workdir = os.path.abspath(os.path.expanduser(workdir or configs.DEFAULT_WORKDIR))
+  if not pipeline_name:
+    recorded = results.pipeline_names(os.path.join(workdir, "metadata.sqlite"))
+    if not recorded:
+      raise LookupError(f"no recorded run under {workdir}")
+    pipeline_name = recorded[-1]
+  paths = results.RunPaths(workdir, pipeline_name)
   summary = results.run_by_id(paths, run_id) if run_id else results.latest_run(paths)
   if isinstance(previous, str) and previous != changes.EARLIER:
     previous = results.run_by_id(paths, previous)
