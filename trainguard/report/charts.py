@@ -24,8 +24,8 @@ VALIDATION = "#e0782f"
 INK = "#1f2933"
 GRID = "#e4e7eb"
 # A feature's splits, as the card's table marks them (kept in step with the template's CSS).
-SPLIT_COLORS = {"train": TRAIN, "eval": VALIDATION, "serving": "#1f7a4d",
-                "previous span": "#7c5cbf"}
+SPLIT_COLORS = {"train": TRAIN, "eval": VALIDATION, "validation": "#b8860b",
+                "serving": "#1f7a4d", "previous span": "#7c5cbf"}
 OTHER_SPLIT = "#7b8794"
 
 _RC = {
@@ -45,7 +45,10 @@ _RC = {
     "xtick.color": INK,
     "ytick.color": INK,
     "legend.frameon": False,
+    # Class names and feature names are data: "$x^2$" is text to show, not TeX to typeset.
+    "text.parse_math": False,
 }
+LABEL_CHARS = 24  # a class name on an axis is cut to this many characters (the tables show it whole)
 # Text drawn by the browser: the page's font stack, not matplotlib's DejaVu Sans.
 _FONT_STACK = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
                "sans-serif")
@@ -70,7 +73,7 @@ def class_counts_svg(splits: Sequence[ClassCounts], name: str = "class-counts") 
       bars_after = ax.bar([i + width / 2 for i in x], after, width, label="after", color=AFTER)
       ax.bar_label(bars_before, fontsize=8, padding=2, color=INK)
       ax.bar_label(bars_after, fontsize=8, padding=2, color=INK)
-      ax.set_xticks(list(x), classes)
+      ax.set_xticks(list(x), [_label(c) for c in classes])
       ax.set_ylabel("rows")
       ax.set_title(f"{counts.split} split" + (f": {counts.strategy}" if counts.strategy else ""))
       ax.grid(axis="x", visible=False)
@@ -153,8 +156,8 @@ def confusion_matrix_svg(matrix: ConfusionMatrix, name: str = "confusion-matrix"
       for j, count in enumerate(row):
         ax.text(j, i, f"{count:g}", ha="center", va="center", fontsize=10,
                 color="white" if count > peak * 0.6 else INK)
-    ax.set_xticks(range(cols), matrix.predicted)
-    ax.set_yticks(range(rows), matrix.actual)
+    ax.set_xticks(range(cols), [_label(c) for c in matrix.predicted])
+    ax.set_yticks(range(rows), [_label(c) for c in matrix.actual])
     ax.set_xlabel("predicted class")
     ax.set_ylabel("actual class")
     ax.tick_params(length=0)
@@ -162,6 +165,13 @@ def confusion_matrix_svg(matrix: ConfusionMatrix, name: str = "confusion-matrix"
       spine.set_visible(False)
     fig.colorbar(image, ax=ax, shrink=0.8, label="examples")
     return _to_svg(fig, name, "Confusion matrix: actual class by predicted class")
+
+
+def _label(text: str) -> str:
+  """A class name as an axis label: one line, at most `LABEL_CHARS` characters (a 200-character
+  name would squeeze the plot to nothing; the page's tables show it whole)."""
+  text = " ".join(str(text).split())
+  return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
 
 
 def split_color(split: str) -> str:

@@ -291,3 +291,21 @@ def test_features_in_headless_chromium(wide_report, tmp_path):
     report_test._open_in_playwright(chromium, profile, [path], check)
   assert checked
   assert os.path.getsize(os.path.splitext(path)[0] + ".png") > 10_000
+
+
+def test_hostile_class_names_stay_text_in_charts_and_tables(tmp_path):
+  data = report_test.full_data(tmp_path)
+  classes = ["<b>bold</b>", "$x^2$", "tab\there", "\u202eevil", "c" * 200]
+  data.class_names = classes
+  data.rebalance.splits[0].before = {c: 10 + i for i, c in enumerate(classes)}
+  data.rebalance.splits[0].after = {c: 20 for c in classes}
+  data.evaluation.confusion.actual = data.evaluation.confusion.predicted = classes
+  data.evaluation.confusion.counts = [[5 if i == j else 1 for j in range(5)] for i in range(5)]
+  data.evaluation.per_class = {c: {"recall": 0.9} for c in classes}
+  page = report.render_report(data)
+  assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+  # Shown as written, not typeset as TeX; a long name is cut on the chart's axis only.
+  chart = page[page.index('<figure class="chart" id="class-counts">'):]
+  assert "$x^2$" in chart[:chart.index("</figure>")]
+  assert "c" * 23 + "…" in chart and "c" * 200 in page
+  report_test._assert_self_contained(page)
