@@ -91,3 +91,18 @@ def test_the_trainer_writes_a_sample_of_eval_predictions_in_label_units(diabetes
   assert np.mean(sample["predicted"]) == pytest.approx(summary.eval_metrics["mean_prediction"],
                                                        rel=1e-4)
   assert all(isinstance(v, float) for v in sample["actual"] + sample["predicted"])
+
+
+def test_the_report_shows_predictions_and_no_class_sections(diabetes_run):
+  from trainguard.report import gather, render_report  # pylint: disable=g-import-not-at-top
+  _, summary, _ = diabetes_run
+  data = gather(summary)
+  assert data.task == "regression" and len(data.regression_predictions["actual"]) > 50
+  page = render_report(data)
+  evaluation = page[page.index('<section id="evaluation">'):]
+  evaluation = evaluation[:evaluation.index("</section>")]
+  assert 'id="regression-charts"' in evaluation and "Predicted vs actual" in evaluation
+  assert "Per class" not in evaluation and "Confusion matrix" not in evaluation
+  rebalance = page[page.index('<section id="rebalance">'):]
+  assert "class rebalancing does not apply to a numeric label" in rebalance[:600]
+  assert 'data-feature="target"' in page  # the label's card, a number

@@ -167,6 +167,34 @@ def confusion_matrix_svg(matrix: ConfusionMatrix, name: str = "confusion-matrix"
     return _to_svg(fig, name, "Confusion matrix: actual class by predicted class")
 
 
+def regression_svg(actual: Sequence[float], predicted: Sequence[float],
+                   name: str = "regression") -> str:
+  """Two panels on the eval sample: predicted against actual (the diagonal is a perfect model)
+  and the residual (actual − predicted) against the prediction (a trend or a funnel is error the
+  model could still learn; the dashed line is the mean residual)."""
+  if not actual:
+    return ""
+  residuals = [a - p for a, p in zip(actual, predicted)]
+  low, high = min(min(actual), min(predicted)), max(max(actual), max(predicted))
+  with matplotlib.rc_context(_RC):
+    fig = Figure(figsize=(9.6, 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    size = 9 if len(actual) < 500 else 4
+    left.scatter(actual, predicted, s=size, color=TRAIN, alpha=0.6, linewidths=0)
+    left.plot([low, high], [low, high], color="#7b8794", linestyle=":", linewidth=1.2)
+    left.set_xlabel("actual")
+    left.set_ylabel("predicted")
+    left.set_title("Predicted vs actual")
+    right.scatter(predicted, residuals, s=size, color=VALIDATION, alpha=0.6, linewidths=0)
+    right.axhline(0, color="#7b8794", linewidth=1)
+    right.axhline(sum(residuals) / len(residuals), color=INK, linestyle="--", linewidth=1)
+    right.set_xlabel("predicted")
+    right.set_ylabel("actual − predicted")
+    right.set_title("Residuals")
+    return _round_coordinates(_to_svg(fig, name, "Predicted vs actual, and residuals, on the "
+                                      "eval sample"))
+
+
 def _label(text: str) -> str:
   """A class name as an axis label: one line, at most `LABEL_CHARS` characters (a 200-character
   name would squeeze the plot to nothing; the page's tables show it whole)."""

@@ -250,6 +250,9 @@ class ReportData:
   model_uri: str = ""
   label_key: str = ""
   class_names: List[str] = dataclasses.field(default_factory=list)
+  task: str = ""  # "classification" or "regression", as the Trainer was configured
+  # A regression's eval predictions sample (readers.read_regression_predictions), label units.
+  regression_predictions: Optional[Dict[str, Any]] = None
   workdir: str = ""
   metadata_path: str = ""
   pipeline_root: str = ""

@@ -9,6 +9,7 @@ Every section comes from a file a component wrote or from ML Metadata, never fro
   `strategy`, `class_counts_before`, `class_counts_after`;
 - training curves: `history.json` (Keras history) in `Trainer.model_run`; the training diagnosis:
   `training_findings.json` (`RunSummary.training_findings`) and `training_record.json` beside it;
+  a regression's predicted-vs-actual sample: `regression_predictions.json` beside them;
 - eval metrics, per-class metrics, confusion matrix, why not blessed: the TFMA artifact
   `Evaluator.evaluation` (`tfma.load_metrics`, `load_plots`, `load_validation_result`);
 - blessed / pushed and where: `Evaluator.blessing`, `Pusher.pushed_model` (`RunSummary`);
@@ -67,6 +68,7 @@ def gather(summary) -> ReportData:
   data.blessing_source = _uri(summary, "Evaluator.blessing") or ""
   data.model_uri = _uri(summary, "Trainer.model") or ""
   data.label_key, data.class_names = _label_and_classes(summary, data.notes)
+  data.task = _task(summary, data.notes)
 
   history_path = _file_in(summary, "Trainer.model_run", artifacts.HISTORY_FILE)
   if history_path:
@@ -75,6 +77,10 @@ def gather(summary) -> ReportData:
   data.training_findings = summary.training_findings
   data.training_findings_source = _file_in(summary, "Trainer.model_run",
                                            artifacts.TRAINING_FINDINGS_FILE) or ""
+  predictions_path = _file_in(summary, "Trainer.model_run", artifacts.REGRESSION_PREDICTIONS_FILE)
+  if predictions_path:
+    data.regression_predictions = _attempt(
+        data.notes, predictions_path, lambda: readers.read_regression_predictions(predictions_path))
   record_path = _file_in(summary, "Trainer.model_run", artifacts.TRAINING_RECORD_FILE)
   if record_path:
     data.training_record = _attempt(data.notes, record_path,
@@ -190,6 +196,17 @@ def _attempt(notes: List[str], what: str, read):
     return None
 
 
+def _task(summary, notes: List[str]) -> str:
+  """"regression" or "classification" as the Trainer (else Transform) was configured; "" when
+  neither ran."""
+  configs = _execution_properties(summary, ("Trainer", "Transform"), notes)
+  for node_id in ("Trainer", "Transform"):
+    config = _json_or_none(configs.get(node_id, {}).get("custom_config"))
+    if isinstance(config, dict) and config.get("task"):
+      return str(config["task"])
+  return ""
+
+
 def _label_and_classes(summary, notes: List[str]):
   """The label and its classes from the executions' custom_config, else from the schema."""
   label_key, classes = "", []
@@ -206,8 +223,9 @@ def _label_and_classes(summary, notes: List[str]):
     path = schema_folder.schema_path(schema_uri)
     if readers.exists(path):
       try:
-        from trainguard.models import features  # pylint: disable=g-import-not-at-top
-        classes = features.label_classes_from_schema(schema_folder.read_schema(path), label_key)
+        from trainguard.models import features as model_features  # pylint: disable=g-import-not-at-top
+        classes = model_features.label_classes_from_schema(schema_folder.read_schema(path),
+                                                           label_key)
       except (ValueError, OSError):
         classes = []  # a label without a string domain: class ids are shown as numbers
   return label_key, classes

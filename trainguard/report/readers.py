@@ -89,6 +89,22 @@ def read_history(path: str) -> Dict[str, List[float]]:
   return {str(k): [float(v) for v in values] for k, values in raw.items()
           if isinstance(values, list)}
 
+def read_regression_predictions(path: str) -> Dict[str, Any]:
+  """The Trainer's sample of a regression's eval predictions: {"actual": [...], "predicted":
+  [...], "rows_total": n, "rows_sampled": n}, label units; pairs with a non-finite side dropped."""
+  raw = read_json(path)
+  actual, predicted = raw.get("actual"), raw.get("predicted")
+  if not isinstance(actual, list) or not isinstance(predicted, list) or len(actual) != len(
+      predicted):
+    raise ValueError(f"{path}: 'actual' and 'predicted' must be lists of the same length")
+  pairs = [(float(a), float(p)) for a, p in zip(actual, predicted)
+           if a is not None and p is not None]
+  pairs = [(a, p) for a, p in pairs if a == a and p == p and abs(a) != float("inf")
+           and abs(p) != float("inf")]
+  return {"actual": [a for a, _ in pairs], "predicted": [p for _, p in pairs],
+          "rows_total": int(raw.get("rows_total", len(actual))),
+          "rows_sampled": int(raw.get("rows_sampled", len(actual)))}
+
 # ---------------------------------------------------------------------------------------------
 # Rebalance
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional
 import markupsafe
 
 from trainguard import artifacts, files
+from trainguard import task as task_lib
 from trainguard.report import changes, charts, environment, features
 from trainguard.report.data import ReportData
 from trainguard.report.gathering import gather
@@ -23,6 +24,8 @@ from trainguard.report.verdict import Outcome, Verdict, absence, verdict  # noqa
 
 TEMPLATE = "report.html.j2"
 REPORTS_DIR = "reports"
+REGRESSION_NOT_REBALANCED = ("not run: class rebalancing does not apply to a numeric label "
+                             "(regression); the Trainer reads Transform's rows")
 
 
 def default_report_path(data: ReportData) -> str:
@@ -47,11 +50,15 @@ def render_report(data: ReportData) -> str:
                          if data.training_record else ""),
       "confusion_matrix": (charts.confusion_matrix_svg(data.evaluation.confusion)
                            if data.evaluation and data.evaluation.confusion else ""),
+      "regression": (charts.regression_svg(data.regression_predictions["actual"],
+                                           data.regression_predictions["predicted"])
+                     if data.regression_predictions else ""),
   }
   absent = {
       "findings": absence(data, "DataGuard", artifacts.FINDINGS_FILE),
       "transform": absence(data, "Transform", artifacts.TRANSFORM_SUMMARY_FILE),
-      "rebalance": absence(data, "Rebalance", artifacts.REBALANCE_FILE),
+      "rebalance": (REGRESSION_NOT_REBALANCED if data.task == task_lib.REGRESSION else
+                    absence(data, "Rebalance", artifacts.REBALANCE_FILE)),
       "training": absence(data, "Trainer", artifacts.HISTORY_FILE),
       "evaluation": absence(data, "Evaluator", "evaluation"),
       "blessing": absence(data, "Evaluator", "blessing"),
