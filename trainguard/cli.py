@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from trainguard import preflight, schema_folder, schema_review, workdir_state
+from trainguard import preflight, schema_folder, schema_review, terminal, workdir_state
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
 # EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
@@ -397,6 +397,13 @@ def _print_paths(summary, out=None) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+  # Column names, values and classes from the CSV reach the terminal: as text, never as escape
+  # sequences or right-to-left overrides (terminal.py).
+  with terminal.printable_output():
+    return _main(argv)
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
   parser = build_parser()
   try:
     args = parser.parse_args(argv)
