@@ -137,6 +137,29 @@ def gradient_norms_svg(record: Dict, name: str = "gradient-norms") -> str:
     return _to_svg(fig, name, "Gradient norm per layer per epoch, log scale")
 
 
+def class_recall_svg(record: Dict, name: str = "class-recall") -> str:
+  """Per class, the recall on the monitor's validation sample, per epoch: a class that stays at 0
+  while the others rise is a majority collapse seen as it happens."""
+  epochs = [e for e in record.get("epochs", []) if e.get("val_recall")]
+  classes = list(dict.fromkeys(c for e in epochs for c in e["val_recall"]))
+  if not epochs or not classes:
+    return ""
+  with matplotlib.rc_context(_RC):
+    fig = Figure(figsize=(6.4, 3.1), layout="constrained")
+    ax = fig.subplots()
+    for label in classes[:12]:
+      points = [(e["epoch"], e["val_recall"].get(label)) for e in epochs]
+      points = [(x, y) for x, y in points if y is not None]
+      ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3,
+              linewidth=1.5, label=_label(label))
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("recall")
+    ax.set_title("Recall per class (validation sample)")
+    ax.legend(fontsize=8)
+    return _to_svg(fig, name, "Recall per class per epoch on the validation sample")
+
+
 def _best_epoch(val_loss: Optional[List[float]]) -> Optional[int]:
   finite = [(v, i) for i, v in enumerate(val_loss or []) if v == v]  # drops NaN
   return min(finite)[1] + 1 if finite else None

@@ -48,6 +48,8 @@ def render_report(data: ReportData) -> str:
       "training_curves": charts.training_curves_svg(data.history) if data.history else "",
       "gradient_norms": (charts.gradient_norms_svg(data.training_record)
                          if data.training_record else ""),
+      "class_recall": (charts.class_recall_svg(data.training_record)
+                       if data.training_record and data.task != task_lib.REGRESSION else ""),
       "confusion_matrix": (charts.confusion_matrix_svg(data.evaluation.confusion)
                            if data.evaluation and data.evaluation.confusion else ""),
       "regression": (charts.regression_svg(data.regression_predictions["actual"],

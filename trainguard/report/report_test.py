@@ -180,7 +180,8 @@ def test_the_training_diagnosis_shows_its_findings_chart_and_withheld_blessing(t
                          source="training", measured=1.09, threshold=1.0)
   data.training_findings = FindingsReport([not_learning], "policy.yaml")
   data.training_record = {"layers": ["dense", "probabilities"], "epochs": [
-      {"epoch": e, "layer_grad_norms": {"dense": 0.5 / e, "probabilities": 1.0 / e}}
+      {"epoch": e, "layer_grad_norms": {"dense": 0.5 / e, "probabilities": 1.0 / e},
+       "val_recall": {"Adelie": 1.0, "Chinstrap": 0.0, "Gentoo": 0.2 * e}}
       for e in range(1, 5)]}
   data.blessed, data.pushed_model = False, None
   got = report.verdict(data)
@@ -192,6 +193,8 @@ def test_the_training_diagnosis_shows_its_findings_chart_and_withheld_blessing(t
   assert "<b>NOT_LEARNING</b> · validation" in section and "1.09 / 1" in section
   chart = re.search(r'<figure class="chart" id="gradient-norms">(.*?)</figure>', section, re.S)
   assert chart and "<svg" in chart.group(1) and "probabilities" in chart.group(1)
+  recall = re.search(r'<figure class="chart" id="class-recall">(.*?)</figure>', section, re.S)
+  assert recall and "Chinstrap" in recall.group(1) and "never the eval split" in recall.group(1)
   data.training_findings, data.training_record = FindingsReport([], ""), None
   assert "No training finding" in report.render_report(data)
   _assert_self_contained(page)
