@@ -1,5 +1,6 @@
-"""Crash and resume, every component: SIGKILL `trainguard run` in the middle of each component, rerun,
-and check that the rerun takes the finished upstream from the cache and equals an uninterrupted run.
+"""Crash and resume, every component: SIGKILL `trainguard run` in the middle of each component,
+rerun, and check that the rerun takes the finished upstream from the cache and equals an
+uninterrupted run.
 
     .venv/bin/python scripts/crash_every_component.py [--components Trainer,Evaluator] [--keep]
 
@@ -26,7 +27,8 @@ import traceback
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-import crash_helpers as helpers  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable-next=g-import-not-at-top,wrong-import-position
+import crash_helpers as helpers  # noqa: E402
 
 # Transform is the suite's case; it is here too for a run of every component (--components).
 DEFAULT_COMPONENTS = ("CsvExampleGen", "StatisticsGen", "DataGuard", "Rebalance", "Trainer",

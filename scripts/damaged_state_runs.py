@@ -1,5 +1,5 @@
-"""Damaged state in real pipeline runs: a disk that fills up in the middle of Transform, then artifact
-folders deleted behind ML Metadata's back before a rerun, with trainguard's check and, for
+"""Damaged state in real pipeline runs: a disk that fills up in the middle of Transform, then
+artifact folders deleted behind ML Metadata's back before a rerun, with trainguard's check and, for
 comparison, without it (docs/reliability.md, "Damaged state").
 
     .venv/bin/python scripts/damaged_state_runs.py [--workdir DIR]
@@ -30,7 +30,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-import crash_helpers as helpers  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable-next=g-import-not-at-top,wrong-import-position
+import crash_helpers as helpers  # noqa: E402
 
 FULL_AFTER_BYTES = 1024
 

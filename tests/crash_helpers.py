@@ -1,5 +1,6 @@
-"""Crash-and-resume helpers shared by tests/reliability_e2e_test.py (the one case CI runs: Transform)
-and scripts/crash_every_component.py (every component, run by hand: docs/reliability.md).
+"""Crash-and-resume helpers shared by tests/reliability_e2e_test.py (the one case CI runs:
+Transform) and scripts/crash_every_component.py (every component, run by hand:
+docs/reliability.md).
 
 Kept out of the test module so the script can import them without pytest collecting anything: a
 run of `trainguard run` on penguins rows, a SIGKILL of its whole process group once a component's

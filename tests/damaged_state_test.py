@@ -1,8 +1,9 @@
-"""Damaged work-directory state, each case in-process and without a pipeline run (docs/reliability.md,
-"Damaged state"): a truncated, overwritten or locked `metadata.sqlite` is an exit 2 naming the path
-and the repair before TensorFlow starts; artifact folders deleted behind ML Metadata's back are
-marked DELETED so nothing LIVE is not whole; a full disk inside a component (as Beam and TensorFlow
-report it) is an exit 2; a report whose write fails leaves neither half a report nor a `.tmp`.
+"""Damaged work-directory state, each case in-process and without a pipeline run
+(docs/reliability.md, "Damaged state"): a truncated, overwritten or locked `metadata.sqlite` is an
+exit 2 naming the path and the repair before TensorFlow starts; artifact folders deleted behind ML
+Metadata's back are marked DELETED so nothing LIVE is not whole; a full disk inside a component
+(as Beam and TensorFlow report it) is an exit 2; a report whose write fails leaves neither half a
+report nor a `.tmp`.
 
 The real-pipeline versions (a full disk in the middle of Transform, deleted folders before a rerun)
 run in scripts/damaged_state_runs.py, not here: each is a pipeline run.

@@ -145,7 +145,8 @@ def _missing(artifact) -> bool:
 
 
 def _producer(uri: str, store_path: str, pipeline_name: str) -> str:
-  """The node that wrote `uri`: its first folder under the pipeline root (<root>/<Node>/<key>/<id>)."""
+  """The node that wrote `uri`: its first folder under the pipeline root, as TFX lays outputs out
+  (<root>/<Node>/<key>/<execution id>)."""
   root = os.path.join(os.path.dirname(store_path), "pipelines", pipeline_name)
   relative = os.path.relpath(uri, root)
   return relative.split(os.sep)[0] if not relative.startswith("..") else "an earlier run"
