@@ -30,7 +30,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from trainguard.components.data_guard import fixes, numeric_findings, value_findings
+from trainguard.components.data_guard import fixes, numeric_findings, numeric_text, value_findings
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -139,7 +139,13 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
             f"{unique} distinct values in {present} rows", f"an identifier lets a model memorise "
             f"rows instead of learning; {note}.", measured=unique / present,
             threshold=id_like_limit)
-    findings += value_findings.value_findings(statistics["train"], policy, label_key, context)
+    # A numeric column with stray text is one problem (NUMERIC_COLUMN_WITH_TEXT, from validation):
+    # judged as text too, its numbers-as-strings would also read as a high-cardinality category
+    # and its 'n/a' cells as disguised missing values — three findings for one fix.
+    numeric_text_features = {f.feature for f in numeric_text.numeric_text_findings(
+        statistics["train"], schema, policy, label_key, "train")}
+    findings += value_findings.value_findings(statistics["train"], policy, label_key, context,
+                                              skip=numeric_text_features)
     findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key,
                                                   result.get("extremes"))
   return findings

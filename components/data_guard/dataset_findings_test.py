@@ -356,3 +356,22 @@ def test_a_sentinel_the_policy_already_lists_is_not_reported(tmp_path):
   _, findings = _run(tmp_path, _sentinel_rows(5, 200, high=9999.0), _sentinel_rows(6, 30),
                      policy_raw={"features": {"x": {"missing_values": [9999]}}})
   assert [f for f in findings if f.kind in ("DISGUISED_MISSING_VALUES", "OUTLIERS")] == []
+
+
+def test_a_numeric_column_with_stray_text_is_not_also_judged_as_text():
+  rng = np.random.default_rng(3)
+  bill = [f"{v:.1f}" for v in rng.normal(44, 5, 200)]
+  bill[5], bill[50], bill[120] = "n/a", "n/a", "unknown"
+  frame = pd.DataFrame({"bill": bill, "island": rng.choice(["a", "b", "c"], 200),
+                        "y": rng.choice(["p", "q"], 200)})
+  stats = {"train": tfdv.generate_statistics_from_dataframe(frame)}
+  schema = tfdv.infer_schema(stats["train"])
+  policy = Policy.from_dict({}, schema=schema)
+  findings = dataset_findings.dataset_findings({"rows": {}, "labels": {"p": 100, "q": 100},
+                                                "cells": []}, stats, schema, policy, "y")
+  # NUMERIC_COLUMN_WITH_TEXT (validation) is the one finding on it: not also a high-cardinality
+  # category of numbers-as-strings, nor 'n/a' as a disguised missing value.
+  assert [f.kind for f in findings if f.feature == "bill"] == []
+  from trainguard.components.data_guard import numeric_text  # pylint: disable=g-import-not-at-top
+  assert [f.kind for f in numeric_text.numeric_text_findings(
+      stats["train"], schema, policy, "y", "train")] == ["NUMERIC_COLUMN_WITH_TEXT"]

@@ -119,8 +119,10 @@ def datetime_format(value: str, first: Sequence[str] = ()) -> Optional[str]:
 
 
 def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, policy: Policy,
-                   label_key: str, context: str = fixes.CLI) -> List[Finding]:
-  """The kinds above for the train split's `statistics`; `context` words the fixes (`fixes.py`)."""
+                   label_key: str, context: str = fixes.CLI,
+                   skip: frozenset = frozenset()) -> List[Finding]:
+  """The kinds above for the train split's `statistics`; `context` words the fixes (`fixes.py`).
+  Features in `skip` are not judged (a numeric column with stray text, reported as such)."""
   findings: List[Finding] = []
 
   def add(kind, feature, expected, found, fix, measured, threshold=None, is_label=False):
@@ -130,6 +132,8 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
         found=found, fix=fix, source="statistics", measured=measured, threshold=threshold))
 
   for feature, values in sorted(recorded_values(statistics).items()):
+    if feature in skip:
+      continue
     is_label = feature == label_key
     if values.present == 0 or not values.counts or (
         policy.is_excluded(feature) and not is_label):
