@@ -11,16 +11,18 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+import tensorflow_model_analysis as tfma
 from absl import logging
 from tfx import types
 from tfx.components.evaluator import constants
 from tfx.components.evaluator import executor as stock
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import path_utils
+from tfx.utils import json_utils, path_utils, proto_utils
 
 from trainguard import artifacts
 from trainguard.components.data_guard import findings as findings_lib
+from trainguard.components.evaluator import labelled
 
 NOT_BLESSED_REASON = "not_blessed_reason"
 TRAINING_FINDINGS_IN_MODEL = os.path.join("assets.extra", artifacts.TRAINING_FINDINGS_FILE)
@@ -60,9 +62,28 @@ class Executor(stock.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    input_dict = self._without_unlabelled_rows(input_dict, exec_properties)
     super().Do(input_dict, output_dict, exec_properties)
     blessings = output_dict.get(standard_component_specs.BLESSING_KEY)
     if not blessings or not fileio.listdir(blessings[0].uri):
       return  # no threshold configured: stock wrote no blessing
     model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
     veto(blessings[0], training_findings(model.uri))
+
+  def _without_unlabelled_rows(self, input_dict: Dict[str, List[types.Artifact]],
+                               exec_properties: Dict[str, Any]) -> Dict[str, List[types.Artifact]]:
+    """`input_dict` with the examples TFMA scores minus their rows without a label
+    (`labelled.py` says why), when there are any."""
+    key = standard_component_specs.EXAMPLES_KEY
+    config_json = exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY)
+    if not input_dict.get(key) or not config_json:
+      return input_dict
+    label = labelled.raw_label(proto_utils.json_to_proto(config_json, tfma.EvalConfig()))
+    if label is None:
+      return input_dict
+    splits = json_utils.loads(
+        exec_properties.get(standard_component_specs.EXAMPLE_SPLITS_KEY) or "null") or ["eval"]
+    folder = os.path.join(self._get_tmp_dir(), "labelled_examples")
+    copy = labelled.labelled_copy(artifact_utils.get_single_instance(input_dict[key]), splits,
+                                  label, folder)
+    return input_dict if copy is None else {**input_dict, key: [copy]}

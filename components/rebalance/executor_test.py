@@ -385,6 +385,18 @@ def test_auto_below_min_imbalance_copies_the_train_split(two_class, graphs, tmp_
   assert recorded["parameters"][spec.MIN_IMBALANCE_KEY] == 5.0
 
 
+@pytest.mark.parametrize("strategy", ["smote", "random_over", "none"])
+def test_rows_without_a_label_are_copied_and_not_counted(strategy, graphs, tmp_path):
+  # Transform's class id -1 (no label): DataGuard lets up to 20% through, the Trainer drops them.
+  train = make_rows({0: 40, 1: 10}, categorical=False) + make_rows({-1: 3}, False, seed=1)
+  examples = make_examples(tmp_path / "in", train, make_rows({0: 5, 1: 5}, False, seed=2))
+  output = run(tmp_path / "out", examples, graphs["numeric"], strategy=strategy)
+  counts = class_counts(read_split(output, "train"))
+  assert counts[-1] == 3
+  assert counts[0] == 40 and counts[1] == (10 if strategy == "none" else 40)
+  assert set(train) <= set(read_split(output, "train"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad parameters: clear errors before any row is resampled
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ drifted: it named smotenc where Rebalance runs random_over).
 """
 import dataclasses
 import json
+import logging
 import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
@@ -20,6 +21,7 @@ from trainguard.components.rebalance.params import (
 from trainguard.policy import SYNTHESIZING_STRATEGIES
 
 BUCKET_BITS = 16
+UNLABELLED = "class id -1"  # the counting pass's bad_labels key for Transform's "no label"
 NUM_BUCKETS = 1 << BUCKET_BITS
 
 
@@ -262,6 +264,14 @@ def check_split_stats(split: str, stats: SplitStats, kinds: FeatureKinds, strate
     raise RebalanceError(f"split {split!r} has no rows ({path}); Rebalance needs a non-empty "
                          "split to resample: check the ExampleGen split config and the input data.")
   for why, rows in sorted(stats.bad_labels.items()):
+    if why == UNLABELLED and stats.class_counts:
+      # Transform's class id for a row without a label: DataGuard lets up to the CLI's 20% of them
+      # through (LABEL_MISSING_ROWS_DROPPED) and the Trainer drops them; they are copied as they
+      # are, neither counted nor resampled (an unknown class is -1 too, and DataGuard blocks it).
+      logging.warning("Rebalance: %d row(s) of split %r have no class (class id -1: no label); "
+                      "copied unchanged, left out of the class counts (the Trainer drops them).",
+                      rows, split)
+      continue
     raise RebalanceError(
         f"{rows} row(s) of split {split!r} ({path}) have {why} for label {kinds.label!r}; every "
         "row needs one class id >= 0 (Transform writes -1 for a value outside the schema's "
