@@ -5,7 +5,7 @@ afterwards, TensorFlow-free, so the report and the CLI can re-read a record, and
 few lines tested on hand-written records. Findings have DataGuard's format (`findings.py`), with
 `source: "training"`, so the report, `trainguard run` and the blessing read both alike.
 
-The rules (thresholds: `thresholds.training.*` in policy.yaml; `policy_format.TRAINING_THRESHOLDS`):
+The rules (thresholds: `thresholds.training.*` in policy.yaml; `policy_defaults.TRAINING_THRESHOLDS`):
 - LOSS_NOT_FINITE: the training loss became NaN or infinite (where: epoch, batch, layer, and the
   input feature largest there).
 - EXPLODING_GRADIENTS: the global gradient norm on the probe batches (before the first step or

@@ -41,11 +41,11 @@ import yaml
 from trainguard import policy_format, policy_kinds
 from trainguard.errors import PolicyError
 # The format's names, imported from here by the components, the CLI and schema review.
-from trainguard.policy_format import (  # noqa: F401  pylint: disable=unused-import
-    CATEGORICAL, DATASET_THRESHOLDS, DEFAULT_BLOCK, DEFAULT_INFO, DEFAULT_WARN, ENCODINGS,
-    ID_LIKE_MIN_ROWS, IMPUTATIONS, NUMERIC, NUMERIC_ONLY_IMPUTATIONS, POLICY_FILE,
-    SAMPLING_STRATEGY_NAMES, SCALINGS, SEVERITIES, STRATEGIES, SYNTHESIZING_STRATEGIES, defaults)
-from trainguard.policy_format import BUILTIN_TREATMENT
+from trainguard.policy_defaults import (  # noqa: F401  pylint: disable=unused-import
+    BUILTIN_TREATMENT, CATEGORICAL, DATASET_THRESHOLDS, DEFAULT_BLOCK, DEFAULT_INFO, DEFAULT_WARN,
+    ENCODINGS, ID_LIKE_MIN_ROWS, IMPUTATIONS, NUMERIC, NUMERIC_ONLY_IMPUTATIONS, POLICY_FILE,
+    SAMPLING_STRATEGY_NAMES, SCALINGS, STRATEGIES, SYNTHESIZING_STRATEGIES, defaults)
+from trainguard.policy_kinds import SEVERITIES  # noqa: F401  pylint: disable=unused-import
 
 # `Policy.source` of the built-in policy (no policy.yaml), as findings.json and reviews show it.
 DEFAULT_SOURCE = "<default policy>"
