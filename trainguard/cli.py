@@ -22,6 +22,7 @@ from trainguard import preflight, schema_folder, terminal, workdir_state
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
 # EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
+from trainguard.models import training_causes
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, STRATEGIES
 from trainguard.preflight import options as run_options
@@ -217,7 +218,7 @@ def cmd_run(args) -> int:
     _print_paths(summary)
     return EXIT_BLOCKED
   if summary.training_findings is not None:
-    print(format_training_findings(summary.training_findings))
+    print(format_training_findings(summary.training_findings, summary.findings))
   print(summary.describe())
   _print_paths(summary)
   if not summary.blessed:
@@ -234,8 +235,10 @@ def _check_store(options: preflight.RunOptions) -> None:
   workdir_state.check_store(os.path.join(workdir, "metadata.sqlite"))
 
 
-def format_training_findings(report: FindingsReport) -> str:
-  """The training diagnosis, as `trainguard run` prints it after DataGuard's findings."""
+def format_training_findings(report: FindingsReport,
+                             data_findings: Optional[FindingsReport] = None) -> str:
+  """The training diagnosis, as `trainguard run` prints it after DataGuard's findings; under each
+  finding, the data findings that can cause it (`models/training_causes.py`)."""
   if not report.findings:
     return "Training diagnosis: no finding (gradients, units, loss curve and baseline look sound)."
   counts = report.counts()
@@ -244,6 +247,9 @@ def format_training_findings(report: FindingsReport) -> str:
   for finding in report.findings:
     lines.append(f"{finding.severity.upper():5} {finding.kind} [{finding.split}]: {finding.found}")
     lines.append(f"      fix: {finding.fix}")
+    for cause in training_causes.related(finding, data_findings.findings if data_findings else ()):
+      where = f"{cause.feature} [{cause.split}]" if cause.feature else f"[{cause.split}]"
+      lines.append(f"      in the data: {cause.kind} on {where}: {cause.found}")
   return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ import markupsafe
 
 from trainguard import artifacts, files
 from trainguard import task as task_lib
+from trainguard.models import training_causes
 from trainguard.report import changes, charts, environment, features
 from trainguard.report.data import ReportData
 from trainguard.report.gathering import gather
@@ -78,11 +79,21 @@ def render_report(data: ReportData) -> str:
       counts=data.findings.counts() if data.findings is not None else None,
       svg={k: markupsafe.Markup(v) for k, v in svg.items()},  # our own matplotlib output
       feature_svg=feature_svg,
+      causes=_training_causes(data),
       carded={card.name for card in data.features or []},
       absent=absent,
       training=_training_summary(data.history),
       total_seconds=total,
       longest_seconds=longest or 1.0)
+
+
+def _training_causes(data: ReportData) -> List[tuple]:
+  """[(training finding, the data findings that can cause it)], for those that have any."""
+  if data.training_findings is None or data.findings is None:
+    return []
+  pairs = [(f, training_causes.related(f, data.findings.findings))
+           for f in data.training_findings.findings]
+  return [(f, related) for f, related in pairs if related]
 
 
 def _training_summary(history: Optional[Dict[str, List[float]]]) -> Optional[Dict[str, object]]:

@@ -193,6 +193,14 @@ def test_the_training_diagnosis_shows_its_findings_chart_and_withheld_blessing(t
   assert "<b>NOT_LEARNING</b> · validation" in section and "1.09 / 1" in section
   chart = re.search(r'<figure class="chart" id="gradient-norms">(.*?)</figure>', section, re.S)
   assert chart and "<svg" in chart.group(1) and "probabilities" in chart.group(1)
+  assert 'id="training-causes"' not in section  # no data finding can cause NOT_LEARNING here
+  data.findings = FindingsReport([_note(), _skew(), Finding(
+      kind="CONFLICTING_LABELS", feature="species", split="train", severity="warn",
+      expected="< 1% of rows", found="12 rows in 5 groups", fix="f")], "policy.yaml")
+  causes = re.search(r'<div id="training-causes">.*?</div>', report.render_report(data), re.S)
+  assert causes and "<b>NOT_LEARNING</b>" in causes.group(0)
+  assert 'data-kind="CONFLICTING_LABELS"' in causes.group(0) and "12 rows in 5 groups" in (
+      causes.group(0))
   recall = re.search(r'<figure class="chart" id="class-recall">(.*?)</figure>', section, re.S)
   assert recall and "Chinstrap" in recall.group(1) and "never the eval split" in recall.group(1)
   data.training_findings, data.training_record = FindingsReport([], ""), None
