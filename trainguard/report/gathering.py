@@ -98,7 +98,7 @@ def gather(summary) -> ReportData:
     data.evaluation = _attempt(data.notes, evaluation_uri,
                                lambda: evaluation.read_evaluation(evaluation_uri,
                                                                   data.class_label))
-  schema_uri = next((u for u in map(lambda k: _uri(summary, k), SCHEMA_OUTPUTS) if u), None)
+  schema_uri = _schema_uri(summary)
   if schema_uri and readers.exists(schema_folder.schema_path(schema_uri)):
     data.schema_path = schema_folder.schema_path(schema_uri)
   _add_features(summary, data)
@@ -196,6 +196,11 @@ def _attempt(notes: List[str], what: str, read):
     return None
 
 
+def _schema_uri(summary) -> Optional[str]:
+  """The schema the run validated against: the curated one (ImportSchemaGen), else SchemaGen's."""
+  return next((_uri(summary, key) for key in SCHEMA_OUTPUTS if _uri(summary, key)), None)
+
+
 def _task(summary, notes: List[str]) -> str:
   """"regression" or "classification" as the Trainer (else Transform) was configured; "" when
   neither ran."""
@@ -218,7 +223,7 @@ def _label_and_classes(summary, notes: List[str]):
       return str(config.get("label_key", "")), [str(c) for c in config["label_classes"]]
     label_key = label_key or str(configs.get(node_id, {}).get("label_key", ""))
   label_key = label_key or str(configs.get("DataGuard", {}).get("label_key", ""))
-  schema_uri = _uri(summary, "ImportSchemaGen.schema") or _uri(summary, "SchemaGen.schema")
+  schema_uri = _schema_uri(summary)
   if label_key and schema_uri:
     path = schema_folder.schema_path(schema_uri)
     if readers.exists(path):
