@@ -2,6 +2,7 @@
 the exported serving signature scores raw requests with missing values and unseen categories."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -103,8 +104,13 @@ def test_run_fn_leaves_rows_without_a_label_out(transform_run, tmp_path):
   labels = [tf.io.parse_single_example(r, spec)[data.LABEL + "_xf"].numpy()[0]
             for r in tf.data.TFRecordDataset(transform_run.examples_path)]
   assert min(labels) == -1 and max(labels) >= 0
+  splits = {}
+  for split in ("train", "eval"):  # as Transform lays out its splits: an eval beside train
+    os.makedirs(tmp_path / f"Split-{split}")
+    splits[split] = str(tmp_path / f"Split-{split}" / "data.tfrecord")
+    shutil.copy(transform_run.examples_path, splits[split])
   fn_args = tfx.components.FnArgs(
-      train_files=[transform_run.examples_path], eval_files=[transform_run.examples_path],
+      train_files=[splits["train"]], eval_files=[splits["train"]],
       transform_output=transform_run.transform_dir, data_accessor=_data_accessor(),
       serving_model_dir=str(tmp_path / "serving"), model_run_dir=str(tmp_path / "run"),
       custom_config={"label_key": data.LABEL, "label_classes": data.LABEL_CLASSES, "epochs": 2,
@@ -115,3 +121,13 @@ def test_run_fn_leaves_rows_without_a_label_out(transform_run, tmp_path):
     history = json.load(f)
   # A class id -1 in sparse cross-entropy is a NaN loss on CPU (and stops training).
   assert all(np.isfinite(history["loss"])) and all(np.isfinite(history["val_loss"]))
+  # The prediction sample is a regression's (the report's residual charts): none for classes,
+  # though an eval split lies beside the train split.
+  assert not os.path.exists(tmp_path / "run" / model.REGRESSION_PREDICTIONS_FILE)
+
+
+def test_the_prediction_sample_reads_the_eval_split_beside_the_train_split():
+  sibling = model._sibling_split  # pylint: disable=protected-access
+  assert sibling("gs://b/Transform/transformed_examples/7/Split-train/*", "eval") == (
+      "gs://b/Transform/transformed_examples/7/Split-eval/*")
+  assert sibling("/data/train.tfrecord", "eval") is None
