@@ -11,7 +11,10 @@ training) and returns class probabilities with the class names from the schema. 
 Before training, what Transform learned (imputed values, scaling parameters, bucket boundaries,
 vocabularies) is written to `transform_summary.json` in the model run directory, next to
 `history.json`. Features that summary marks `dropped` (no variation in the train split) are left out
-of the model, with a warning.
+of the model, with a warning. Rows without a label (NaN target, class id -1), which a pipeline built
+without the CLI brings, are left out of every batch (`labelled_rows`). After training, a regression
+writes `regression_predictions.json` (a seeded sample of eval predictions, for the report's charts
+only).
 """
 import json
 import logging
