@@ -39,6 +39,7 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
   from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
   from tfx.utils import io_utils  # pylint: disable=g-import-not-at-top
+  from trainguard.components.data_guard import binning as binning_lib  # pylint: disable=g-import-not-at-top
   from trainguard.components.data_guard import dataset_checks  # pylint: disable=g-import-not-at-top
   if module_file:
     import importlib.util  # pylint: disable=g-import-not-at-top
@@ -57,7 +58,7 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
       pipelines, "ImportSchemaGen", "schema", "*", "schema.pbtxt")))
   assert isinstance(schema, schema_pb2.Schema)
   train_statistics = stats_artifact_utils.load_statistics(statistics, "train").proto()
-  binning = dataset_checks.binnings(train_statistics, schema, LABEL)
+  binning = binning_lib.binnings(train_statistics, schema, LABEL)
   splits = sorted(d[len("Split-"):] for d in os.listdir(examples) if d.startswith("Split-"))
   spill_dir = output + ".spill"
   os.makedirs(spill_dir)

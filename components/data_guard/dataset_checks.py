@@ -1,6 +1,6 @@
 """DataGuard's one Beam pass over the examples: what the dataset checks TFDV does not do count.
-(About 400 lines, one concept: the pass and the per-batch counting it runs; the bucket spills are
-`hash_buckets.py`, the judging `dataset_findings.py`.)
+(One concept: the pass and the per-batch counting it runs; how features are cut into bins is
+`binning.py`, the bucket spills are `hash_buckets.py`, the judging `dataset_findings.py`.)
 
 The pass measures; `dataset_findings.py` judges what it measured (and the statistics) against the
 policy, with the definitions and thresholds of each check.
@@ -11,7 +11,7 @@ policy, with the definitions and thresholds of each check.
   labels (`label_conflicts.py`: the row hash minus the label's, spilled and counted per bucket).
 - Label leakage: the train split's per-(feature value, label) counts. Numeric features are
   bucketized into the statistics' quantile bins (10 by default); categorical features are used as
-  they are when they have at most `MAX_CATEGORIES` values (an ID-like column would "predict"
+  they are when they have at most `binning.MAX_CATEGORIES` values (an ID-like column would "predict"
   perfectly by memorising rows, and is reported as ID-like instead).
 - Class imbalance: the train split's label counts.
 - Sentinel numbers: per numeric feature, the train rows at its min and max and the range of the
@@ -34,8 +34,6 @@ How the pass runs: vectorised per batch, with no Beam element and no Python obje
   `bisect.bisect_right`, as `Binning.bin_of`), categorical ones by their text; the combiner sums
   the small dicts.
 """
-import bisect
-import dataclasses
 import json
 import os
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -47,62 +45,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
 from trainguard.components.data_guard import extreme_values, hash_buckets, label_conflicts, row_hash
+from trainguard.components.data_guard.binning import Binning
 
-MAX_CATEGORIES = 50
 _row_counts = hash_buckets.row_counts  # its tests' name for it
 BATCH_SIZE = 4096  # examples decoded and hashed together
-
-
-@dataclasses.dataclass(frozen=True)
-class Binning:
-  """How the label-leakage pass turns one feature's values into a few categories."""
-  feature: str
-  boundaries: Tuple[float, ...] = ()  # numeric: quantile bin edges; empty: categorical as is
-
-  def bin_of(self, values) -> Optional[str]:
-    """The bin of one row's values (the reference for the vectorised `_cell_counts`)."""
-    if not values:
-      return None  # missing: not evidence either way
-    value = values[0]
-    if self.boundaries:
-      return f"bin{bisect.bisect_right(self.boundaries, float(value))}"
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def label_binning(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
-                  label_key: str) -> Optional[Binning]:
-  """A regression label's quantile bins (trainguard.task): leakage is then scored against ten
-  bins of the label, not against each of its distinct values (which could be as many as rows)."""
-  for feature in train_statistics.datasets[0].features:
-    if ".".join(feature.path.step) == label_key and feature.HasField("num_stats"):
-      edges = sorted({b.high_value for h in feature.num_stats.histograms
-                      if h.type == statistics_pb2.Histogram.QUANTILES for b in h.buckets[:-1]})
-      return Binning(label_key, tuple(edges)) if edges else None
-  return None
-
-
-def binnings(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
-             schema: schema_pb2.Schema, label_key: str) -> List[Binning]:
-  """The features the label-leakage check can score, with their bins, from the train statistics."""
-  kept = {f.name: f for f in schema.feature if f.name != label_key}
-  out = []
-  for feature in train_statistics.datasets[0].features:
-    name = ".".join(feature.path.step)
-    if name not in kept:
-      continue
-    if feature.HasField("num_stats") and kept[name].type != schema_pb2.BYTES:
-      edges = sorted({b.high_value for h in feature.num_stats.histograms
-                      if h.type == statistics_pb2.Histogram.QUANTILES for b in h.buckets[:-1]})
-      if edges:
-        out.append(Binning(name, tuple(edges)))
-    elif feature.HasField("string_stats") and 0 < feature.string_stats.unique <= MAX_CATEGORIES:
-      out.append(Binning(name))
-  return out
 
 
 # ---------------------------------------------------------------------------------------------

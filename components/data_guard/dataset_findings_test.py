@@ -10,6 +10,7 @@ import tensorflow_data_validation as tfdv
 from sklearn import datasets
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from trainguard.components.data_guard import binning as binning_lib
 from trainguard.components.data_guard import dataset_checks, dataset_findings, extreme_values
 from trainguard.policy import Policy
 
@@ -62,7 +63,7 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
   with beam.Pipeline() as pipeline:
     dataset_checks.run_beam_pass(
         pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
-        dataset_checks.binnings(stats["train"], schema, "y"), out, str(spill_dir),
+        binning_lib.binnings(stats["train"], schema, "y"), out, str(spill_dir),
         extremes=extreme_values.extremes(stats["train"], schema, "y"))
   result = dataset_checks.read_result(out)
   return result, dataset_findings.dataset_findings(result, stats, schema, policy, "y")

@@ -14,6 +14,7 @@ from tfx.utils import io_utils, writer_utils
 from trainguard.artifacts import DATASET_CHECKS_FILE, FINDINGS_FILE, SCHEMA_DIFF_FILE
 from trainguard.components.util import spill_shuffle
 from trainguard import task as task_lib
+from trainguard.components.data_guard import binning as binning_lib
 from trainguard.components.data_guard import (dataset_checks, dataset_findings, extreme_values,
                                               fixes, spec, validation)
 from trainguard.components.data_guard import findings as findings_lib
@@ -80,10 +81,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     """One Beam pass over every split of `examples` (dataset_checks.py), then its findings."""
     splits = artifact_utils.decode_split_names(examples.split_names)
     result_path = os.path.join(output_uri, DATASET_CHECKS_FILE)
-    binning = dataset_checks.binnings(statistics["train"], schema, label_key)
+    binning = binning_lib.binnings(statistics["train"], schema, label_key)
     regression = task_lib.of_schema(schema, label_key,
                                     statistics["train"]) == task_lib.REGRESSION
-    label_bins = (dataset_checks.label_binning(statistics["train"], label_key) if regression
+    label_bins = (binning_lib.label_binning(statistics["train"], label_key) if regression
                   else None)
     spill_dir = spill_shuffle.spill_root(self, output_uri, "row-hashes")
     fileio.makedirs(spill_dir)
