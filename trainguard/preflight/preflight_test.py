@@ -298,7 +298,8 @@ def test_numbers_only_float_reads_are_read_by_float(tmp_path, monkeypatch):
   profile = preflight.inspect(path, "y")
   assert _snapshot(profile) == _snapshot(_python_only(monkeypatch, preflight.inspect, path, "y"))
   x = profile.column("x")
-  assert (x.numeric, x.non_numeric, x.non_finite) == (24, 6, 9)
+  # Other scripts' digits are text, as CsvExampleGen reads the bytes (fuzz_test found it).
+  assert (x.numeric, x.non_numeric, x.non_finite) == (18, 12, 9)
 
 
 @pytest.mark.parametrize("nl, kind", [("\n", "copy"), ("\r\n", "crlf")])

@@ -14,7 +14,7 @@ from trainguard import task as task_lib
 from trainguard.components.data_guard.findings import Finding
 # The rule "≥ 90% numbers is a numeric column" is DataGuard's too (from the statistics, when the
 # pre-flight never ran): one definition.
-from trainguard.components.data_guard.numeric_text import NUMERIC_SHARE, parse_number
+from trainguard.components.data_guard.numeric_text import NUMERIC_SHARE
 from trainguard.policy import ID_LIKE_MIN_ROWS, Policy
 
 DEFAULT_NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none",
@@ -54,9 +54,11 @@ class ColumnProfile:
     else:
       self.numeric += 1
       if math.isfinite(number):
-        self.minimum = min(self.minimum, number)
-        self.maximum = max(self.maximum, number)
-        if number == int(number) and INT_PATTERN.match(value.strip()):
+        # + 0.0: -0.0 becomes 0.0, so the extremes do not depend on which of "0" and "-0" came
+        # first (nor on the parse path: numpy's min picks -0.0; hypothesis found it)
+        self.minimum = min(self.minimum, number + 0.0)
+        self.maximum = max(self.maximum, number + 0.0)
+        if is_int64(value):
           self.integer += 1
       else:
         self.non_finite += 1
@@ -146,7 +148,38 @@ class CsvProfile:
     return sorted(column.values)
 
 
-INT_PATTERN = re.compile(r"^[+-]?\d+$")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def parse_number(value: str) -> Optional[float]:
+  """A cell's number as the pipeline reads its staged text, else None: CsvExampleGen infers types
+  as stock (tfx_bsl's `_InferValueType`): `int()` of the cell's UTF-8 bytes, an INT when within
+  int64 and text (STRING) when beyond it, else `float()` of the bytes. Bytes, not `str`: `float()`
+  of a `str` also reads other scripts' digits ('١٢', fullwidth '１２'), which the bytes never are.
+  Before, the pre-flight read cells with `float(str)` and called such columns, and columns of
+  integers beyond int64, numeric while CsvExampleGen read them as text (hypothesis found both)."""
+  if not value.isascii():
+    return None
+  try:
+    integer = int(value)
+  except ValueError:
+    try:
+      return float(value)
+    except ValueError:
+      return None
+  return float(integer) if INT64_MIN <= integer <= INT64_MAX else None
+
+
+def is_int64(value: str) -> bool:
+  """Whether CsvExampleGen reads the cell as an INT: `int()` of its bytes, within int64 (so '+5',
+  '007', '-0' and '1_000' are integers, '1.0' and '1e3' are not). Before, a pattern of digits
+  decided, and '1_000' made a column FLOAT that CsvExampleGen reads as INT."""
+  if not value.isascii():
+    return False
+  try:
+    return INT64_MIN <= int(value) <= INT64_MAX
+  except ValueError:
+    return False
 
 
 def sanitize(name: str) -> str:

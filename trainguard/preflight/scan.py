@@ -20,8 +20,12 @@ from trainguard.preflight.blocks import (ARROW, COPY, CRLF, MAYBE_NUMBER, OTHER_
                                          Undecodable, add_values, arrow_modules, count_true,
                                          count_values, fast_delimiter, locate_undecodable, masked,
                                          nbytes, parse_block, strip_cells, trim_kind)
-from trainguard.preflight.profile import (INT_PATTERN, MAX_TRACKED_VALUES, SAMPLES, ColumnProfile,
+from trainguard.preflight.profile import (MAX_TRACKED_VALUES, SAMPLES, ColumnProfile, is_int64,
                                           parse_number)
+
+# |values| from which a cell of digits may lie beyond int64 (text to CsvExampleGen): float64 cannot
+# tell 2**63 - 1 from 2**63, so these cells are judged by Python.
+_WIDE = float(1 << 62)
 
 _BLOCK_BYTES = 8 << 20
 _FAST = True  # False: every block by the Python path (the reference the tests compare against)
@@ -279,11 +283,13 @@ class Scan:
       if integral.any():
         integral &= pc.fill_null(pc.ascii_is_decimal(pc.ascii_ltrim(present, "-")),
                                  False).to_numpy(zero_copy_only=False)
-      odd = np.flatnonzero(valid & np.isnan(value))
-      if len(odd):  # ...but for "nan(…)", which only pyarrow reads
+      # ...but for "nan(…)", which only pyarrow reads, and integers perhaps beyond int64
+      odd = np.flatnonzero(valid & (np.isnan(value) | (integral & (np.abs(value) >= _WIDE))))
+      if len(odd):
         is_number = valid.copy()
         for at, text in zip(odd, present.take(pa.array(odd)).to_pylist()):
           is_number[at] = self._number(text) is not None
+          integral[at] = is_int64(text)
     else:
       encoded = None
       if not column.overflow:  # few distinct values (so far): classify each once
@@ -315,8 +321,8 @@ class Scan:
         samples.extend(zip(lines[at].tolist(), present.take(pa.array(at)).to_pylist()))
     if finite.any():
       finite_values = value[finite]
-      column.minimum = min(column.minimum, float(finite_values.min()))
-      column.maximum = max(column.maximum, float(finite_values.max()))
+      column.minimum = min(column.minimum, float(finite_values.min()) + 0.0)  # no -0.0, as
+      column.maximum = max(column.maximum, float(finite_values.max()) + 0.0)  # ColumnProfile.add
     if not counted:
       add_values(column, present)
 
@@ -326,9 +332,8 @@ class Scan:
     numbers = [self._number(text) for text in texts]
     is_number = np.array([n is not None for n in numbers], bool)
     value = np.array([math.nan if n is None else n for n in numbers], float)
-    integral = np.array([n is not None and math.isfinite(n) and n == int(n)
-                         and INT_PATTERN.match(text.strip()) is not None
-                         for text, n in zip(texts, numbers)], bool)
+    integral = np.array([n is not None and is_int64(text) for text, n in zip(texts, numbers)],
+                        bool)
     return is_number, value, integral
 
   def _classify_column(self, present, valid):
@@ -347,6 +352,10 @@ class Scan:
       value[at] = pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False)
       integral[at] = pc.ascii_is_decimal(pc.ascii_ltrim(texts, "-")).to_numpy(
           zero_copy_only=False)
+      wide = at[integral[at] & (np.abs(value[at]) >= _WIDE)]  # perhaps beyond int64: Python's
+      if len(wide):
+        is_number[wide], value[wide], integral[wide] = self._classify(
+            present.take(pa.array(wide)).to_pylist())
     maybe = pc.and_not(pc.fill_null(pc.match_substring_regex(present, MAYBE_NUMBER), False),
                        plain)
     if count_true(maybe):
