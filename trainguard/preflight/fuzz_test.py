@@ -284,7 +284,8 @@ def snapshot(profile) -> str:
                [f.__dict__ for f in profile.findings]))
 
 
-def inspected(path: str, csv_file: Csv, fast: bool, block: int = scan._BLOCK_BYTES):  # pylint: disable=protected-access
+def inspected(path: str, csv_file: Csv, fast: bool,
+              block: int = scan._BLOCK_BYTES):  # pylint: disable=protected-access
   """The profile, or the InputError's message, with the given path and block size."""
   saved = scan._FAST, scan._BLOCK_BYTES  # pylint: disable=protected-access
   scan._FAST, scan._BLOCK_BYTES = fast, block  # pylint: disable=protected-access
