@@ -146,7 +146,9 @@ def _stock_types(path):
 def test_value_type_is_tfx_bsls():
   values = [v.encode() for cells in TRICKY.values() for v in cells] + [
       b"1e", b"e3", b".", b"-", b"+", b"--1", b"1-", b"0x1p3", b"1__0", b"_1", b"1_", b"infinity",
-      b"infinit", b"nan1", b"1.5.5", b"\xc2\xa012", b"\n12\n", b"12\x00", b"0b101", b"1j"]
+      b"infinit", b"nan1", b"1.5.5", b"\xc2\xa012", b"\n12\n", b"12\x00", b"0b101", b"1j",
+      b"+5", b"1_000", b"-0", b"1e309", "１２".encode(), "١٢".encode(), b"9" * 25, b"-" + b"9" * 19,
+      b"12\xc2\x85", b"\xff", b" 12 "]
   expected = {csv_decoder.ColumnType.UNKNOWN: column_types.UNKNOWN, csv_decoder.ColumnType.INT: column_types.INT,
               csv_decoder.ColumnType.FLOAT: column_types.FLOAT, csv_decoder.ColumnType.STRING: column_types.STRING}
   for value in values:

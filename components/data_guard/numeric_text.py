@@ -40,11 +40,38 @@ _WITH_UNITS = re.compile(r"^\s*[$€£¥]?\s*([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:
 _MAGNITUDE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def parse_number(value: str) -> Optional[float]:
-  try:
-    return float(value)
-  except ValueError:
+  """A cell's number as the pipeline reads its staged text, else None: CsvExampleGen infers types
+  as stock (tfx_bsl's `_InferValueType`): `int()` of the cell's UTF-8 bytes, an INT when within
+  int64 and text (STRING) when beyond it, else `float()` of the bytes. Bytes, not `str`: `float()`
+  of a `str` also reads other scripts' digits ('١٢', fullwidth '１２'), which the bytes never are.
+  Before, the pre-flight read cells with `float(str)` and called such columns, and columns of
+  integers beyond int64, numeric while CsvExampleGen read them as text (hypothesis found both)."""
+  if not value.isascii():
     return None
+  try:
+    integer = int(value)
+  except ValueError:
+    try:
+      return float(value)
+    except ValueError:
+      return None
+  return float(integer) if INT64_MIN <= integer <= INT64_MAX else None
+
+
+def is_int64(value: str) -> bool:
+  """Whether CsvExampleGen reads the cell as an INT: `int()` of its bytes, within int64 (so '+5',
+  '007', '-0' and '1_000' are integers, '1.0' and '1e3' are not). Before, a pattern of digits
+  decided, and '1_000' made a column FLOAT that CsvExampleGen reads as INT."""
+  if not value.isascii():
+    return False
+  try:
+    return INT64_MIN <= int(value) <= INT64_MAX
+  except ValueError:
+    return False
 
 
 def parse_with_units(value: str) -> Optional[float]:

@@ -20,8 +20,8 @@ from trainguard.preflight.blocks import (ARROW, COPY, CRLF, MAYBE_NUMBER, OTHER_
                                          Undecodable, add_values, arrow_modules, count_true,
                                          count_values, fast_delimiter, locate_undecodable, masked,
                                          nbytes, parse_block, strip_cells, trim_kind)
-from trainguard.preflight.profile import (MAX_TRACKED_VALUES, SAMPLES, ColumnProfile, is_int64,
-                                          parse_number)
+from trainguard.components.data_guard.numeric_text import is_int64, parse_number
+from trainguard.preflight.profile import MAX_TRACKED_VALUES, SAMPLES, ColumnProfile
 
 # |values| from which a cell of digits may lie beyond int64 (text to CsvExampleGen): float64 cannot
 # tell 2**63 - 1 from 2**63, so these cells are judged by Python.
