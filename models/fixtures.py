@@ -238,3 +238,34 @@ VALUES_SERVING_ROWS = [
 
 def run_value_fixes(root: str) -> TransformRun:
   return run_transform(root, VALUES_SPEC, VALUES_ROWS, VALUES_SERVING_ROWS, VALUES_POLICY)
+
+
+# Real-world defects fixed in the graph (issue 21): `normalize` on a data set of its own.
+DEFECTS_SPEC = {
+    "row_id": tf.io.FixedLenFeature([], tf.int64),
+    "island": tf.io.VarLenFeature(tf.string),   # normalize: true, missing_values ["Unknown"]
+    "colour": tf.io.VarLenFeature(tf.string),   # normalize: true, constant:Other
+    LABEL: tf.io.VarLenFeature(tf.string),
+}
+DEFECTS_POLICY = {"features": {
+    "row_id": {"exclude": True},
+    "island": {"normalize": True, "missing_values": ["Unknown"]},
+    "colour": {"normalize": True, "impute": "constant:Other"},
+}}
+_ISLANDS = [b"Biscoe", b"biscoe", b"BISCOE ", b" Biscoe", b"Dream", b"dream", b"Dream\xc2\xa0",
+            b"Torgersen", b"torgersen", b"UNKNOWN", b"unknown ", b"Biscoe", b"Dream", b"Biscoe"]
+_COLOURS = [b"Red", b"red", b"light  blue", b"Light Blue", b"", b"red", b"OTHER", b"Red",
+            b"light blue", b"", b"red", b"blue", b"Blue", b"red"]
+DEFECTS_ROWS = [{
+    "row_id": i, "island": [_ISLANDS[i]], "colour": [_COLOURS[i]],
+    LABEL: [b"yes" if i % 2 else b"no"],
+} for i in range(len(_ISLANDS))]
+DEFECTS_SERVING_ROWS = [
+    {"row_id": 300, "island": [b"bIsCoE"], "colour": [b"LIGHT\tBLUE"], LABEL: []},
+    {"row_id": 301, "island": [b"\xef\xbc\xa4ream"], "colour": [], LABEL: []},  # full-width D
+    {"row_id": 302, "island": [b"Unknown"], "colour": [b"  red  "], LABEL: []},
+]
+
+
+def run_defect_fixes(root: str) -> TransformRun:
+  return run_transform(root, DEFECTS_SPEC, DEFECTS_ROWS, DEFECTS_SERVING_ROWS, DEFECTS_POLICY)

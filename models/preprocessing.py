@@ -39,6 +39,9 @@ Numeric features (INT and FLOAT; the output is float32, or int64 bucket ids for 
   statistics are needed, so the constant is used even when train has no value.)
 
 Categorical features (BYTES; the output is an int64 id, declared as `int_domain {min: 0 max: n-1}`):
+- `normalize: true` first: lower-cased, white space collapsed and trimmed (`text_normalization.py`,
+  which says what TensorFlow core cannot do: NFKC), before missing values, imputation and the
+  vocabulary, so `Adelie` / `adelie` / `Adelie ` share one id, at serving too.
 - a vocabulary of present values, most frequent first (id 0), then one out-of-vocabulary id (an
   unseen category at serving time).
 - impute `most_frequent`: a missing value takes id 0; `constant:<v>`: missing values become `v`
@@ -58,6 +61,7 @@ from tensorflow_transform import schema_inference
 from trainguard.models import autograph_rules
 from trainguard.models import features
 from trainguard.models import preprocessing_plan as plan_lib
+from trainguard.models import text_normalization
 
 autograph_rules.skip_library_conversion()  # before TFT traces preprocessing_fn
 
@@ -83,9 +87,12 @@ def preprocessing_fn(inputs: Mapping[str, Any],
       continue
     spec = plan[name]
     values, present = dense_with_presence(inputs[name])
+    normalized = bool(spec.get("normalize")) and values.dtype == tf.string
+    if normalized:
+      values = text_normalization.normalize(values)
     if spec.get("missing_values"):
-      present = tf.logical_and(present, tf.logical_not(is_missing_value(values,
-                                                                        spec["missing_values"])))
+      present = tf.logical_and(present, tf.logical_not(is_missing_value(
+          values, spec["missing_values"], normalized)))
     is_string = values.dtype == tf.string
     if is_string != (spec["kind"] == plan_lib.CATEGORICAL):
       raise ValueError(
@@ -144,10 +151,12 @@ def dense_with_presence(tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   return values, present
 
 
-def is_missing_value(values: tf.Tensor, missing_values) -> tf.Tensor:
-  """Where `values` (`[batch, 1]`, float32 or string) is one of the policy's `missing_values`."""
+def is_missing_value(values: tf.Tensor, missing_values, normalized: bool = False) -> tf.Tensor:
+  """Where `values` (`[batch, 1]`, float32 or string) is one of the policy's `missing_values`
+  (text codes normalised like the values when the feature is `normalize`d)."""
   if values.dtype == tf.string:
-    codes = tf.constant([str(v).strip() for v in missing_values])
+    codes = tf.constant([text_normalization.graph_key(str(v)) if normalized else str(v).strip()
+                         for v in missing_values])
     values = tf.strings.strip(values)
   else:
     codes = tf.constant([float(v) for v in missing_values], tf.float32)
@@ -234,7 +243,10 @@ def _encode_categorical(name: str, values: tf.Tensor, present: tf.Tensor,
                         spec: Mapping[str, Any]) -> tf.Tensor:
   vocabulary_name = features.vocabulary_name(name)
   if spec["impute"] == "constant":
-    values = tf.where(present, values, tf.constant(spec["impute_value"]))
+    constant = spec["impute_value"]
+    if spec.get("normalize"):  # one spelling: the constant as the values are normalised
+      constant = text_normalization.graph_key(constant)
+    values = tf.where(present, values, tf.constant(constant))
     vocabulary = tft.vocabulary(values, vocab_filename=vocabulary_name)
   else:
     vocabulary = tft.vocabulary(tf.boolean_mask(values, present), vocab_filename=vocabulary_name)

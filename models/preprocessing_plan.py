@@ -24,7 +24,9 @@ The config (version 1):
       "<categorical feature>": {"kind": "categorical", "impute": "most_frequent" | "constant" |
                                 "none", "impute_value": <str, only for constant>,
                                 "encode": "vocabulary", "missing_indicator": bool,
-                                "excluded": bool, "missing_values": [<str>, ...] (optional)},
+                                "excluded": bool, "missing_values": [<str>, ...] (optional),
+                                "normalize": true (optional: lower-case, collapse white space
+                                and trim before the vocabulary; models/text_normalization.py)},
     }
   }
 
@@ -142,13 +144,16 @@ def check_config(config: Mapping[str, Any]) -> None:
 
 
 def _check_values(name: str, kind: str, spec: Mapping[str, Any]) -> None:
-  """`missing_values` and `clip` of one feature's plan, when present."""
+  """`missing_values`, `normalize` and `clip` of one feature's plan, when present."""
   missing = spec.get("missing_values")
   if missing is not None:
     wanted = str if kind == CATEGORICAL else (int, float)
     if not isinstance(missing, list) or not all(isinstance(v, wanted) for v in missing):
       raise ValueError(f"feature {name!r} ({kind}): missing_values is {missing!r}; use a list of "
                        f"{'text' if kind == CATEGORICAL else 'numbers'}.")
+  if spec.get("normalize") is not None and (kind != CATEGORICAL or spec["normalize"] is not True):
+    raise ValueError(f"feature {name!r} ({kind}): normalize is {spec['normalize']!r}; only a "
+                     "categorical feature takes normalize: true.")
   clip = spec.get("clip")
   if clip is not None:
     if kind != NUMERIC or not (isinstance(clip, list) and len(clip) == 2

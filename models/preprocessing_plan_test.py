@@ -108,6 +108,7 @@ def test_a_missing_indicator_that_would_shadow_a_feature_is_rejected():
     ({"scale": "bucketize", "num_buckets": 1}, "num_buckets ≥ 2"),
     ({"missing_values": ["-"]}, "missing_values is ['-']"),
     ({"clip": [0.9, 0.1]}, "clip is [0.9, 0.1]"),
+    ({"normalize": True}, "only a categorical feature takes normalize"),
 ])
 def test_check_config_names_the_feature_and_the_bad_key(change, message):
   config = _config()
@@ -136,4 +137,11 @@ def test_missing_values_and_clip_reach_the_plan():
   assert config["features"]["x"]["clip"] == [0.01, 0.99]
   assert config["features"]["c"]["missing_values"] == ["unknown", "-"]
   assert "clip" not in config["features"]["n"] and "missing_values" not in config["features"]["n"]
+  preprocessing_plan.check_config(json.loads(json.dumps(config)))
+
+
+def test_normalize_reaches_the_plan_of_a_categorical_feature():
+  config = _config({"features": {"c": {"normalize": True}}})
+  assert config["features"]["c"]["normalize"] is True
+  assert "normalize" not in config["features"]["x"]
   preprocessing_plan.check_config(json.loads(json.dumps(config)))

@@ -48,3 +48,21 @@ def test_missing_values_and_clipping_at_serving_equal_training(value_fixes_run):
                "clipped_i_xf"):
     np.testing.assert_array_equal(np.asarray(served[name]).reshape(-1),
                                   [r[name] for r in expected], err_msg=name)
+
+
+def test_the_defect_fixes_at_serving_equal_training(defect_fixes_run):
+  # `normalize` runs in the serving graph: a request spelled another way gets training's id.
+  output = defect_fixes_run.output
+  serving_spec = output.raw_feature_spec()
+  serving_spec.pop(data.LABEL)
+  rows = data.DEFECTS_ROWS + data.DEFECTS_SERVING_ROWS
+  requests = [data.serialize({k: v for k, v in r.items() if k != data.LABEL}, serving_spec)
+              for r in rows]
+  served = output.transform_features_layer()(tf.io.parse_example(tf.constant(requests),
+                                                                 serving_spec))
+  expected = defect_fixes_run.rows + defect_fixes_run.serving_rows
+  compared = sorted(set(expected[0]) - {data.LABEL + "_xf"})
+  assert sorted(served) == compared
+  for name in compared:
+    np.testing.assert_array_equal(np.asarray(served[name]).reshape(-1),
+                                  [r[name] for r in expected], err_msg=name)

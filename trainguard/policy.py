@@ -27,7 +27,8 @@ Format (every key optional; see `docs/policy.md`):
     missing_indicators: false    # add <feature>_was_missing (0/1) for every feature
   features:
     <feature>: {impute: ..., scale: ..., exclude: false, missing_indicator: true, skew: 0.2,
-                drift: 0.2, block: [...], warn: [...]}
+                drift: 0.2, block: [...], warn: [...], missing_values: [...], clip: [q, q],
+                normalize: true}
   rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5, class_weights: false}
 """
 import copy
@@ -216,7 +217,7 @@ class Policy:
   def treatment(self, name: str, kind: str) -> Dict[str, Any]:
     """One feature's resolved treatment (Transform's plan, `models/preprocessing_plan.py`): its
     policy entry over the defaults for its kind, with constants and bucket counts parsed, and its
-    `missing_values` and `clip` when the entry sets them."""
+    `missing_values`, `clip` and `normalize` when the entry sets them."""
     prep = self.data["preprocessing"]
     entry = self.data["features"].get(name) or {}
     settings = {key: value for key, value, _ in self._settings(name, kind)}
@@ -245,6 +246,8 @@ class Policy:
                                     for v in entry["missing_values"]]
     if kind == NUMERIC and entry.get("clip"):
       resolved["clip"] = [float(q) for q in entry["clip"]]
+    if kind == CATEGORICAL and entry.get("normalize"):
+      resolved["normalize"] = True
     return resolved
 
   @property

@@ -24,7 +24,7 @@ _TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "
 _REGRESSION_KEYS = {"label_transform", "loss", "min_r2"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
 _FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "skew", "drift",
-                 "block", "warn", "info", "missing_values", "clip"}
+                 "block", "warn", "info", "missing_values", "clip", "normalize"}
 # `clip: [q_low, q_high]`: quantiles Transform learns on train (tft.quantiles with 1/CLIP_STEP
 # buckets at most), so each must be a multiple of CLIP_STEP.
 CLIP_STEP = 0.001
@@ -132,9 +132,12 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     numeric = None if feature_types is None else feature_types[name] in ("INT", "FLOAT")
     _check_treatment(entry, src, where, numeric=numeric)
     _check_values(entry, src, where, numeric=numeric)
-    for flag in ("exclude", "missing_indicator"):
+    for flag in ("exclude", "missing_indicator", "normalize"):
       if flag in entry:
         _check_bool(entry[flag], src, f"{where}.{flag}")
+    if entry.get("normalize") and numeric:
+      raise PolicyError(f"{src}: {where}.normalize is true, but the feature is numeric; it "
+                        "merges spellings of a text category (remove it).")
     for comparison in ("skew", "drift"):
       if comparison in entry:
         _check_threshold(entry[comparison], src, f"{where}.{comparison}")

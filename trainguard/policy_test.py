@@ -88,6 +88,9 @@ def test_json_round_trip_keeps_everything():
     ({"features": {"x": {"clip": [0.0, 0.99]}}}, "0 < q_low < q_high < 1"),
     ({"features": {"x": {"clip": [0.0125, 0.99]}}}, "multiple of 0.001"),
     ({"features": {"c": {"clip": [0.01, 0.99]}}}, "categorical"),
+    ({"features": {"c": {"normalize": "yes"}}}, "features.c.normalize is 'yes'; use true or"),
+    ({"features": {"x": {"normalize": True}}}, "features.x.normalize is true, but the feature is "
+                                               "numeric"),
 ])
 def test_bad_policies_are_rejected_with_the_key_and_the_fix(raw, message):
   with pytest.raises(PolicyError) as raised:
@@ -170,6 +173,13 @@ def test_missing_values_and_clip_resolve_per_kind():
   assert "clip" not in policy.treatment("c", "categorical")
 
 
+def test_normalize_reaches_the_categorical_treatment_only_when_set():
+  policy = _load({"features": {"c": {"normalize": True}}})
+  assert policy.treatment("c", "categorical")["normalize"] is True
+  assert "normalize" not in _load({"features": {"c": {"normalize": False}}}).treatment(
+      "c", "categorical")
+
+
 # --- loading fails loudly ------------------------------------------------------------------------
 
 
@@ -210,6 +220,8 @@ def test_a_misnamed_policy_file_is_not_silently_ignored(tmp_path):
     ({"features": {"X": {"impute": "mean"}}},
      "features.X names a feature the schema does not have; did you mean x?"),
     ({"findings": {"replace": "yes"}}, "findings.replace is 'yes'; use true or false"),
+    ({"features": {"c": {"normalise": True}}},
+     "unknown key features.c.normalise; did you mean normalize?"),
     ({"findings": {"block": ["LABEL_LEAKAGE"], "warn": ["LABEL_LEAKAGE"]}},
      "'LABEL_LEAKAGE' is in both findings.block and findings.warn; keep it in one"),
 ])

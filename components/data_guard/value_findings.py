@@ -19,6 +19,10 @@ values is not seen; the findings say so when it matters.
   values that parse as dates or times in one of `DATETIME_FORMATS`, with at least two distinct ones.
 - `CATEGORY_VARIANTS`: recorded values of a text feature equal after Unicode NFKC normalisation,
   case-folding and trimming; any group counts. On the label, `findings.label` decides (block).
+  The fix is the feature's `normalize: true` for the groups Transform's normalisation merges
+  (lower-casing, white space: `models/text_normalization.py`; no NFKC in TensorFlow core), named
+  apart from the rest; on the label, `label.map`. Groups the policy already merges are not
+  reported again.
 - `DISGUISED_MISSING_VALUES`: recorded values of a text feature that are placeholders for missing
   (`PLACEHOLDERS`, case-insensitive, trimmed, and whitespace-only or empty values); any counts,
   except those the feature's `missing_values` lists (Transform imputes them).
@@ -34,6 +38,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from trainguard.components.data_guard import fixes
 from trainguard.components.data_guard.findings import Finding
+from trainguard.models import text_normalization
 from trainguard.policy import ID_LIKE_MIN_ROWS, Policy
 
 PLACEHOLDERS = frozenset({"-", "?", "unknown", "none", "null", "n/a", "na", "missing"})
@@ -145,7 +150,7 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
       handled = set() if is_label else set(
           policy.treatment(feature, "categorical").get("missing_values", ()))
       _placeholders(add, feature, values, is_label, handled, context)
-      _variants(add, feature, values, is_label)
+      _variants(add, feature, values, is_label, policy)
     if is_label:
       continue
     _near_constant(add, policy, feature, values)
@@ -222,25 +227,55 @@ def _exclude(feature: str) -> str:
   return f"exclude it: features.{feature}.exclude: true in policy.yaml"
 
 
-def _variants(add, feature, values, is_label):
+def _variants(add, feature, values, is_label, policy):
+  """Groups of spellings the graph still tells apart: a feature's `normalize: true` (Transform's
+  lower-casing, white space collapse and trim) merges its."""
+  label_map = {}
+  normalized = not is_label and policy.treatment(feature, "categorical").get("normalize")
+
+  def trained_as(value):
+    value = label_map.get(value, value)
+    return text_normalization.graph_key(value) if normalized else value
+
   groups: Dict[str, List[Tuple[str, int]]] = {}
   for value, n in values.counts:
     if not is_placeholder(value):
       groups.setdefault(variant_key(value), []).append((value, n))
-  groups = {k: g for k, g in groups.items() if len(g) > 1}
+  groups = {k: g for k, g in groups.items() if len({trained_as(v) for v, _ in g}) > 1}
   if not groups:
     return
   ordered = sorted(groups.values(), key=lambda g: -sum(n for _, n in g))
   minority = sum(n for g in ordered for _, n in g[1:])  # counts come most frequent first
   shown = "; ".join(" / ".join(f"{v!r} ({n})" for v, n in g) for g in ordered[:_SHOWN])
   more = f"; and {len(ordered) - _SHOWN} more group(s)" if len(ordered) > _SHOWN else ""
-  harm = ("the model trains on fake extra classes" if is_label else
-          "each spelling gets its own vocabulary id")
+  fix = _label_map_fix(ordered) if is_label else _normalize_fix(feature, ordered, normalized)
   add("CATEGORY_VARIANTS", feature,
       "one spelling per category (after Unicode NFKC, case-folding and trimming)",
-      f"{len(ordered)} group(s) of spellings{values.among()}: {shown}{more}",
-      f"{harm}: write one spelling at the source (trainguard cannot normalise values yet).",
+      f"{len(ordered)} group(s) of spellings{values.among()}: {shown}{more}", fix,
       minority / values.present, is_label=is_label)
+
+
+def _label_map_fix(groups) -> str:
+  return "the model trains on fake extra classes: write one spelling at the source."
+
+
+def _normalize_fix(feature, groups, normalized) -> str:
+  """`normalize: true` for the groups the graph can merge; the rest named, with why not."""
+  merges = [g for g in groups if len({text_normalization.graph_key(v) for v, _ in g}) < len(g)]
+  apart = [" / ".join(repr(v) for v in sorted({text_normalization.graph_key(v): v
+                                               for v, _ in g}.values()))
+           for g in groups if len({text_normalization.graph_key(v) for v, _ in g}) > 1]
+  fix = "each spelling gets its own vocabulary id"
+  if merges and not normalized:
+    fix += (f": set features.{feature}.normalize: true (Transform lower-cases, collapses white "
+            "space and trims before the vocabulary, at serving too; it merges "
+            f"{len(merges)} of these {len(groups)} group(s))")
+  if apart:
+    fix += ("; " if merges and not normalized else ": ") + (
+        "Transform cannot merge " + "; ".join(apart[:_SHOWN]) + " (they differ by Unicode NFKC "
+        "normalisation or case-folding beyond lower case, which TensorFlow core has no op for): "
+        "write one spelling at the source")
+  return fix + "."
 
 
 def _placeholders(add, feature, values, is_label, handled=frozenset(), context=fixes.CLI):

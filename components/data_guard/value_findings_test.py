@@ -153,6 +153,26 @@ def test_category_variants_group_spellings_of_a_feature():
   assert finding.found == ("2 group(s) of spellings: 'Biscoe' (20) / 'biscoe' (3) / 'Biscoe ' (2); "
                            "'Dream' (10) / 'Ｄｒｅａｍ' (1)")
   assert finding.measured == pytest.approx(6 / 40)
+  # The fix names the key for the group the graph merges, and what it cannot merge (NFKC).
+  assert ("set features.island.normalize: true (Transform lower-cases, collapses white space and "
+          "trims before the vocabulary, at serving too; it merges 1 of these 2 group(s))"
+          in finding.fix)
+  assert "Transform cannot merge 'Dream' / 'Ｄｒｅａｍ' (they differ by Unicode NFKC" in finding.fix
+
+
+def test_normalize_true_leaves_only_the_groups_the_graph_cannot_merge():
+  frame = pd.DataFrame({
+      "island": _column(("Biscoe", 20), ("biscoe", 3), ("Biscoe ", 2), ("Ｄｒｅａｍ", 1),
+                        ("Dream", 10), ("dream", 2), ("Torgersen", 4)),
+      "y": "p"})
+  (finding,) = _kind(_findings(frame, policy_raw={"features": {"island": {"normalize": True}}}),
+                     "CATEGORY_VARIANTS")
+  assert finding.found == "1 group(s) of spellings: 'Dream' (10) / 'dream' (2) / 'Ｄｒｅａｍ' (1)"
+  assert "normalize: true" not in finding.fix  # set already; it merges Dream / dream
+  assert "Transform cannot merge 'dream' / 'Ｄｒｅａｍ'" in finding.fix
+  frame = frame[frame.island != "Ｄｒｅａｍ"]
+  assert _kind(_findings(frame, policy_raw={"features": {"island": {"normalize": True}}}),
+               "CATEGORY_VARIANTS") == []
 
 
 def test_category_variants_on_the_label_block():
