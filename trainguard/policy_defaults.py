@@ -77,6 +77,9 @@ DATASET_THRESHOLDS = {
     "cross_split_fraction": 0.01,       # eval rows identical to train rows, as a fraction of eval
     "leakage_balanced_accuracy": 0.98,  # one feature predicting the label this well leaks it
     "leakage_nmi": 0.98,                # ... or sharing this much normalized mutual information
+    # ... or a numeric feature ordering every pair of classes this well (rank_leakage.py; best
+    # honest feature: iris 0.982, breast cancer 0.975)
+    "leakage_auc": 0.995,
     "imbalance_ratio": 1.5,             # majority / minority rows in train
     "scale_ratio": 100.0,               # largest / smallest std of numeric features
     "id_like_fraction": 0.95,           # distinct values / rows with a value

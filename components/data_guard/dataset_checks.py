@@ -12,7 +12,9 @@ policy, with the definitions and thresholds of each check.
 - Label leakage: the train split's per-(feature value, label) counts. Numeric features are
   bucketized into the statistics' quantile bins (10 by default); categorical features are used as
   they are when they have at most `binning.MAX_CATEGORIES` values (an ID-like column would "predict"
-  perfectly by memorising rows, and is reported as ID-like instead).
+  perfectly by memorising rows, and is reported as ID-like instead). And per numeric feature its
+  rows per class in fine bins, for the rank-based score that finds a numeric copy of the label the
+  10 bins miss (`rank_leakage.py`).
 - Class imbalance: the train split's label counts.
 - Sentinel numbers: per numeric feature, the train rows at its min and max and the range of the
   other values (`extreme_values.py`).
@@ -48,7 +50,8 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
-from trainguard.components.data_guard import extreme_values, hash_buckets, label_conflicts, row_hash
+from trainguard.components.data_guard import (extreme_values, hash_buckets, label_conflicts,
+                                              rank_leakage, row_hash)
 from trainguard.components.data_guard.binning import Binning
 
 _row_counts = hash_buckets.row_counts  # its tests' name for it
@@ -105,17 +108,14 @@ def _numbers(values: pa.Array, index: np.ndarray) -> Tuple[np.ndarray, np.ndarra
   return x[codes], readable[codes]
 
 
-def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binning],
-                 label_bins: Optional[Binning] = None
-                 ) -> Tuple[Dict[str, int], Dict[Tuple[str, str, str], int]]:
-  """Label counts and (feature, bin, label) counts of the rows of `batch` that have a label (its
-  bin, for a regression label given `label_bins`)."""
+def _label_codes(batch: pa.RecordBatch, label_key: str, label_bins: Optional[Binning] = None
+                 ) -> Tuple[np.ndarray, List[str]]:
+  """(label code per row of `batch`, -1 without a label; text per code): a class label by its
+  text, a regression label (`label_bins`) by its bin."""
   label_column = row_hash.typed_column(batch, label_key)
   if label_column is None:
-    return {}, {}
+    return np.full(batch.num_rows, -1, dtype=np.int64), []
   labelled, label_index = _first_values(label_column)
-  if not labelled.any():
-    return {}, {}
   if label_bins is not None and label_bins.boundaries:
     y, _ = _numbers(label_column.values, label_index)  # unreadable text: NaN, the last bin
     label_codes = np.searchsorted(np.asarray(label_bins.boundaries, dtype=np.float64), y,
@@ -123,11 +123,23 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
     label_texts = [f"bin{k}" for k in range(len(label_bins.boundaries) + 1)]
   else:
     label_codes, label_texts = _texts(label_column.values, label_index)
-  n_labels = len(label_texts)
-  labels = {label_texts[k]: int(n) for k, n in enumerate(np.bincount(label_codes,
-                                                                     minlength=n_labels)) if n}
   code_of_row = np.full(batch.num_rows, -1, dtype=np.int64)
   code_of_row[labelled] = label_codes
+  return code_of_row, label_texts
+
+
+def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binning],
+                 label_bins: Optional[Binning] = None
+                 ) -> Tuple[Dict[str, int], Dict[Tuple[str, str, str], int]]:
+  """Label counts and (feature, bin, label) counts of the rows of `batch` that have a label (its
+  bin, for a regression label given `label_bins`)."""
+  code_of_row, label_texts = _label_codes(batch, label_key, label_bins)
+  labelled = code_of_row >= 0
+  if not labelled.any():
+    return {}, {}
+  n_labels = len(label_texts)
+  labels = {label_texts[k]: int(n) for k, n in enumerate(np.bincount(code_of_row[labelled],
+                                                                     minlength=n_labels)) if n}
   cells: Dict[Tuple[str, str, str], int] = {}
   for b in binning:
     column = row_hash.typed_column(batch, b.feature)
@@ -167,8 +179,9 @@ class _Batches(beam.DoFn):
 
   def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
                label_bins: Optional[Binning] = None,
-               extremes: Sequence[extreme_values.Extremes] = ()):
+               extremes: Sequence[extreme_values.Extremes] = (), rank_bins: Sequence[Binning] = ()):
     self._split = split
+    self._rank_bins = list(rank_bins)
     self._extremes = list(extremes)
     self._label_key = label_key
     self._binning = list(binning)
@@ -214,8 +227,10 @@ class _Batches(beam.DoFn):
           self._conflict_spill.add(*label_conflicts.feature_and_label_hashes(
               batch, hashes, self._label_key))
           names = label_conflicts.label_hash_names(batch, self._label_key)
+        ranks = rank_leakage.count(batch, *_label_codes(batch, self._label_key, self._label_bins),
+                                   self._rank_bins, _first_values, _numbers)
         yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names,
-               extreme_values.measure(batch, self._extremes, _numbers))
+               ranks, extreme_values.measure(batch, self._extremes, _numbers))
 
   def finish_bundle(self):
     ranges = self._spill.close()
@@ -297,16 +312,18 @@ class _SumBuckets(beam.CombineFn):
     return acc
 
 
-def _result(counts: Tuple[dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
+def _result(counts: Tuple[dict, dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
             extremes: Sequence[extreme_values.Extremes] = ()) -> dict:
   """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
-  buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "conflicts": [{"rows": n,
-  "labels": {label: n}}] (the largest conflicting groups), "extremes": `extreme_values.as_result`}.
+  buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "ranks": [[feature, fine
+  bin, label, n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}}] (the
+  largest conflicting groups), "extremes": `extreme_values.as_result`}.
   """
-  labels, cells, label_names, measured = counts
+  labels, cells, label_names, ranks, measured = counts
   rows, examples = rows
   return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
+          "ranks": [[f, b, l, n] for (f, b, l), n in sorted(ranks.items())],
           "conflicts": label_conflicts.named(examples, label_names),
           "extremes": extreme_values.as_result(measured, list(extremes))}
 
@@ -314,10 +331,11 @@ def _result(counts: Tuple[dict, dict, dict, dict], rows: Tuple[Dict[str, int], l
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
                   binning: List[Binning], output_path: str, spill_dir: str,
                   batch_size: Optional[int] = None, label_bins: Optional[Binning] = None,
-                  extremes: Sequence[extreme_values.Extremes] = ()) -> None:
+                  extremes: Sequence[extreme_values.Extremes] = (),
+                  rank_bins: Sequence[Binning] = ()) -> None:
   """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`. `spill_dir`
   (an existing folder every worker can reach) receives the row-hash spill files: remove it once
-  the pipeline has run."""
+  the pipeline has run. `rank_bins`: `rank_leakage.rank_binnings`."""
   batch_size = batch_size or BATCH_SIZE
   counts, ranges = [], []
   for split, pattern in sorted(split_patterns.items()):
@@ -325,7 +343,7 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
         | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir,
-                                                  label_bins, extremes)
+                                                  label_bins, extremes, rank_bins)
                                          ).with_outputs(_Batches.RANGES, main="counts"))
     counts.append(outputs.counts)
     ranges.append(outputs[_Batches.RANGES])
@@ -336,7 +354,7 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
           | "SumRows" >> beam.CombineGlobally(_SumBuckets()))
   _ = (counts
        | "AllCounts" >> beam.Flatten()
-       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=4, extremes=True))
+       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=5, extremes=True))
        | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows), extremes=list(extremes))
        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
        | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))

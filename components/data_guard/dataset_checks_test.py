@@ -57,7 +57,7 @@ def _reference_result(records_by_split, label_key, binning):
   conflicts = _reference_conflict_examples(records_by_split.get("train", []), label_key)
   return {"rows": rows, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
-          "conflicts": conflicts, "extremes": {}}
+          "conflicts": conflicts, "extremes": {}, "ranks": []}
 
 
 def _reference_groups(records, label_key):

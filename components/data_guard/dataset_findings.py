@@ -10,7 +10,9 @@ scikit-learn and scipy are imported by the one function that scores label leakag
   by normalized mutual information (arithmetic normalization, as scikit-learn's default). A feature
   leaks when either score reaches its threshold (0.98 by default): genuinely strong features stay
   below (on scikit-learn's breast cancer data the best real feature reaches a balanced accuracy of
-  about 0.92).
+  about 0.92). A numeric feature also leaks when it orders every pair of classes with an AUC of at
+  least `leakage_auc` (0.995; `rank_leakage.py`, which the 10 bins cannot replace: a near-copy of
+  a binary label scores a balanced accuracy under 0.98 there).
 - Duplicates, cross-split rows and class imbalance: from the pass's counts.
 - Conflicting labels: train rows identical in every feature with different labels cap the
   accuracy any model can reach. Reported at the policy's severity (warn) when the rows in
@@ -30,7 +32,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from trainguard.components.data_guard import fixes, numeric_findings, numeric_text, value_findings
+from trainguard.components.data_guard import (fixes, label_conflicts, numeric_findings,
+                                              numeric_text, value_findings)
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -86,6 +89,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
           "a feature this predictive is usually derived from the label or recorded after it: drop "
           f"it (features.{feature}.exclude: true in policy.yaml) unless it is truly available at "
           "prediction time.", measured=balanced, threshold=accuracy_limit)
+  _rank_leakage(add, policy, result.get("ranks", []), {f.feature for f in findings}, label_key)
 
   labels = result.get("labels", {})
   if not regression:
@@ -151,6 +155,22 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
   return findings
 
 
+def _rank_leakage(add, policy: Policy, ranks: List, flagged: set, label_key: str) -> None:
+  """LABEL_LEAKAGE of a numeric feature that orders the label's classes (`rank_leakage.py`):
+  what the 10-bin cells miss, a numeric near-copy or monotone proxy of the label."""
+  from trainguard.components.data_guard import rank_leakage  # pylint: disable=g-import-not-at-top
+  limit = policy.dataset_threshold("leakage_auc")
+  for feature, (auc, (a, b)) in sorted(rank_leakage.scores(ranks).items()):
+    if auc >= limit and feature not in flagged:
+      add("LABEL_LEAKAGE", feature, "train", f"AUC < {limit:g} for every pair of {label_key}'s "
+          "classes, for any single numeric feature",
+          f"{feature} alone orders {label_key}'s classes: AUC {auc:.4f} for its least separated "
+          f"pair ({a!r} vs {b!r}); any monotone function of it would predict {label_key}",
+          "a feature this predictive is usually derived from the label or recorded after it: drop "
+          f"it (features.{feature}.exclude: true in policy.yaml) unless it is truly available at "
+          "prediction time.", measured=auc, threshold=limit)
+
+
 def _conflicting_labels(add, policy: Policy, counts: Mapping[str, int], examples: List[dict],
                         labelled: int, label_key: str) -> None:
   rows = counts.get("conflicting_rows/train", 0)
@@ -160,8 +180,7 @@ def _conflicting_labels(add, policy: Policy, counts: Mapping[str, int], examples
   errors = counts.get("conflict_errors/train", 0)
   share = rows / labelled
   threshold = policy.dataset_threshold("conflicting_label_fraction")
-  shown = "; ".join(f"{e['rows']} rows: " + ", ".join(f"{l!r} ×{n}" for l, n in e["labels"].items())
-                    for e in examples[:3])
+  shown = "; ".join(label_conflicts.shown(e) for e in label_conflicts.to_show(examples))
   add("CONFLICTING_LABELS", label_key, "train",
       f"< {threshold:.0%} of rows, or fewer than {CONFLICT_MIN_GROUPS} groups, identical in every "
       "feature but labelled differently",

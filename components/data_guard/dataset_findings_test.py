@@ -11,7 +11,8 @@ from sklearn import datasets
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from trainguard.components.data_guard import binning as binning_lib
-from trainguard.components.data_guard import dataset_checks, dataset_findings, extreme_values
+from trainguard.components.data_guard import (dataset_checks, dataset_findings, extreme_values,
+                                              rank_leakage)
 from trainguard.policy import Policy
 
 
@@ -64,7 +65,8 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
     dataset_checks.run_beam_pass(
         pipeline, dataset_checks.split_patterns(root, ["train", "eval"]), "y",
         binning_lib.binnings(stats["train"], schema, "y"), out, str(spill_dir),
-        extremes=extreme_values.extremes(stats["train"], schema, "y"))
+        extremes=extreme_values.extremes(stats["train"], schema, "y"),
+        rank_bins=rank_leakage.rank_binnings(stats["train"], schema, "y"))
   result = dataset_checks.read_result(out)
   return result, dataset_findings.dataset_findings(result, stats, schema, policy, "y")
 
@@ -281,10 +283,14 @@ def _real_data():
     yield name, frame, "target"
 
 
-NEW_KINDS = ("CONFLICTING_LABELS", "OUTLIERS", "DISGUISED_MISSING_VALUES")
+NEW_KINDS = ("CONFLICTING_LABELS", "OUTLIERS", "DISGUISED_MISSING_VALUES", "LABEL_LEAKAGE")
+# The best honest feature's rank score (rank_leakage.py) as the pass measures it, per dataset:
+# the threshold (leakage_auc, 0.995) must stay above every one.
+BEST_RANK_SCORE = {"penguins": (0.70, 0.76), "breast_cancer": (0.96, 0.98), "wine": (0.86, 0.90),
+                   "iris": (0.97, 0.99), "digits": (0.5, 0.56)}
 
 
-def test_clean_real_data_has_no_conflicting_labels_outliers_or_sentinels(tmp_path):
+def test_clean_real_data_has_no_conflicting_labels_outliers_sentinels_or_leakage(tmp_path):
   # iris has identical feature rows (two pairs of duplicates): they share their class.
   for name, frame, label in _real_data():
     rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
@@ -298,10 +304,15 @@ def test_clean_real_data_has_no_conflicting_labels_outliers_or_sentinels(tmp_pat
     out, spill = str(tmp_path / f"{name}.json"), tmp_path / f"{name}-spill"
     spill.mkdir()
     with beam.Pipeline() as pipeline:
-      dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, ["train"]),
-                                   label, [], out, str(spill),
-                                   extremes=extreme_values.extremes(stats["train"], schema, label))
+      dataset_checks.run_beam_pass(
+          pipeline, dataset_checks.split_patterns(root, ["train"]), label,
+          binning_lib.binnings(stats["train"], schema, label), out, str(spill),
+          extremes=extreme_values.extremes(stats["train"], schema, label),
+          rank_bins=rank_leakage.rank_binnings(stats["train"], schema, label))
     result = dataset_checks.read_result(out)
+    best = max(auc for auc, _ in rank_leakage.scores(result["ranks"]).values())
+    low, high = BEST_RANK_SCORE[name]
+    assert low < best < high, (name, best)
     assert "conflicting_rows/train" not in result["rows"], name
     assert result["conflicts"] == [], name
     assert result["extremes"], name

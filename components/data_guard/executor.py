@@ -16,7 +16,7 @@ from trainguard.components.util import spill_shuffle
 from trainguard import task as task_lib
 from trainguard.components.data_guard import binning as binning_lib
 from trainguard.components.data_guard import (dataset_checks, dataset_findings, extreme_values,
-                                              fixes, spec, validation)
+                                              fixes, rank_leakage, spec, validation)
 from trainguard.components.data_guard import findings as findings_lib
 from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
@@ -93,7 +93,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         dataset_checks.run_beam_pass(
             pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
             result_path, spill_dir, label_bins=label_bins,
-            extremes=extreme_values.extremes(statistics["train"], schema, label_key))
+            extremes=extreme_values.extremes(statistics["train"], schema, label_key),
+            rank_bins=rank_leakage.rank_binnings(statistics["train"], schema, label_key))
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)
