@@ -31,11 +31,14 @@ The rules (thresholds: `thresholds.training.*` in policy.yaml; `policy_defaults.
   `baseline_gap_f1`: the model, not the data, holds the result back.
 Each fix names the data cause where the record and Transform's summary show one (a feature left
 unscaled, and how large it is), else the training setting to change, by its `trainguard run` flag.
+That setting is the finding's `repair` (flag → new value, `training_repairs.REPAIRS`): the fix's
+words and `trainguard run --repair` come from the same table.
 """
 import math
 from typing import Any, Dict, List, Mapping, Optional
 
 from trainguard.components.data_guard.findings import Finding
+from trainguard.models import training_repairs
 from trainguard.policy import Policy
 
 SOURCE = "training"
@@ -74,10 +77,17 @@ class _Judge:
         kind=kind, feature=feature, split=split, severity=self.policy.severity(kind, feature or None),
         expected=expected, found=found, fix=fix, source=SOURCE,
         measured=None if measured is None else float(measured),
-        threshold=None if threshold is None else float(threshold)))
+        threshold=None if threshold is None else float(threshold),
+        repair=training_repairs.repair(kind, self.settings) or None))
 
   def threshold(self, name: str) -> float:
     return self.policy.training_threshold(name)
+
+  def repair(self, kind: str) -> str:
+    """The repair of `kind` in words (training_repairs), for its fix; when no setting moves (the
+    learning rate already at the ceiling), which one to tune."""
+    return (training_repairs.text(kind, self.settings)
+            or f"tune {self.setting('--learning-rate', 'learning_rate')}")
 
   def setting(self, flag: str, key: str) -> str:
     value = self.settings.get(key)
@@ -97,9 +107,8 @@ class _Judge:
     if feature:
       found += f"; the largest input was {feature} (|x| up to {_fmt(where.get('feature_max_abs'))})"
     self.add("LOSS_NOT_FINITE", TRAIN, "a finite training loss", found,
-             self.large_input_fix(feature, where.get("feature_max_abs"))
-             or f"lower {self.setting('--learning-rate', 'learning_rate')} or clip gradients with "
-                "--clip-norm 1.0; check that no feature holds huge values.",
+             self.large_input_fix(feature, where.get("feature_max_abs"), "LOSS_NOT_FINITE")
+             or f"{self.repair('LOSS_NOT_FINITE')}; check that no feature holds huge values.",
              feature=feature or "")
 
   def gradients(self) -> None:
@@ -118,9 +127,8 @@ class _Judge:
       if broken:
         found += f" (not finite at epoch(s) {', '.join(map(str, broken))})"
       self.add("EXPLODING_GRADIENTS", TRAIN, f"global gradient norm ≤ {_fmt(limit)}", found,
-               self.large_input_fix(feature, inputs.get("value"))
-               or f"lower {self.setting('--learning-rate', 'learning_rate')} or clip gradients "
-                  "with --clip-norm 1.0.",
+               self.large_input_fix(feature, inputs.get("value"), "EXPLODING_GRADIENTS")
+               or f"{self.repair('EXPLODING_GRADIENTS')}.",
                measured=worst, threshold=limit)
     layers = [name for name in self.record.get("layers", [])]
     if len(layers) >= 2 and self.epochs:
@@ -132,8 +140,8 @@ class _Judge:
                  f"{layers[0]}'s gradient norm ≥ {ratio_limit:g} × {layers[-1]}'s",
                  f"after epoch 1 it was {first / last:.2g} × ({_fmt(first)} vs {_fmt(last)}): "
                  "the input-side layers barely learn",
-                 f"raise {self.setting('--learning-rate', 'learning_rate')}, or use fewer, wider "
-                 f"layers ({self.setting('--hidden-units', 'hidden_units')}).",
+                 f"{self.repair('VANISHING_GRADIENTS')}, or use fewer, wider layers "
+                 f"({self.setting('--hidden-units', 'hidden_units')}).",
                  measured=first / last, threshold=ratio_limit)
 
   def dead_units(self) -> None:
@@ -148,10 +156,10 @@ class _Judge:
       self.add("DEAD_UNITS", TRAIN, f"< {limit:.0%} of a ReLU layer's units inactive on every row",
                f"{dead[layer]:.0%} of {layer}'s units output 0 for every probe row "
                f"({self.record.get('probe_rows')} train rows) after the last epoch",
-               self.large_input_fix(*self.largest_input())
-               or f"lower {self.setting('--learning-rate', 'learning_rate')} (large steps push "
-                  "ReLU units into never firing), or check that the inputs are scaled "
-                  "(transform_summary.json).", measured=dead[layer], threshold=limit)
+               self.large_input_fix(*self.largest_input(), "DEAD_UNITS")
+               or f"{self.repair('DEAD_UNITS')} (large steps push ReLU units into never firing), "
+                  "or check that the inputs are scaled (transform_summary.json).",
+               measured=dead[layer], threshold=limit)
 
   def _best(self) -> Optional[Dict[str, Any]]:
     scored = [e for e in self.epochs if _finite(e.get("val_loss"))]
@@ -170,9 +178,8 @@ class _Judge:
                  f"best validation loss {best['val_loss']:.3f} (epoch {best['epoch']}): the model "
                  "predicts no better than the train mean",
                  "check that --label names the value to predict and that the features carry "
-                 "signal (DataGuard's findings name missing or constant ones); else raise "
-                 f"{self.setting('--learning-rate', 'learning_rate')} or "
-                 f"{self.setting('--epochs', 'epochs')}.",
+                 "signal (DataGuard's findings name missing or constant ones); else "
+                 f"{self.repair('NOT_LEARNING')}.",
                  measured=best["val_loss"], threshold=prior * (1 - margin))
       return
     classes = self.record.get("classes", [])
@@ -190,9 +197,8 @@ class _Judge:
                f"{recall:.2f} against chance {chance:.2f} (± {allowance:.2f}): the model knows no more than the class "
                "counts",
                "check that --label names the column to predict and that the features carry signal "
-               "(DataGuard's findings name missing or constant ones); else raise "
-               f"{self.setting('--learning-rate', 'learning_rate')} or "
-               f"{self.setting('--epochs', 'epochs')}.",
+               "(DataGuard's findings name missing or constant ones); else "
+               f"{self.repair('NOT_LEARNING')}.",
                measured=best["val_loss"], threshold=prior * (1 - margin))
 
   def collapse(self) -> None:
@@ -209,7 +215,8 @@ class _Judge:
                f"{predicted[top]:.0%} of validation rows are predicted {top!r}, which is "
                f"{actual.get(top, 0.0):.0%} of them",
                "the model learned the class mix, not the classes: keep --rebalance auto (the "
-               "default) or pass --class-weights, and check the CLASS_IMBALANCE finding.",
+               f"default) or {self.repair('MAJORITY_COLLAPSE') or 'keep --class-weights'}, and "
+               "check the CLASS_IMBALANCE finding.",
                measured=predicted[top], threshold=limit, feature="")
 
   def curve(self) -> None:
@@ -223,7 +230,7 @@ class _Judge:
         self.add("PLATEAU", TRAIN, f"training loss falls by ≥ {limit:.0%} over the run",
                  f"it fell by {improvement:.2%} in {len(losses)} epochs ({losses[0]:.4f} → "
                  f"{min(losses):.4f})",
-                 f"raise {self.setting('--learning-rate', 'learning_rate')}; the model is learning "
+                 f"{self.repair('PLATEAU')}; the model is learning "
                  "too slowly to converge in the epochs it has.",
                  measured=improvement, threshold=limit)
     if len(losses) >= 6:
@@ -234,8 +241,7 @@ class _Judge:
         self.add("OSCILLATING_LOSS", TRAIN,
                  f"training loss rising in < {limit:.0%} of epochs",
                  f"it rose in {rises} of {len(losses) - 1} epochs",
-                 f"lower {self.setting('--learning-rate', 'learning_rate')} or raise "
-                 f"{self.setting('--batch-size', 'batch_size')}.",
+                 f"{self.repair('OSCILLATING_LOSS')}.",
                  measured=share, threshold=limit)
     best = self._best()
     prior = self.record.get("baseline_loss") or 0.0
@@ -254,9 +260,8 @@ class _Judge:
                f"{last['val_loss']:.3f} (epoch {last['epoch']}) while training loss fell from "
                f"{best['loss']:.3f} to {last['loss']:.3f}",
                f"the exported model is epoch {best['epoch']}'s (early stopping restores it); to "
-               "generalise better: more train rows, smaller "
-               f"{self.setting('--hidden-units', 'hidden_units')}, or fewer "
-               f"{self.setting('--epochs', 'epochs')}.",
+               "generalise better: more train rows, or "
+               f"{self.repair('OVERFITTING') or 'fewer --hidden-units'}.",
                measured=ratio, threshold=ratio_limit)
 
   def baseline_gap(self, baseline: Mapping[str, Any]) -> None:
@@ -272,8 +277,7 @@ class _Judge:
                f"fitted on {baseline.get('train_rows')} transformed train rows reach {metric} "
                f"{trees:.3f}, the network {network:.3f}",
                "the model, not the data, holds the result back: give the network more capacity "
-               f"({self.setting('--hidden-units', 'hidden_units')}) or "
-               f"{self.setting('--epochs', 'epochs')}, or tune "
+               f"({self.repair('BASELINE_GAP')}), or tune "
                f"{self.setting('--learning-rate', 'learning_rate')}.",
                measured=trees - network, threshold=limit)
 
@@ -283,8 +287,10 @@ class _Judge:
     inputs = (self.record.get("start") or {}).get("max_abs_input") or {}
     return _raw(inputs.get("feature")), inputs.get("value")
 
-  def large_input_fix(self, feature: Optional[str], magnitude: Optional[float]) -> Optional[str]:
-    """When the largest input is unscaled and large: the policy key that scales it."""
+  def large_input_fix(self, feature: Optional[str], magnitude: Optional[float],
+                      kind: str) -> Optional[str]:
+    """When the largest input is unscaled and large: the policy key that scales it (and, as the
+    alternative, `kind`'s repair)."""
     if not feature or magnitude is None or magnitude < UNSCALED_MAGNITUDE:
       return None
     entry = (self.summary.get("features") or {}).get(feature, {})
@@ -295,8 +301,8 @@ class _Judge:
       return None
     told = "is left unscaled (scale: none)" if method == "none" else "reaches the model unscaled"
     return (f"{feature} {told} and reaches |x| = {_fmt(magnitude)}: set "
-            f"features.{feature}.scale: z_score in policy.yaml (or lower "
-            f"{self.setting('--learning-rate', 'learning_rate')}).")
+            f"features.{feature}.scale: z_score in policy.yaml (or "
+            f"{self.repair(kind)}).")
 
 
 def _raw(transformed: Optional[str]) -> Optional[str]:

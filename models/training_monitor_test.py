@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from trainguard.models import training_monitor
+from trainguard.models import training_monitor, training_repairs
 from trainguard.models.keras_model import model as keras_model
 from trainguard.policy import Policy
 
@@ -101,8 +101,11 @@ def test_a_tiny_train_split_and_many_epochs_overfit():
   assert found["OVERFITTING"].measured >= 1.25
 
 
-@pytest.mark.parametrize("flag", ["--learning-rate", "--batch-size", "--hidden-units",
-                                  "--clip-norm", "--epochs", "--class-weights", "--rebalance"])
+# The flags the fixes name in prose, and every flag a repair sets (training_repairs.FLAGS, from
+# which the fixes word their repairs; models/training_repairs_test.py parses each repair's values).
+@pytest.mark.parametrize("flag", sorted({"--learning-rate", "--batch-size", "--hidden-units",
+                                         "--clip-norm", "--epochs", "--class-weights",
+                                         "--rebalance"} | set(training_repairs.FLAGS)))
 def test_every_flag_a_training_fix_names_parses(flag):
   from trainguard import cli  # pylint: disable=g-import-not-at-top
   values = {"--learning-rate": ["0.001"], "--batch-size": ["64"], "--hidden-units": ["32,16"],

@@ -61,6 +61,7 @@ def create_pipeline(
     early_stopping_patience: int = configs.EARLY_STOPPING_PATIENCE,
     hidden_units: Sequence[int] = configs.HIDDEN_UNITS,
     clip_norm: Optional[float] = None,
+    class_weights: Optional[bool] = None,
     seed: int = configs.SEED,
     serving_data_root: Optional[Union[str, RuntimeParameter]] = None,
     previous_span_root: Optional[Union[str, RuntimeParameter]] = None,
@@ -89,6 +90,9 @@ def create_pipeline(
   ImportSchemaGen reads the same file when it runs (Kubeflow: the path inside the image).
   `fix_context` words DataGuard's fixes (`components/data_guard/fixes.py`): `pipeline` names policy
   keys only; the CLI passes `cli`, whose fixes may name its flags.
+  `class_weights`, when not None, outranks the policy's `rebalance.class_weights` for the Trainer
+  only: `trainguard run --repair` turns it on without changing the policy DataGuard and Transform
+  read, so they come from the cache.
   """
   train_split, validation_split, eval_split = (
       configs.TRAIN_SPLIT, configs.VALIDATION_SPLIT, configs.EVAL_SPLIT)
@@ -216,7 +220,8 @@ def create_pipeline(
               # The training diagnosis's thresholds and severities: the same policy as DataGuard's.
               "policy": policy.to_json(),
               "seed": seed,
-              "class_weights": rebalancing.class_weights,
+              "class_weights": (rebalancing.class_weights if class_weights is None
+                                else class_weights),
               # So the Trainer's transform_summary.json names each feature's treatment.
               "transform_config": transform_config,
           })

@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from trainguard import preflight, schema_folder, terminal, workdir_state
+from trainguard import preflight, repair, schema_folder, terminal, workdir_state
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
 # EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--preprocessing-fn", default=configs.PREPROCESSING_FN,
                    metavar="MODULE.FUNCTION",
                    help="Transform's preprocessing_fn, by import path (default: %(default)s)")
+  run.add_argument("--repair", action="store_true",
+                   help="when the training diagnosis names a model setting to change (learning "
+                        "rate, --clip-norm, --class-weights, --epochs, ...), retrain once with it "
+                        "and show both runs side by side (trainguard/repair.py)")
   run.add_argument("--require-blessing", action="store_true",
                    help="exit 1 when the model is not blessed (for CI)")
   run.set_defaults(func=cmd_run)
@@ -210,7 +214,10 @@ def cmd_run(args) -> int:
   _check_store(options)
   plan = preflight.prepare(options)
   _print_plan(plan, options)
-  summary = run_pipeline(plan, options, include_training=True)
+  if getattr(args, "repair", False):
+    summary = repair.run_with_repair(plan, options)
+  else:
+    summary = run_pipeline(plan, options, include_training=True)
   report = summary.findings or FindingsReport(plan.preflight)
   print(format_findings(report))
   if report.blocked:

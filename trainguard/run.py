@@ -61,6 +61,8 @@ def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool)
         learning_rate=options.learning_rate or configs.LEARNING_RATE,
         hidden_units=options.hidden_units or configs.HIDDEN_UNITS,
         clip_norm=options.clip_norm,
+        # --class-weights is in the policy already (preflight.prepare); a repair sets it here.
+        class_weights=options.class_weights or None,
         early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
         seed=configs.SEED if options.seed is None else options.seed,
         eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,

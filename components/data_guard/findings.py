@@ -35,6 +35,9 @@ class Finding:
   source: str = "tfdv"
   measured: Optional[float] = None
   threshold: Optional[float] = None
+  # A training finding's repair: `trainguard run` flag → new value (models/training_repairs.py),
+  # what `--repair` retrains with; None for every other finding (and then not written).
+  repair: Optional[Dict[str, Any]] = dataclasses.field(default=None, hash=False)
 
   def line(self) -> str:
     where = f"{self.split} / {self.feature}" if self.feature else self.split
@@ -68,7 +71,8 @@ class FindingsReport:
         "blocked": self.blocked,
         "policy": self.policy_source,
         "counts": self.counts(),
-        "findings": [dataclasses.asdict(f) for f in self.findings],
+        "findings": [{k: v for k, v in dataclasses.asdict(f).items()
+                      if k != "repair" or v is not None} for f in self.findings],
     }
 
   def to_json(self) -> str:

@@ -52,6 +52,9 @@ class TrainingDivergedError(errors.DataError):
   """The loss became NaN or infinite: the model would predict garbage, so nothing is exported."""
 
   context = "training diverged"
+  # The LOSS_NOT_FINITE finding, when the diagnosis made one: `trainguard run --repair` reads its
+  # repair from here, as a diverged run exports no model and no findings artifact.
+  finding = None
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -120,7 +123,7 @@ def run_fn(fn_args: FnArgs) -> None:
   monitor.record["settings"] = {
       "learning_rate": config["learning_rate"], "batch_size": config["batch_size"],
       "epochs": config["epochs"], "hidden_units": ",".join(map(str, hidden_units)),
-      "clip_norm": config.get("clip_norm")}
+      "clip_norm": config.get("clip_norm"), "class_weights": bool(config.get("class_weights"))}
   report = _diagnose(monitor, train_dataset, summary, config, fn_args.model_run_dir)
   _check_converged(history.history, report)
 
@@ -282,7 +285,9 @@ def _check_converged(history: Dict[str, List[float]],
   diagnosis = next((f for f in (report.findings if report else []) if f.kind == "LOSS_NOT_FINITE"),
                    None)
   if diagnosis is not None:
-    raise TrainingDivergedError(f"{diagnosis.found}; no model was exported. Fix: {diagnosis.fix}")
+    error = TrainingDivergedError(f"{diagnosis.found}; no model was exported. Fix: {diagnosis.fix}")
+    error.finding = diagnosis
+    raise error
   raise TrainingDivergedError(
       f"training loss became {losses[epoch - 1]} at epoch {epoch}; no model was exported. Likely "
       "causes: a feature left unscaled (scaling 'none' in policy.yaml on a large-valued column), a "
