@@ -167,9 +167,9 @@ def _with_row_id(config):
 
 
 def run_transform(root: str, raw_spec=None, rows=None, serving_rows=None,
-                  policy=None) -> TransformRun:
+                  policy=None, label_classes=None) -> TransformRun:
   """Analyzes ROWS, transforms ROWS + SERVING_ROWS, and writes everything under `root` (or the
-  same for another data set: its raw spec, rows, serving rows and policy)."""
+  same for another data set: its raw spec, rows, serving rows, policy and label domain)."""
   raw_spec = raw_spec or RAW_SPEC
   rows, serving_rows = rows or ROWS, serving_rows or SERVING_ROWS
   transform_dir = os.path.join(root, "transform_graph")
@@ -177,7 +177,7 @@ def run_transform(root: str, raw_spec=None, rows=None, serving_rows=None,
   raw_schema = schema_utils.schema_from_feature_spec(raw_spec)
   config = preprocessing_plan.transform_config(
       Policy.from_dict(policy or POLICY, source="policy.yaml", schema=raw_schema), raw_schema,
-      LABEL, LABEL_CLASSES)
+      LABEL, label_classes or LABEL_CLASSES)
   metadata = dataset_metadata.DatasetMetadata(raw_schema)
   with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(root, "tmp")):
     train = pipeline | "Train" >> beam.Create(rows, reshuffle=False)
@@ -240,7 +240,8 @@ def run_value_fixes(root: str) -> TransformRun:
   return run_transform(root, VALUES_SPEC, VALUES_ROWS, VALUES_SERVING_ROWS, VALUES_POLICY)
 
 
-# Real-world defects fixed in the graph (issue 21): `normalize` on a data set of its own.
+# Real-world defects fixed in the graph (issue 21), on a data set of their own: `normalize`, and
+# label spellings (`label.map`) in a domain that lists them all, as an inferred schema's does.
 DEFECTS_SPEC = {
     "row_id": tf.io.FixedLenFeature([], tf.int64),
     "island": tf.io.VarLenFeature(tf.string),   # normalize: true, missing_values ["Unknown"]
@@ -251,21 +252,25 @@ DEFECTS_POLICY = {"features": {
     "row_id": {"exclude": True},
     "island": {"normalize": True, "missing_values": ["Unknown"]},
     "colour": {"normalize": True, "impute": "constant:Other"},
-}}
+}, "label": {"map": {"No ": "no", "YES": "yes", "Yes": "yes"}}}
+DEFECTS_LABEL_DOMAIN = ["No ", "YES", "Yes", "no", "yes"]
+_LABELS = [b"no", b"yes", b"No ", b"YES", b"no", b"Yes", b"no", b"yes", b"No ", b"yes", b"no",
+           b"yes", b"no", b"YES"]
 _ISLANDS = [b"Biscoe", b"biscoe", b"BISCOE ", b" Biscoe", b"Dream", b"dream", b"Dream\xc2\xa0",
             b"Torgersen", b"torgersen", b"UNKNOWN", b"unknown ", b"Biscoe", b"Dream", b"Biscoe"]
 _COLOURS = [b"Red", b"red", b"light  blue", b"Light Blue", b"", b"red", b"OTHER", b"Red",
             b"light blue", b"", b"red", b"blue", b"Blue", b"red"]
 DEFECTS_ROWS = [{
     "row_id": i, "island": [_ISLANDS[i]], "colour": [_COLOURS[i]],
-    LABEL: [b"yes" if i % 2 else b"no"],
+    LABEL: [_LABELS[i]],
 } for i in range(len(_ISLANDS))]
 DEFECTS_SERVING_ROWS = [
-    {"row_id": 300, "island": [b"bIsCoE"], "colour": [b"LIGHT\tBLUE"], LABEL: []},
-    {"row_id": 301, "island": [b"\xef\xbc\xa4ream"], "colour": [], LABEL: []},  # full-width D
+    {"row_id": 300, "island": [b"bIsCoE"], "colour": [b"LIGHT\tBLUE"], LABEL: [b"Yes"]},
+    {"row_id": 301, "island": [b"\xef\xbc\xa4ream"], "colour": [], LABEL: [b"NO"]},  # full-width D
     {"row_id": 302, "island": [b"Unknown"], "colour": [b"  red  "], LABEL: []},
 ]
 
 
 def run_defect_fixes(root: str) -> TransformRun:
-  return run_transform(root, DEFECTS_SPEC, DEFECTS_ROWS, DEFECTS_SERVING_ROWS, DEFECTS_POLICY)
+  return run_transform(root, DEFECTS_SPEC, DEFECTS_ROWS, DEFECTS_SERVING_ROWS, DEFECTS_POLICY,
+                       DEFECTS_LABEL_DOMAIN)

@@ -49,8 +49,9 @@ Categorical features (BYTES; the output is an int64 id, declared as `int_domain 
   out-of-vocabulary id (with the missing indicator on by default).
 
 Missing indicators (`<feature>_was_missing_xf`, float32 1.0 where missing, else 0.0) are added where
-the plan says so. The label becomes its id in the schema's string domain; a value outside the domain
-becomes -1 (DataGuard blocks such data before it gets here).
+the plan says so. The label becomes its id in the schema's string domain, after the plan's
+`label_map` (the policy's `label.map`) has sent each listed spelling to its class; a value outside
+the classes becomes -1 (DataGuard blocks such data before it gets here).
 """
 from typing import Any, Dict, Mapping, Tuple
 
@@ -109,8 +110,8 @@ def preprocessing_fn(inputs: Mapping[str, Any],
       outputs[features.transformed_name(label_key)] = label_values(
           inputs[label_key], config.get("label_transform", "none"))
     else:
-      outputs[features.transformed_name(label_key)] = label_ids(inputs[label_key],
-                                                                config["label_classes"])
+      outputs[features.transformed_name(label_key)] = label_ids(
+          inputs[label_key], config["label_classes"], config.get("label_map"))
   return outputs
 
 
@@ -272,11 +273,18 @@ def _declare_ids(ids: tf.Tensor, num_ids: tf.Tensor) -> None:
       ids, tf.constant(0, tf.int64), tf.cast(num_ids, tf.int64) - 1)
 
 
-def label_ids(tensor, label_classes) -> tf.Tensor:
-  """Class ids `[batch, 1]` from the label's string values; -1 where absent or not a known class."""
+def label_ids(tensor, label_classes, label_map=None) -> tf.Tensor:
+  """Class ids `[batch, 1]` from the label's string values; -1 where absent or not a known class.
+  `label_map` (the policy's `label.map`) first sends each listed spelling to its class."""
   values, present = dense_with_presence(tensor)
   if values.dtype != tf.string:
     values = tf.strings.as_string(tf.cast(values, tf.int64))
+  if label_map:
+    spellings = tf.constant(list(label_map))[tf.newaxis, :]
+    is_spelling = tf.equal(values, spellings)
+    mapped = tf.gather(tf.constant(list(label_map.values())),
+                       tf.argmax(tf.cast(is_spelling, tf.int64), axis=1))[:, tf.newaxis]
+    values = tf.where(tf.reduce_any(is_spelling, axis=1, keepdims=True), mapped, values)
   matches = tf.equal(values, tf.constant(list(label_classes))[tf.newaxis, :])
   ids = tf.argmax(tf.cast(matches, tf.int64), axis=1, output_type=tf.int64)[:, tf.newaxis]
   known = tf.logical_and(present, tf.reduce_any(matches, axis=1, keepdims=True))

@@ -54,3 +54,18 @@ def test_serving_spells_the_same_categories_the_same_way(defect_fixes_run):
 def test_no_spelling_of_a_normalized_feature_reaches_the_vocabulary(defect_fixes_run, name):
   for entry in defect_fixes_run.output.vocabulary_by_name(name):
     assert entry == text_normalization.graph_key(entry.decode()).encode()
+
+
+# --- label.map: spellings of a class → the class, before the class id ---------------------------
+
+def test_label_spellings_take_their_class_id(defect_fixes_run):
+  config = defect_fixes_run.config
+  assert config["label_classes"] == ["no", "yes"]  # the domain's five spellings, mapped
+  assert config["label_map"] == {"No ": "no", "YES": "yes", "Yes": "yes"}
+  mapping = config["label_map"]
+  expected = [config["label_classes"].index(mapping.get(v, v)) for v in
+              (r[data.LABEL][0].decode() for r in data.DEFECTS_ROWS)]
+  assert [int(r["label_xf"]) for r in defect_fixes_run.rows] == expected
+  assert sorted(set(expected)) == [0, 1]
+  # A listed spelling maps at evaluation time too; one the map does not list is no class (-1).
+  assert [int(r["label_xf"]) for r in defect_fixes_run.serving_rows] == [1, -1, -1]

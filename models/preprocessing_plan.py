@@ -12,6 +12,7 @@ The config (version 1):
     "version": 1,
     "label_key": "species",
     "label_classes": ["Adelie", "Chinstrap", "Gentoo"],
+    "label_map": {"adelie": "Adelie", "Adelie ": "Adelie"},   # only with the policy's label.map
     "excluded_features": ["year"],               # kept for configs written before the plan existed
     "features": {
       "<numeric feature>": {"kind": "numeric", "impute": "mean" | "median" | "most_frequent" |
@@ -33,6 +34,12 @@ The config (version 1):
 Kinds come from the schema's types (INT and FLOAT are numeric, BYTES categorical); treatments from
 the policy's per-feature entry, else its `preprocessing.numeric` / `preprocessing.categorical`
 defaults. The label is not in `features`: it is mapped to its class id by `label_classes`.
+With the policy's `label.map` (spellings of a class → the class: `adelie`, `Adelie ` → `Adelie`),
+`label_classes` is the schema domain's with each mapped spelling replaced by its class
+(`Policy.label_classes`), and `label_map` goes to the graph, which maps a label before its class id:
+the one place the Trainer, Rebalance (both read Transform's `label_xf`) and the Evaluator (the
+exported transform on raw eval examples) all take the label from. A class it maps to must be in the
+domain (a misspelt target would train a class of its own).
 `impute: none` turns the missing indicator on unless the policy sets `missing_indicator: false`
 for that feature, because without it a missing cell and a real value can look the same to the model.
 """
@@ -86,12 +93,31 @@ def transform_config(policy: Optional[policy_lib.Policy], schema, label_key: str
                      "label.")
   data = policy.data if policy is not None else policy_lib.defaults()
   config = _config(data, kinds, label_key, label_classes)
+  label_map = policy.label_map if policy is not None else {}
+  if label_map:
+    _map_label(config, policy, label_map, label_classes, task_lib.of_schema(schema, label_key))
   if task_lib.of_schema(schema, label_key) == task_lib.REGRESSION:
     # A numeric label stays a number (no class ids); `log` is applied in the graph, inverted at
     # serving (models/keras_model/model.py).
     config["task"] = task_lib.REGRESSION
     config["label_transform"] = data["regression"]["label_transform"]
   return config
+
+
+def _map_label(config: Dict[str, Any], policy: policy_lib.Policy, label_map: Mapping[str, str],
+               schema_classes: Sequence[str], task: str) -> None:
+  """`label.map` into the plan: the classes a model learns, and the map the graph applies."""
+  if task == task_lib.REGRESSION:
+    raise ValueError(f"{policy.source}: label.map maps spellings of classes, but the label "
+                     f"{config['label_key']!r} is a number (regression); remove label.map.")
+  unknown = sorted(set(label_map.values()) - {str(c) for c in schema_classes})
+  if unknown:
+    raise ValueError(
+        f"{policy.source}: label.map maps to {', '.join(map(repr, unknown))}, which the schema's "
+        f"label domain does not list (its classes: {', '.join(map(str, schema_classes))}); map "
+        "to a class of the domain, or add the class to it in a reviewed schema change.")
+  config["label_classes"] = policy.label_classes(schema_classes)
+  config["label_map"] = dict(label_map)
 
 
 def config_from_kinds(kinds: Mapping[str, str], label_key: str, label_classes: Sequence[str],
@@ -119,6 +145,11 @@ def check_config(config: Mapping[str, Any]) -> None:
     if key not in config:
       raise ValueError(f"Transform custom_config has no {key!r}; build it with "
                        "trainguard.models.preprocessing_plan.transform_config().")
+  label_map = config.get("label_map", {})
+  if not isinstance(label_map, Mapping) or not all(
+      isinstance(k, str) and v in config["label_classes"] for k, v in label_map.items()):
+    raise ValueError(f"Transform custom_config label_map is {label_map!r}; it maps spellings to "
+                     "label_classes (build it with preprocessing_plan.transform_config()).")
   if config.get("version", PLAN_VERSION) != PLAN_VERSION:
     raise ValueError(f"Transform custom_config version {config['version']!r} is not supported "
                      f"(this code reads version {PLAN_VERSION}).")

@@ -145,3 +145,28 @@ def test_normalize_reaches_the_plan_of_a_categorical_feature():
   assert config["features"]["c"]["normalize"] is True
   assert "normalize" not in config["features"]["x"]
   preprocessing_plan.check_config(json.loads(json.dumps(config)))
+
+
+def test_label_map_reaches_the_plan_with_the_classes_a_model_learns():
+  policy = Policy.from_dict({"label": {"map": {"A": "a", "a ": "a"}}}, schema=SCHEMA)
+  config = preprocessing_plan.transform_config(policy, SCHEMA, "y", ["A", "a", "a ", "b"])
+  assert config["label_classes"] == ["a", "b"]
+  assert config["label_map"] == {"A": "a", "a ": "a"}
+  preprocessing_plan.check_config(json.loads(json.dumps(config)))
+  assert "label_map" not in _config()
+  with pytest.raises(ValueError, match=r"label.map maps to 'c', which the schema's label domain "
+                                       r"does not list \(its classes: a, b\)"):
+    preprocessing_plan.transform_config(
+        Policy.from_dict({"label": {"map": {"a": "c"}}}, schema=SCHEMA), SCHEMA, "y", ["a", "b"])
+  config["label_map"] = {"A": "z"}
+  with pytest.raises(ValueError, match="label_map is"):
+    preprocessing_plan.check_config(config)
+
+
+def test_label_map_on_a_regression_label_is_refused():
+  schema = text_format.Parse('feature { name: "x" type: FLOAT } feature { name: "y" type: FLOAT }',
+                             schema_pb2.Schema())
+  policy = Policy.from_dict({"label": {"map": {"1": "2"}}}, schema=schema)
+  with pytest.raises(ValueError, match="label.map maps spellings of classes, but the label 'y' is "
+                                       "a number"):
+    preprocessing_plan.transform_config(policy, schema, "y", [])

@@ -51,7 +51,8 @@ def test_missing_values_and_clipping_at_serving_equal_training(value_fixes_run):
 
 
 def test_the_defect_fixes_at_serving_equal_training(defect_fixes_run):
-  # `normalize` runs in the serving graph: a request spelled another way gets training's id.
+  # `normalize` runs in the serving graph: a request spelled another way gets training's id; the
+  # label's `label.map` runs in the graph the Evaluator applies to raw eval examples.
   output = defect_fixes_run.output
   serving_spec = output.raw_feature_spec()
   serving_spec.pop(data.LABEL)
@@ -66,3 +67,9 @@ def test_the_defect_fixes_at_serving_equal_training(defect_fixes_run):
   for name in compared:
     np.testing.assert_array_equal(np.asarray(served[name]).reshape(-1),
                                   [r[name] for r in expected], err_msg=name)
+  # The Evaluator's transform_features signature parses the label too: label.map applies there.
+  labelled = [data.serialize(r, output.raw_feature_spec()) for r in rows]
+  evaluated = output.transform_features_layer()(tf.io.parse_example(
+      tf.constant(labelled), output.raw_feature_spec()))
+  np.testing.assert_array_equal(np.asarray(evaluated[data.LABEL + "_xf"]).reshape(-1),
+                                [r[data.LABEL + "_xf"] for r in expected])

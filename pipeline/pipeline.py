@@ -157,6 +157,9 @@ def create_pipeline(
 
   transform_config = preprocessing_plan.transform_config(
       policy, schema_path, label_key, label_classes)
+  # The classes a model learns: the schema's with the policy's label.map applied, as the graph maps
+  # the label; Rebalance's class ids, the Trainer's head and the Evaluator's classes all follow.
+  label_classes = transform_config["label_classes"]
   # The schema declares the task (trainguard.task.of_schema): a label without a domain is a number.
   task = transform_config.get("task", task_lib.CLASSIFICATION)
   regression = task == task_lib.REGRESSION

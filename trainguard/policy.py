@@ -30,6 +30,8 @@ Format (every key optional; see `docs/policy.md`):
                 drift: 0.2, block: [...], warn: [...], missing_values: [...], clip: [q, q],
                 normalize: true}
   rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5, class_weights: false}
+  label:
+    map: {"adelie": "Adelie", "Adelie ": "Adelie"}   # spellings of a class → the class
 """
 import copy
 import dataclasses
@@ -249,6 +251,24 @@ class Policy:
     if kind == CATEGORICAL and entry.get("normalize"):
       resolved["normalize"] = True
     return resolved
+
+  @property
+  def label_map(self) -> Dict[str, str]:
+    """`label.map`: each spelling of a class → the class. Transform's graph applies it before the
+    class ids (models/preprocessing.py `label_ids`), the one place the Trainer, Rebalance and the
+    Evaluator (through the exported transform) all read the label from."""
+    return dict((self.data.get("label") or {}).get("map") or {})
+
+  def label_classes(self, schema_classes: Sequence[str]) -> List[str]:
+    """The classes a model learns: the schema domain's in its order, each spelling `label.map`
+    maps replaced by its class, once (the domain keeps every spelling the data has, so TFDV does
+    not flag them; the plan and the pre-flight ask this)."""
+    mapping, out = self.label_map, []
+    for cls in schema_classes:
+      cls = mapping.get(str(cls), str(cls))
+      if cls not in out:
+        out.append(cls)
+    return out
 
   @property
   def rebalance(self) -> RebalanceSettings:

@@ -166,4 +166,6 @@ def defaults() -> Dict[str, Any]:
       # min_r2: the eval R² a regression needs to be blessed (0 = no better than predicting the
       # eval mean; 0.05 = its squared error at most 95% of that baseline's).
       "regression": {"label_transform": "none", "loss": "mse", "min_r2": 0.05},
+      # map: spellings of a class → the class (`label.map`), applied in the Transform graph.
+      "label": {"map": {}},
   }

@@ -19,7 +19,10 @@ from trainguard.policy_defaults import (
     DATASET_THRESHOLDS, DEFAULT_LISTS, ENCODINGS, IMPUTATIONS, LABEL_TRANSFORMS, NUMERIC_ONLY_IMPUTATIONS, REGRESSION_LOSSES, SAMPLING_STRATEGY_NAMES, SCALINGS, STRATEGIES, TRAINING_THRESHOLDS, defaults)
 
 _TOP_KEYS = {"version", "findings", "thresholds", "preprocessing", "features", "rebalance",
-             "regression"}
+             "regression", "label"}
+# A classification label: `map` sends spellings of a class to the class (Transform's graph applies
+# it before the class ids: models/preprocessing.py).
+_LABEL_KEYS = {"map"}
 # A regression label (trainguard.task): how it is transformed, what loss fits it, what blesses it.
 _REGRESSION_KEYS = {"label_transform", "loss", "min_r2"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
@@ -45,7 +48,7 @@ def parse(raw: Mapping[str, Any], source: str, schema=None) -> Dict[str, Any]:
   if raw.get("version", 1) != 1:
     raise PolicyError(f"{source}: version {raw['version']!r} is not supported; use version: 1.")
   data = defaults()
-  for section in ("findings", "thresholds", "preprocessing", "rebalance", "regression"):
+  for section in ("findings", "thresholds", "preprocessing", "rebalance", "regression", "label"):
     value = raw.get(section)
     if value is None:
       continue
@@ -54,7 +57,7 @@ def parse(raw: Mapping[str, Any], source: str, schema=None) -> Dict[str, Any]:
     if section == "findings":
       _merge_findings(data["findings"], value, source)
     else:
-      _merge(data[section], value)
+      _merge(data.setdefault(section, {}), value)
   features = raw.get("features") or {}
   if not isinstance(features, Mapping):
     raise PolicyError(f"{source}: 'features' must map feature names to settings, got "
@@ -118,6 +121,7 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
   _check_bool(prep["missing_indicators"], src, "preprocessing.missing_indicators")
   _validate_rebalance(data, source)
   _validate_regression(data, source)
+  _validate_label(data, source)
   feature_types = _feature_types(schema) if schema is not None else None
   for name, entry in data["features"].items():
     where = f"features.{name}"
@@ -142,6 +146,28 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
       if comparison in entry:
         _check_threshold(entry[comparison], src, f"{where}.{comparison}")
     policy_kinds.check_lists(entry, kinds, src, f"{where}.")
+
+def _validate_label(data: Mapping[str, Any], source: str) -> None:
+  """`label.map`: text to text, no spelling mapped twice over (a chain would depend on order)."""
+  section = data.get("label") or {}
+  _check_keys(section, _LABEL_KEYS, source, "label.")
+  mapping = section.get("map") or {}
+  example = 'e.g. {"adelie": "Adelie", "Adelie ": "Adelie"}'
+  if not isinstance(mapping, Mapping):
+    raise PolicyError(f"{source}: label.map is {mapping!r}; map each spelling to its class, "
+                      f"{example}.")
+  for spelling, cls in mapping.items():
+    if not (isinstance(spelling, str) and isinstance(cls, str)):
+      raise PolicyError(f"{source}: label.map has {spelling!r}: {cls!r}; spellings and classes "
+                        f"are text: quote them (YAML reads yes/no/true/1 unquoted as other "
+                        f"types), {example}.")
+    if not spelling.strip() or not cls.strip() or "\n" in spelling + cls or spelling == cls:
+      raise PolicyError(f"{source}: label.map has {spelling!r}: {cls!r}; map a non-empty spelling "
+                        "on one line to another, non-empty class.")
+    if cls in mapping:
+      raise PolicyError(f"{source}: label.map maps {spelling!r} to {cls!r}, which it maps again "
+                        f"(to {mapping[cls]!r}); map every spelling to the class itself.")
+
 
 def _validate_regression(data: Mapping[str, Any], source: str) -> None:
   section = data["regression"]

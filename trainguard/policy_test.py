@@ -91,6 +91,12 @@ def test_json_round_trip_keeps_everything():
     ({"features": {"c": {"normalize": "yes"}}}, "features.c.normalize is 'yes'; use true or"),
     ({"features": {"x": {"normalize": True}}}, "features.x.normalize is true, but the feature is "
                                                "numeric"),
+    ({"label": {"map": {"adelie": 1}}}, "spellings and classes are text: quote them"),
+    ({"label": {"map": {True: "yes"}}}, "quote them (YAML reads yes/no/true/1"),
+    ({"label": {"map": ["adelie", "Adelie"]}}, "label.map is ['adelie', 'Adelie']; map each"),
+    ({"label": {"map": {"a": "a"}}}, "to another, non-empty class"),
+    ({"label": {"map": {" ": "a"}}}, "map a non-empty spelling"),
+    ({"label": {"map": {"a": "b", "b": "c"}}}, "maps 'a' to 'b', which it maps again (to 'c')"),
 ])
 def test_bad_policies_are_rejected_with_the_key_and_the_fix(raw, message):
   with pytest.raises(PolicyError) as raised:
@@ -173,6 +179,15 @@ def test_missing_values_and_clip_resolve_per_kind():
   assert "clip" not in policy.treatment("c", "categorical")
 
 
+def test_label_map_gives_the_classes_a_model_learns():
+  policy = _load({"label": {"map": {"adelie": "Adelie", "Adelie ": "Adelie"}}})
+  assert policy.label_map == {"adelie": "Adelie", "Adelie ": "Adelie"}
+  assert policy.label_classes(["Adelie", "Adelie ", "Gentoo", "adelie"]) == ["Adelie", "Gentoo"]
+  assert policy.label_classes(["adelie", "Gentoo", "Adelie"]) == ["Adelie", "Gentoo"]
+  assert Policy.default().label_classes(["b", "a"]) == ["b", "a"]
+  assert Policy.from_json(policy.to_json()).label_map == policy.label_map
+
+
 def test_normalize_reaches_the_categorical_treatment_only_when_set():
   policy = _load({"features": {"c": {"normalize": True}}})
   assert policy.treatment("c", "categorical")["normalize"] is True
@@ -220,6 +235,8 @@ def test_a_misnamed_policy_file_is_not_silently_ignored(tmp_path):
     ({"features": {"X": {"impute": "mean"}}},
      "features.X names a feature the schema does not have; did you mean x?"),
     ({"findings": {"replace": "yes"}}, "findings.replace is 'yes'; use true or false"),
+    ({"label": {"mapping": {}}}, "unknown key label.mapping; did you mean map?"),
+    ({"lable": {}}, "unknown key lable; did you mean label?"),
     ({"features": {"c": {"normalise": True}}},
      "unknown key features.c.normalise; did you mean normalize?"),
     ({"findings": {"block": ["LABEL_LEAKAGE"], "warn": ["LABEL_LEAKAGE"]}},

@@ -21,8 +21,8 @@ values is not seen; the findings say so when it matters.
   case-folding and trimming; any group counts. On the label, `findings.label` decides (block).
   The fix is the feature's `normalize: true` for the groups Transform's normalisation merges
   (lower-casing, white space: `models/text_normalization.py`; no NFKC in TensorFlow core), named
-  apart from the rest; on the label, `label.map`. Groups the policy already merges are not
-  reported again.
+  apart from the rest; on the label, a `label.map` entry to each group's most frequent spelling.
+  Groups the policy already merges are not reported again.
 - `DISGUISED_MISSING_VALUES`: recorded values of a text feature that are placeholders for missing
   (`PLACEHOLDERS`, case-insensitive, trimmed, and whitespace-only or empty values); any counts,
   except those the feature's `missing_values` lists (Transform imputes them).
@@ -228,9 +228,9 @@ def _exclude(feature: str) -> str:
 
 
 def _variants(add, feature, values, is_label, policy):
-  """Groups of spellings the graph still tells apart: a feature's `normalize: true` (Transform's
-  lower-casing, white space collapse and trim) merges its."""
-  label_map = {}
+  """Groups of spellings the graph still tells apart: the label's `label.map` and a feature's
+  `normalize: true` (Transform's lower-casing, white space collapse and trim) merge theirs."""
+  label_map = policy.label_map if is_label else {}
   normalized = not is_label and policy.treatment(feature, "categorical").get("normalize")
 
   def trained_as(value):
@@ -248,15 +248,26 @@ def _variants(add, feature, values, is_label, policy):
   minority = sum(n for g in ordered for _, n in g[1:])  # counts come most frequent first
   shown = "; ".join(" / ".join(f"{v!r} ({n})" for v, n in g) for g in ordered[:_SHOWN])
   more = f"; and {len(ordered) - _SHOWN} more group(s)" if len(ordered) > _SHOWN else ""
-  fix = _label_map_fix(ordered) if is_label else _normalize_fix(feature, ordered, normalized)
+  fix = (_label_map_fix(ordered, label_map) if is_label
+         else _normalize_fix(feature, ordered, normalized))
   add("CATEGORY_VARIANTS", feature,
       "one spelling per category (after Unicode NFKC, case-folding and trimming)",
       f"{len(ordered)} group(s) of spellings{values.among()}: {shown}{more}", fix,
       minority / values.present, is_label=is_label)
 
 
-def _label_map_fix(groups) -> str:
-  return "the model trains on fake extra classes: write one spelling at the source."
+def _label_map_fix(groups, label_map) -> str:
+  """The whole `label.map` to write: the policy's, and each spelling still apart sent to the class
+  of its group's most frequent spelling (counts come most frequent first)."""
+  pairs = dict(label_map)
+  for group in groups:
+    cls = label_map.get(group[0][0], group[0][0])
+    pairs.update((v, cls) for v, _ in group[1:] if label_map.get(v, v) != cls)
+  entry = "{" + ", ".join(f"{json.dumps(v)}: {json.dumps(c)}" for v, c in pairs.items()) + "}"
+  return ("the model trains on fake extra classes: map each spelling to its class with "
+          f"label.map: {entry} in policy.yaml (Transform maps the label before its class id, so "
+          "the Trainer, Rebalance and the Evaluator see one class; the schema's label domain "
+          "keeps every spelling), or write one spelling at the source.")
 
 
 def _normalize_fix(feature, groups, normalized) -> str:

@@ -182,6 +182,23 @@ def test_category_variants_on_the_label_block():
   assert "fake extra classes" in finding.fix
 
 
+def test_label_variants_block_until_label_map_sends_them_to_their_class():
+  frame = pd.DataFrame({"x": range(40), "species": _column(("Adelie", 20), ("adelie", 8),
+                                                           ("Adelie ", 2), ("Gentoo", 10))})
+  (finding,) = _kind(_findings(frame, label="species"), "CATEGORY_VARIANTS")
+  assert finding.severity == "block"  # findings.label, the default
+  assert 'label.map: {"adelie": "Adelie", "Adelie ": "Adelie"} in policy.yaml' in finding.fix
+  # The suggested entry is a valid policy, and with it the finding is gone.
+  entry = finding.fix.split("label.map: ")[1].split(" in policy.yaml")[0]
+  raw = {"label": {"map": yaml.safe_load(entry)}}
+  assert _kind(_findings(frame, label="species", policy_raw=raw), "CATEGORY_VARIANTS") == []
+  partial = {"label": {"map": {"adelie": "Adelie"}}}
+  (left,) = _kind(_findings(frame, label="species", policy_raw=partial), "CATEGORY_VARIANTS")
+  assert left.severity == "block" and left.found == ("1 group(s) of spellings: 'Adelie' (20) / "
+                                                     "'adelie' (8) / 'Adelie ' (2)")
+  assert 'label.map: {"adelie": "Adelie", "Adelie ": "Adelie"} in' in left.fix  # the whole map
+
+
 def test_values_that_differ_in_more_than_spelling_are_not_variants():
   frame = pd.DataFrame({"c": _column(("ab", 5), ("a b", 5), ("a-b", 5), ("abc", 5)), "y": "p"})
   assert _kind(_findings(frame), "CATEGORY_VARIANTS") == []

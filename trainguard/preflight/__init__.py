@@ -116,10 +116,12 @@ def prepare(options: RunOptions) -> PreparedRun:
   if profile.task == task_lib.CLASSIFICATION:
     from trainguard.models import features as features_lib  # pylint: disable=g-import-not-at-top
     try:
-      label_classes = features_lib.label_classes_from_schema(schema, profile.label)
+      domain = features_lib.label_classes_from_schema(schema, profile.label)
     except ValueError as e:
       raise InputError(f"{schema_folder.schema_path(folder)}: {e}") from e
-    checks.check_classes_in_schema(profile, label_classes, folder)
+    checks.check_classes_in_schema(profile, domain, folder)
+    # The classes the model learns: the policy's label.map sends spellings to their class.
+    label_classes = policy.label_classes(domain)
     checks.check_k_neighbors(profile, policy, presplit=eval_profile is not None)
   if serving is not None:
     checks.check_serving_columns(serving, schema, policy, profile.label)

@@ -438,3 +438,16 @@ def test_a_log_label_transform_needs_a_label_above_minus_one(tmp_path):
   with pytest.raises(InputError, match="reaches -2, but .*regression.label_transform: log"):
     preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
                                            workdir=str(tmp_path / "w")))
+
+
+def test_label_map_gives_the_run_the_classes_a_model_learns(tmp_path):
+  # The schema's domain keeps every spelling (TFDV then accepts the rows); the run's classes, which
+  # the pipeline hands the Trainer, Rebalance and the Evaluator, are the mapped ones.
+  data = _write(tmp_path, _rows().replace(",a\n", ",A\n", 2))
+  folder = str(tmp_path / "schema")
+  schema_folder.write_schema_folder(
+      schema_folder.infer_schema(preflight.inspect(data, "y")), folder, overwrite=False)
+  (tmp_path / "schema" / "policy.yaml").write_text('label:\n  map: {"A": "a"}\n')
+  run = preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
+                                               workdir=str(tmp_path / "w")))
+  assert run.label_classes == ["a", "b"]  # the domain: A, a, b
