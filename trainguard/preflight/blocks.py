@@ -9,6 +9,7 @@ import codecs
 import csv
 import dataclasses
 import os
+import re
 from typing import Iterator, List, Optional, Tuple
 
 from trainguard.errors import InputError
@@ -23,8 +24,41 @@ PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 # Every other string float() may accept ("+1", "1_000", "inf", "NAN", other scripts' digits) is
 # made of these characters; those are passed to float() itself.
 MAYBE_NUMBER = r"^[\p{Nd}+\-._eEiInNfFtTyYaA]+$"
-# Line breaks str.splitlines (so the codecs reader, so `line` in the messages) knows beyond \r, \n.
+# Line breaks str.splitlines knows beyond \r, \n. The readers here split lines at \r, \n and \r\n
+# only (`split_lines`), as pyarrow and CsvExampleGen do; the block path still leaves these to Python.
 OTHER_LINE_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def split_lines(text: str, final: bool) -> Tuple[List[str], str]:
+  """(the whole lines of `text`, each with its line break; the rest, for the next chunk).
+
+  Lines end at \n, \r\n or \r only. Not `str.splitlines` (which the codecs reader iterates by): it
+  also ends a line at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, so an unquoted form feed
+  inside a field cut the row in two and a valid CSV was rejected as ragged, while pyarrow and
+  CsvExampleGen read one row (hypothesis found it). A \r at the end of a chunk waits: it may be the
+  first half of a \r\n."""
+  lines = _LINE.findall(text)
+  rest = text[sum(map(len, lines)):]
+  if not final and not rest and lines and lines[-1].endswith("\r"):
+    rest = lines.pop()
+  if final and rest:
+    lines.append(rest)
+    rest = ""
+  return lines, rest
+
+
+def text_lines(reader, chunk_chars: int = 72) -> Iterator[str]:
+  """The lines of a text reader (`open_text`'s), split as `split_lines` splits them. It reads 72
+  characters at a time, as the codecs reader's `readline` does, so the rows before a byte that is not
+  UTF-8 are read (and a problem in them named) before it is met."""
+  pending = ""
+  while True:
+    chunk = reader.read(chunk_chars)
+    lines, pending = split_lines(pending + chunk, final=not chunk)
+    yield from lines
+    if not chunk:
+      return
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +138,9 @@ def strip_cells(column, ascii_only: bool):
 
 
 class LineCounter:
-  """The file's lines from byte `start` on, as the codecs reader yields them (str.splitlines),
-  decoded strictly; `offset` is the byte offset just after the last line yielded (the end of the
-  file once they are all read)."""
+  """The file's lines from byte `start` on, split as `split_lines` splits them, decoded strictly;
+  `offset` is the byte offset just after the last line yielded (the end of the file once they are
+  all read)."""
 
   def __init__(self, raw, start: int):
     self.raw, self.offset = raw, start
@@ -119,10 +153,7 @@ class LineCounter:
       chunk = self.raw.read(1 << 20)
       # Never final, as in the codecs reader: a character cut short by the end of the file is
       # dropped, not an error.
-      text = pending + decoder.decode(chunk)
-      lines = text.splitlines(True)
-      # The last line may go on in the next chunk (or be the \r of a \r\n).
-      pending = lines.pop() if chunk and lines else ""
+      lines, pending = split_lines(pending + decoder.decode(chunk), final=not chunk)
       end = self.raw.tell()
       for line in lines:
         self.offset += utf8_len(line)
@@ -238,7 +269,7 @@ def locate_undecodable(path: str, delimiter: str, ncols: int) -> None:
   """Re-reads the file as the codecs reader does up to its first problem and raises the message
   that names it (the bytes that are not UTF-8, or a ragged row or bad quoting before them)."""
   with open_text(path) as f:
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = csv.reader(text_lines(f), delimiter=delimiter)
     line = 1
     try:
       next(reader)
@@ -252,11 +283,44 @@ def locate_undecodable(path: str, delimiter: str, ncols: int) -> None:
               "fix the row (a quoted field with the delimiter inside, or a missing/extra "
               "delimiter), or pass the right --delimiter.")
     except UnicodeDecodeError as e:
+      line, column, bad = first_undecodable(path)
       raise InputError(
-          f"{path}, after line {line}: bytes that are not UTF-8 ({e.reason} at byte {e.start} of "
-          "the next chunk); re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from e
+          f"{path}, line {line}: bytes that are not UTF-8 ({e.reason}: byte 0x{bad:02X} at byte "
+          f"{column} of the line); re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+      ) from e
     except csv.Error as e:
       raise InputError(f"{path}, line {reader.line_num}: {e}; fix the quoting of that row.") from e
+
+
+def first_undecodable(path: str) -> Tuple[int, int, int]:
+  """(line, byte in that line counted from 0, the byte) of the file's first byte that is not UTF-8,
+  line breaks counted as `split_lines` counts them. Read in 1 MiB chunks. Before, the message named
+  the line before the codecs reader's look-ahead met the byte and its offset in that chunk
+  ("after line 37 ... at byte 0 of the next chunk" for a bad byte in line 42)."""
+  line, line_start, base, pending, cr_before = 1, 0, 0, b"", False
+  with open(path, "rb") as raw:
+    while True:
+      chunk = raw.read(1 << 20)
+      data = pending + chunk
+      try:
+        _, used = codecs.utf_8_decode(data, "strict", not chunk)
+        bad = None
+      except UnicodeDecodeError as e:
+        used, bad = e.start, e.start
+      text = data[:used]
+      breaks = text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+      if cr_before and text.startswith(b"\n"):
+        breaks -= 1  # the \n of a \r\n cut by the chunk
+      line += breaks
+      last = max(text.rfind(b"\n"), text.rfind(b"\r"))
+      if last >= 0:
+        line_start = base + last + 1
+      if bad is not None:
+        return line, base + bad - line_start, data[bad]
+      if not chunk:
+        raise ValueError(f"{path} is UTF-8")
+      cr_before = text.endswith(b"\r") or (not text and cr_before)
+      pending, base = data[used:], base + used
 
 
 def open_text(path: str):

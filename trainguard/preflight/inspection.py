@@ -10,7 +10,7 @@ from trainguard import task as task_lib
 from trainguard.preflight.checks import (check_file, check_label, columns_of, label_column,
                                          read_header)
 from trainguard.preflight.findings import profile_findings
-from trainguard.preflight.blocks import open_text, utf8_len
+from trainguard.preflight.blocks import open_text, text_lines, utf8_len
 from trainguard.preflight.profile import DEFAULT_NA_TOKENS, MIN_ROWS, CsvProfile
 from trainguard.preflight.scan import Scan
 
@@ -58,7 +58,7 @@ def _header(path: str, delimiter: str) -> Tuple[List[str], int, int]:
     taken: List[str] = []
 
     def lines():
-      for line in f:
+      for line in text_lines(f):
         taken.append(line)
         yield line
 

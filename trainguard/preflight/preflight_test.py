@@ -263,8 +263,8 @@ _LATE_PROBLEMS = [
     ("nul", _rows(40, "1.0,2,r\x00d,a\n").encode(),
      ", line 42: line contains NUL; fix the quoting of that row."),
     ("not-utf8", _rows(40).encode() + b"1.0,2,r\xe9d,a\n" + _rows(5).split("\n", 1)[1].encode(),
-     ", after line 37: bytes that are not UTF-8 (invalid continuation byte at byte 0 of the next "
-     "chunk); re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),
+     ", line 42: bytes that are not UTF-8 (invalid continuation byte: byte 0xE9 at byte 7 of the "
+     "line); re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),
     ("unbalanced-quote", _rows(40, '1.0,2,"red,a\n2.0,3,blue,b\n').encode(),
      ", line 43: 3 fields where the header has 4; fix the row (a quoted field with the delimiter "
      "inside, or a missing/extra delimiter), or pass the right --delimiter."),
@@ -438,6 +438,24 @@ def test_a_log_label_transform_needs_a_label_above_minus_one(tmp_path):
   with pytest.raises(InputError, match="reaches -2, but .*regression.label_transform: log"):
     preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
                                            workdir=str(tmp_path / "w")))
+
+
+@pytest.mark.parametrize("block", [64, 8 << 20])
+def test_unquoted_unicode_line_breaks_and_form_feeds_stay_inside_their_field(tmp_path, monkeypatch,
+                                                                             block):
+  """Found by hypothesis: a form feed, \\x85 or U+2028 in an unquoted field ended the line for
+  `str.splitlines` (the codecs reader), so the row was cut in two and the valid file rejected as
+  ragged, while pyarrow and CsvExampleGen read one row. Lines end at \\r and \\n only."""
+  breaks = ["\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"]
+  rows = "".join(f"{i},x{breaks[i % len(breaks)]}z{i % 4},{i % 2}\n" for i in range(30))
+  path = _write(tmp_path, ("a,b,y\n" + rows).encode(), mode="wb")
+  monkeypatch.setattr(scan, "_BLOCK_BYTES", block)
+  profile = preflight.inspect(path, "y")
+  assert profile.rows == 30
+  assert [(c.name, c.type_name) for c in profile.columns] == [("a", "INT"), ("b", "BYTES"),
+                                                              ("y", "INT")]
+  staged = _staged(profile, tmp_path, f"staged-{block}")
+  assert staged.count(b"\n") == 31 and b"x\xe2\x80\xa8z1" in staged
 
 
 def test_label_map_gives_the_run_the_classes_a_model_learns(tmp_path):

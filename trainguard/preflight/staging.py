@@ -8,7 +8,8 @@ from typing import Iterator, List, Optional, Sequence
 
 from trainguard.files import atomic_write
 from trainguard.preflight.blocks import (ARROW, COPY, CRLF, Block, arrow_modules, count_true,
-                                         open_text, parse_block, records, strip_cells, trim_kind)
+                                         open_text, parse_block, records, strip_cells, text_lines,
+                                         trim_kind)
 from trainguard.preflight.profile import DEFAULT_NA_TOKENS, CsvProfile
 
 def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFAULT_NA_TOKENS) -> bool:
@@ -30,7 +31,7 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
       atomic_write(staged, "wb") as out:
     out.write(header)
     if layout is None:
-      reader = csv.reader(source, delimiter=profile.delimiter)
+      reader = csv.reader(text_lines(source, 1 << 16), delimiter=profile.delimiter)
       next(reader)
       _stage_rows(reader, out, na, keep, label_index)
     else:
