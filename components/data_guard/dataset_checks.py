@@ -190,6 +190,7 @@ class _Batches(beam.DoFn):
     self._decoder = None
     self._spill = None
     self._conflict_spill = None
+    self._sketch = None
 
   def setup(self):
     self._decoder = example_coder.ExamplesToRecordBatchDecoder()
@@ -199,6 +200,7 @@ class _Batches(beam.DoFn):
     if self._split == "train" and self._label_bins is None:  # a class label: conflicts count
       self._conflict_spill = hash_buckets.HashSpill(self._spill_dir, label_conflicts.SPILL,
                                                     width=label_conflicts.WIDTH)
+      self._sketch = label_conflicts.ValueSketch()
 
   def _decode(self, records: List[bytes]) -> Iterator[pa.RecordBatch]:
     try:
@@ -222,15 +224,16 @@ class _Batches(beam.DoFn):
       hashes = row_hash.row_hashes(batch)
       self._spill.add(*hashes)
       if self._split == "train":
-        names = {}
+        names, values = {}, {}
         if self._conflict_spill is not None:
           self._conflict_spill.add(*label_conflicts.feature_and_label_hashes(
-              batch, hashes, self._label_key))
+              batch, hashes, self._label_key, self._sketch))
           names = label_conflicts.label_hash_names(batch, self._label_key)
+          values, self._sketch.new = self._sketch.new, {}
         ranks = rank_leakage.count(batch, *_label_codes(batch, self._label_key, self._label_bins),
                                    self._rank_bins, _first_values, _numbers)
         yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names,
-               ranks, extreme_values.measure(batch, self._extremes, _numbers))
+               ranks, values, extreme_values.measure(batch, self._extremes, _numbers))
 
   def finish_bundle(self):
     ranges = self._spill.close()
@@ -243,8 +246,9 @@ class _Batches(beam.DoFn):
 
 
 class _SumCounts(beam.CombineFn):
-  """Sums tuples of `width` dicts of counts, element by element; the last one, for `extremes`, is
-  merged by `extreme_values.merge`."""
+  """Sums tuples of `width` dicts of counts, element by element; with `extremes`, the last one is
+  merged by `extreme_values.merge` and the one before (conflicting groups' values) by
+  `label_conflicts.merge_values`."""
 
   def __init__(self, width: int, extremes: bool = False):
     self._width = width
@@ -257,6 +261,8 @@ class _SumCounts(beam.CombineFn):
     for k, (into, counts) in enumerate(zip(acc, element)):
       if self._extremes and k == self._width - 1:
         extreme_values.merge(into, counts)
+      elif self._extremes and k == self._width - 2:  # the conflicting groups' values
+        label_conflicts.merge_values(into, counts)
       else:
         self._add(into, counts)
 
@@ -312,19 +318,20 @@ class _SumBuckets(beam.CombineFn):
     return acc
 
 
-def _result(counts: Tuple[dict, dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
+def _result(counts: Tuple[dict, dict, dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
             extremes: Sequence[extreme_values.Extremes] = ()) -> dict:
   """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
   buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "ranks": [[feature, fine
-  bin, label, n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}}] (the
-  largest conflicting groups), "extremes": `extreme_values.as_result`}.
+  bin, label, n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}, "values":
+  {feature: text}}] (the largest conflicting groups; values where the sketch kept them:
+  `label_conflicts.named`), "extremes": `extreme_values.as_result`}.
   """
-  labels, cells, label_names, ranks, measured = counts
+  labels, cells, label_names, ranks, values, measured = counts
   rows, examples = rows
   return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
           "ranks": [[f, b, l, n] for (f, b, l), n in sorted(ranks.items())],
-          "conflicts": label_conflicts.named(examples, label_names),
+          "conflicts": label_conflicts.named(examples, label_names, values),
           "extremes": extreme_values.as_result(measured, list(extremes))}
 
 
@@ -354,7 +361,7 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
           | "SumRows" >> beam.CombineGlobally(_SumBuckets()))
   _ = (counts
        | "AllCounts" >> beam.Flatten()
-       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=5, extremes=True))
+       | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=6, extremes=True))
        | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows), extremes=list(extremes))
        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
        | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))

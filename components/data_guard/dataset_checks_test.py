@@ -85,9 +85,26 @@ def _reference_conflicts(records, label_key):
           "conflict_errors/train": sum(sum(g.values()) - max(g.values()) for g in groups)}
 
 
+def _reference_text(value):
+  if isinstance(value, bytes):
+    return value.decode()
+  return format(value, ".7g") if isinstance(value, float) else str(value)
+
+
 def _reference_conflict_examples(records, label_key):
-  groups = [{"rows": sum(g.values()), "labels": dict(sorted(g.items()))}
-            for g in _reference_groups(records, label_key).values()]
+  """The largest groups, each with the features of its first row (all groups are in the sketch)."""
+  first = {}
+  for record in records:
+    values = _reference_values(record)
+    if values.pop(label_key, None) is None:
+      continue
+    key = "".join(name + "|".join(_reference_canonical(v) for v in values[name]) + "\x00"
+                  for name in sorted(values))
+    first.setdefault(key, {k: _reference_text(v[0]) if len(v) == 1 else
+                           "[" + ", ".join(map(_reference_text, v)) + "]"
+                           for k, v in sorted(values.items())})
+  groups = [{"rows": sum(g.values()), "labels": dict(sorted(g.items())), "values": first[key]}
+            for key, g in _reference_groups(records, label_key).items()]
   return sorted(groups, key=lambda g: -g["rows"])[:label_conflicts.EXAMPLES]
 
 
@@ -192,7 +209,7 @@ def test_a_feature_typed_differently_inside_one_batch_still_decodes(tmp_path):
   # int 1 and float 1.0: the same value; and text "1" labelled q: a conflict with them
   assert result["rows"] == {"duplicates/train": 1, "conflicting_rows/train": 3,
                             "conflicting_groups/train": 1, "conflict_errors/train": 1}
-  assert result["conflicts"] == [{"rows": 3, "labels": {"p": 2, "q": 1}}]
+  assert result["conflicts"] == [{"rows": 3, "labels": {"p": 2, "q": 1}, "values": {"k": "1"}}]
 
 
 def test_pass_on_the_multi_process_direct_runner(tmp_path):
@@ -241,6 +258,30 @@ def test_conflicting_labels_match_the_reference(tmp_path, batch_size, files):
   assert [e["rows"] for e in result["conflicts"]] == sizes[:label_conflicts.EXAMPLES]
   for example in result["conflicts"]:
     assert example["labels"] in [dict(sorted(g.items())) for g in groups.values()]
+    # one row's spelling of the group's features (text " 1 " and the number 1 are one group)
+    assert set(example["values"]) == {"x", "c"}
+    assert example["values"]["x"].strip() in "0123" and example["values"]["c"] in "ab"
+
+
+def test_conflicting_groups_values_come_from_a_bounded_sketch(tmp_path, monkeypatch):
+  # More feature groups than the sketch holds: values only for the groups it kept, and the
+  # finding still shows three groups that have them, after the largest by label counts.
+  monkeypatch.setattr(label_conflicts, "VALUE_GROUPS", 4)
+  rows = [_proto({"y": "pq"[i % 2], "x": float(i // 2), "c": "z" * 60}) for i in range(60)]
+  rows += [_proto({"y": "pq"[i % 2], "x": float(100 + i // 4), "c": "z"}) for i in range(40)]
+  result = _pass(tmp_path, {"train": rows}, [], batch_size=7, files=2)
+  assert result["rows"]["conflicting_groups/train"] == 40
+  conflicts = result["conflicts"]
+  assert [e["rows"] for e in conflicts[:label_conflicts.EXAMPLES]] == [4] * label_conflicts.EXAMPLES
+  with_values = [e for e in conflicts if "values" in e]
+  assert 3 <= len(with_values) <= 4 and len(conflicts) <= label_conflicts.EXAMPLES + 3
+  shown = label_conflicts.to_show(conflicts)
+  assert len(shown) == 3 and all("values" in e for e in shown)
+  for example in with_values:
+    assert example["values"]["c"] in ("z", "z" * 39 + "…")  # cut to VALUE_CHARS
+    assert float(example["values"]["x"]) in set(range(30)) | set(range(100, 110))
+  text = label_conflicts.shown(shown[0])
+  assert " rows: 'p' ×" in text and " where c=z" in text and ", x=" in text
 
 
 def test_rows_that_agree_on_their_label_do_not_conflict(tmp_path):

@@ -271,6 +271,9 @@ def test_conflicting_labels_from_the_pass(tmp_path):
   (finding,) = _by_kind(findings)["CONFLICTING_LABELS"]
   assert finding.severity == "warn" and finding.measured == 30 / 120
   assert "30 of 120 rows" in finding.found and "in 3 group(s)" in finding.found
+  # the groups' feature values, so a user can look them up (label_conflicts.shown)
+  assert finding.found.count(" where ") == 3 and "c=a" in finding.found
+  assert "uid=same" in finding.found and "'common' ×5, 'rare' ×5" in finding.found
 
 
 def _real_data():

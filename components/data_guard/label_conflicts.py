@@ -14,8 +14,19 @@ the rows no model can get right (a group's rows outside its most frequent label:
 model can reach on train is capped at 1 minus their share). Examples: the largest `EXAMPLES`
 conflicting groups, with their label counts (labels by their hash; the pass maps hashes to label
 texts, which it counts anyway). A row without a label is not counted (the pre-flight drops them).
+
+Example rows (so a user can look a group up): the hashes say which rows conflict only once a bucket
+is counted, after the pass has read them. So the pass keeps, as it goes, the feature values of one
+row of each of the `VALUE_GROUPS` (200) feature groups with the smallest features' hash (a bottom-k
+sketch: `ValueSketch` per bundle, `merge_values` in the combiner; at most 200 rows of values cut to
+`VALUE_CHARS` each, whatever the number of rows or their order), and the buckets also hand on the
+conflicting groups with the smallest hashes. With at most 200 distinct feature groups every group's
+values are known; beyond, a uniform sample of the groups is, and the finding shows up to three
+groups with their values (the largest first), else the largest by label counts alone. Groups are
+identical in every feature, so any row's values are the group's (text `" 1 "` and number 1 hash
+alike: the shown spelling is one row's).
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -25,22 +36,80 @@ from trainguard.components.data_guard import row_hash
 SPILL = "labels/train"  # the spill's "split" tag in hash_buckets.Range
 WIDTH = 3               # features' hash (first, second), label's hash
 EXAMPLES = 5
+VALUE_GROUPS = 200  # groups whose feature values the pass keeps (bottom-k of the features' hash)
+VALUE_CHARS = 40    # a value's text is cut to this many characters
+VALUE_FEATURES = 8  # features a finding names per group (then "+n more")
 
 Example = Dict  # {"rows": n, "hash": features' hash (hex), "labels": {label hash (str): n}}
 
 
-def feature_and_label_hashes(batch: pa.RecordBatch, hashes: Sequence[np.ndarray], label_key: str
-                             ) -> Tuple[np.ndarray, ...]:
+def feature_and_label_hashes(batch: pa.RecordBatch, hashes: Sequence[np.ndarray], label_key: str,
+                             sketch: Optional["ValueSketch"] = None) -> Tuple[np.ndarray, ...]:
   """(features' first, second, label's hash) for the rows of `batch` that have a label; `hashes`
-  are the rows' full content hashes (`row_hash.row_hashes(batch)`)."""
+  are the rows' full content hashes (`row_hash.row_hashes(batch)`). With a `sketch`, the batch's
+  rows also go into it (its `new` then holds the values it kept)."""
   names = batch.schema.names
   if label_key not in names:
     return tuple(np.zeros(0, dtype=np.uint64) for _ in range(WIDTH))
   label = row_hash.row_hashes(pa.RecordBatch.from_arrays(
       [batch.column(names.index(label_key))], [label_key]))
   labelled = (label[0] != 0) | (label[1] != 0)  # a missing label adds nothing to a row's hash
-  return (hashes[0][labelled] - label[0][labelled], hashes[1][labelled] - label[1][labelled],
-          label[0][labelled])
+  first = hashes[0][labelled] - label[0][labelled]
+  if sketch is not None:
+    sketch.add(batch, np.flatnonzero(labelled), first, label_key)
+  return (first, hashes[1][labelled] - label[1][labelled], label[0][labelled])
+
+
+def _text(value) -> str:
+  if isinstance(value, bytes):
+    value = value.decode("utf-8", "replace")
+  elif isinstance(value, float):
+    value = format(float(np.float32(value)), ".7g")  # as stored (float32), not its binary tail
+  text = str(value)
+  return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
+
+
+def row_values(batch: pa.RecordBatch, row: int, label_key: str) -> Dict[str, str]:
+  """{feature: text} of one row of `batch`, the label and features without a value left out."""
+  out = {}
+  for name, column in zip(batch.schema.names, batch.columns):
+    values = column[row].as_py() if name != label_key else None
+    if values:
+      out[name] = _text(values[0]) if len(values) == 1 else _text(
+          "[" + ", ".join(_text(v) for v in values) + "]")
+  return dict(sorted(out.items()))
+
+
+class ValueSketch:
+  """One bundle's bottom-k sketch: the features' hashes (first half) of the `VALUE_GROUPS`
+  smallest groups it has seen; `add` puts the values of a batch's rows that enter it into `new`
+  (emptied by the caller), and reads a row's values only for those (few, once it is full)."""
+
+  def __init__(self):
+    self._hashes = np.zeros(0, dtype=np.uint64)  # sorted, at most VALUE_GROUPS
+    self.new: Dict[str, Dict[str, str]] = {}
+
+  def add(self, batch: pa.RecordBatch, rows: np.ndarray, first: np.ndarray,
+          label_key: str) -> None:
+    unique, at = np.unique(first, return_index=True)
+    fresh = ~np.isin(unique, self._hashes)
+    if len(self._hashes) >= VALUE_GROUPS:
+      fresh &= unique < self._hashes[-1]
+    unique, at = unique[fresh], at[fresh]
+    if not len(unique):
+      return
+    self._hashes = np.union1d(self._hashes, unique)[:VALUE_GROUPS]
+    kept = unique <= self._hashes[-1]
+    for h, a in zip(unique[kept].tolist(), at[kept].tolist()):
+      self.new[f"{h:016x}"] = row_values(batch, int(rows[a]), label_key)
+
+
+def merge_values(into: Dict[str, Dict[str, str]], other: Dict[str, Dict[str, str]]) -> None:
+  """The combiner's merge of sketches: the `VALUE_GROUPS` smallest hashes of both (hex of one
+  length: text order is number order)."""
+  into.update(other)
+  for key in sorted(into)[VALUE_GROUPS:]:
+    del into[key]
 
 
 def label_hash_names(batch: pa.RecordBatch, label_key: str) -> Dict[Tuple[str, str], int]:
@@ -93,6 +162,8 @@ def count(parts: List[Tuple[np.ndarray, ...]]) -> Tuple[Dict[str, int], List[Exa
   group_starts = np.flatnonzero(starts)
   chosen = conflicting[np.lexsort((first[group_starts[conflicting]],
                                    -sizes[conflicting]))][:EXAMPLES]
+  by_hash = conflicting[np.argsort(first[group_starts[conflicting]], kind="stable")][:EXAMPLES]
+  chosen = np.concatenate([chosen, by_hash[~np.isin(by_hash, chosen)]])  # those the sketch holds
   run_label = label[new_label]
   examples = []
   for g in chosen.tolist():
@@ -103,12 +174,52 @@ def count(parts: List[Tuple[np.ndarray, ...]]) -> Tuple[Dict[str, int], List[Exa
 
 
 def largest(examples: List[Example]) -> List[Example]:
-  """The `EXAMPLES` largest groups (ties: the smaller hash), whatever bucket they came from."""
-  return sorted(examples, key=lambda e: (-e["rows"], e["hash"]))[:EXAMPLES]
+  """The `EXAMPLES` largest groups (ties: the smaller hash), whatever bucket they came from, and
+  the `EXAMPLES` with the smallest hashes (the groups the value sketch holds)."""
+  unique = list({e["hash"]: e for e in examples}.values())
+  big = sorted(unique, key=lambda e: (-e["rows"], e["hash"]))[:EXAMPLES]
+  small = [e for e in sorted(unique, key=lambda e: e["hash"]) if e not in big][:EXAMPLES]
+  return big + small
 
 
-def named(examples: List[Example], label_names: Dict[Tuple[str, str], int]) -> List[dict]:
-  """The examples with label texts for hashes, each as {"rows": n, "labels": {text: n}}."""
+SHOWN = 3  # groups with their values a finding shows
+
+
+def named(examples: List[Example], label_names: Dict[Tuple[str, str], int],
+          values: Optional[Dict[str, Dict[str, str]]] = None) -> List[dict]:
+  """The `EXAMPLES` largest groups with label texts for hashes, each as {"rows": n, "labels":
+  {text: n}} plus {"values": {feature: text}} when the sketch kept its values; then, when fewer
+  than `SHOWN` of them have values, smaller groups that have (largest first)."""
   text = {h: t for (h, t) in label_names}
-  return [{"rows": e["rows"], "labels": dict(sorted(
-      (text.get(h, h), n) for h, n in e["labels"].items()))} for e in examples]
+  values = values or {}
+  ranked = sorted(examples, key=lambda e: (-e["rows"], e["hash"]))
+  chosen = ranked[:EXAMPLES]
+  with_values = sum(e["hash"] in values for e in chosen)
+  chosen += [e for e in ranked[EXAMPLES:] if e["hash"] in values][:max(0, SHOWN - with_values)]
+  out = []
+  for e in chosen:
+    entry = {"rows": e["rows"], "labels": dict(sorted(
+        (text.get(h, h), n) for h, n in e["labels"].items()))}
+    if e["hash"] in values:
+      entry["values"] = values[e["hash"]]
+    out.append(entry)
+  return out
+
+
+def to_show(examples: List[dict]) -> List[dict]:
+  """The `SHOWN` groups a finding names: those with values (largest first), then the largest."""
+  with_values = [e for e in examples if "values" in e]
+  return (with_values + [e for e in examples if "values" not in e])[:SHOWN]
+
+
+def shown(example: dict) -> str:
+  """`3 rows: 'p' ×2, 'q' ×1 where c=a, x=1` (at most `VALUE_FEATURES` features named)."""
+  text = f"{example['rows']} rows: " + ", ".join(
+      f"{label!r} ×{n}" for label, n in example["labels"].items())
+  values = example.get("values")
+  if values is None:
+    return text
+  named_ = [f"{k}={v}" for k, v in list(values.items())[:VALUE_FEATURES]]
+  more = len(values) - VALUE_FEATURES
+  return text + " where " + (", ".join(named_) or "no feature has a value") + (
+      f", … (+{more} more)" if more > 0 else "")
