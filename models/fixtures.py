@@ -246,13 +246,16 @@ DEFECTS_SPEC = {
     "row_id": tf.io.FixedLenFeature([], tf.int64),
     "island": tf.io.VarLenFeature(tf.string),   # normalize: true, missing_values ["Unknown"]
     "colour": tf.io.VarLenFeature(tf.string),   # normalize: true, constant:Other
+    "when": tf.io.VarLenFeature(tf.string),     # datetime: parts (numeric default: mean, none)
     LABEL: tf.io.VarLenFeature(tf.string),
 }
 DEFECTS_POLICY = {"features": {
     "row_id": {"exclude": True},
     "island": {"normalize": True, "missing_values": ["Unknown"]},
     "colour": {"normalize": True, "impute": "constant:Other"},
-}, "label": {"map": {"No ": "no", "YES": "yes", "Yes": "yes"}}}
+    "when": {"datetime": "parts", "missing_indicator": True, "missing_values": ["unknown"]},
+}, "label": {"map": {"No ": "no", "YES": "yes", "Yes": "yes"}},
+   "preprocessing": {"numeric": {"scale": "none"}}}  # the parts as numbers, to read them back
 DEFECTS_LABEL_DOMAIN = ["No ", "YES", "Yes", "no", "yes"]
 _LABELS = [b"no", b"yes", b"No ", b"YES", b"no", b"Yes", b"no", b"yes", b"No ", b"yes", b"no",
            b"yes", b"no", b"YES"]
@@ -260,14 +263,20 @@ _ISLANDS = [b"Biscoe", b"biscoe", b"BISCOE ", b" Biscoe", b"Dream", b"dream", b"
             b"Torgersen", b"torgersen", b"UNKNOWN", b"unknown ", b"Biscoe", b"Dream", b"Biscoe"]
 _COLOURS = [b"Red", b"red", b"light  blue", b"Light Blue", b"", b"red", b"OTHER", b"Red",
             b"light blue", b"", b"red", b"blue", b"Blue", b"red"]
+# Every format DataGuard's DATETIME_COLUMN names, and values that are no date (missing, imputed).
+_WHEN = [b"2021-03-04", b"2021-03-04T05:06:07Z", b"2020-02-29 23:59", b"04/03/2021",
+         b"03/25/2021 10:30", b"4 Mar 2021", b"March 5, 2021", b"05-Mar-2021", b"31.12.1999",
+         b"2021/01/01 00:00", b"not a date", b"", b"2021-02-30", b"1969-12-31T12:00+01:00"]
 DEFECTS_ROWS = [{
-    "row_id": i, "island": [_ISLANDS[i]], "colour": [_COLOURS[i]],
+    "row_id": i, "island": [_ISLANDS[i]], "colour": [_COLOURS[i]], "when": [_WHEN[i]],
     LABEL: [_LABELS[i]],
 } for i in range(len(_ISLANDS))]
 DEFECTS_SERVING_ROWS = [
-    {"row_id": 300, "island": [b"bIsCoE"], "colour": [b"LIGHT\tBLUE"], LABEL: [b"Yes"]},
-    {"row_id": 301, "island": [b"\xef\xbc\xa4ream"], "colour": [], LABEL: [b"NO"]},  # full-width D
-    {"row_id": 302, "island": [b"Unknown"], "colour": [b"  red  "], LABEL: []},
+    {"row_id": 300, "island": [b"bIsCoE"], "colour": [b"LIGHT\tBLUE"], LABEL: [b"Yes"],
+     "when": [b"2024-02-29T08:00"]},
+    {"row_id": 301, "island": [b"\xef\xbc\xa4ream"], "colour": [], LABEL: [b"NO"],  # full-width D
+     "when": []},
+    {"row_id": 302, "island": [b"Unknown"], "colour": [b"  red  "], LABEL: [], "when": [b"unknown"]},
 ]
 
 

@@ -48,6 +48,12 @@ Categorical features (BYTES; the output is an int64 id, declared as `int_domain 
   before the vocabulary is computed, so `v` has its own id; `none`: missing values take the
   out-of-vocabulary id (with the missing indicator on by default).
 
+Date/time text features (`datetime: parts`): parsed in the graph (`datetime_parts.py`, the formats
+DataGuard's `DATETIME_COLUMN` recognises) into year, month, day, day of week and hour, each output as
+`<feature>_<part>_xf` and imputed and scaled like a numeric feature (`preprocessing.numeric`); a
+value that is missing or no date is missing in every part, a date without a time in the hour. No
+vocabulary; the missing indicator says "no date".
+
 Missing indicators (`<feature>_was_missing_xf`, float32 1.0 where missing, else 0.0) are added where
 the plan says so. The label becomes its id in the schema's string domain, after the plan's
 `label_map` (the policy's `label.map`) has sent each listed spelling to its class; a value outside
@@ -60,6 +66,7 @@ import tensorflow_transform as tft
 from tensorflow_transform import schema_inference
 
 from trainguard.models import autograph_rules
+from trainguard.models import datetime_parts
 from trainguard.models import features
 from trainguard.models import preprocessing_plan as plan_lib
 from trainguard.models import text_normalization
@@ -99,7 +106,9 @@ def preprocessing_fn(inputs: Mapping[str, Any],
       raise ValueError(
           f"feature {name!r} is {spec['kind']} in the plan but arrives as "
           f"{inputs[name].dtype.name}; the plan was built from another schema.")
-    if is_string:
+    if spec.get("datetime"):
+      present = _expand_datetime(name, values, present, spec["datetime"], outputs)
+    elif is_string:
       outputs[features.transformed_name(name)] = _encode_categorical(name, values, present, spec)
     else:
       outputs[features.transformed_name(name)] = _impute_and_scale(name, values, present, spec)
@@ -113,6 +122,17 @@ def preprocessing_fn(inputs: Mapping[str, Any],
       outputs[features.transformed_name(label_key)] = label_ids(
           inputs[label_key], config["label_classes"], config.get("label_map"))
   return outputs
+
+
+def _expand_datetime(name: str, values: tf.Tensor, present: tf.Tensor, dates: Mapping[str, Any],
+                     outputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+  """`<name>_<part>_xf` for each part of a date column, treated as a numeric feature; returns
+  where the value is a date (what the missing indicator reports)."""
+  parts, known = datetime_parts.parse(values, present, dates["order"])
+  for part in dates["parts"]:
+    outputs[features.transformed_name(f"{name}_{part}")] = _impute_and_scale(
+        f"{name}_{part}", parts[part], known[part], dates["treatment"])
+  return known["year"]
 
 
 def _plan(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -27,7 +27,15 @@ The config (version 1):
                                 "encode": "vocabulary", "missing_indicator": bool,
                                 "excluded": bool, "missing_values": [<str>, ...] (optional),
                                 "normalize": true (optional: lower-case, collapse white space
-                                and trim before the vocabulary; models/text_normalization.py)},
+                                and trim before the vocabulary; models/text_normalization.py),
+                                "datetime": {"order": "parts" | "parts_month_first",
+                                             "parts": ["year", "month", "day", "day_of_week",
+                                                       "hour"],
+                                             "treatment": {<a numeric feature's impute/scale>}}
+                                (optional: the text parsed as a date, output as one numeric
+                                feature per part, `<name>_<part>_xf`, each imputed and scaled as
+                                `preprocessing.numeric` says; no vocabulary;
+                                models/datetime_parts.py)},
     }
   }
 
@@ -47,6 +55,7 @@ import os
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from trainguard import policy as policy_lib
+from trainguard import policy_format
 from trainguard import schema_folder
 from trainguard import task as task_lib
 from trainguard.models import features as features_lib
@@ -175,7 +184,7 @@ def check_config(config: Mapping[str, Any]) -> None:
 
 
 def _check_values(name: str, kind: str, spec: Mapping[str, Any]) -> None:
-  """`missing_values`, `normalize` and `clip` of one feature's plan, when present."""
+  """`missing_values`, `normalize`, `datetime` and `clip` of one feature's plan, when present."""
   missing = spec.get("missing_values")
   if missing is not None:
     wanted = str if kind == CATEGORICAL else (int, float)
@@ -185,6 +194,18 @@ def _check_values(name: str, kind: str, spec: Mapping[str, Any]) -> None:
   if spec.get("normalize") is not None and (kind != CATEGORICAL or spec["normalize"] is not True):
     raise ValueError(f"feature {name!r} ({kind}): normalize is {spec['normalize']!r}; only a "
                      "categorical feature takes normalize: true.")
+  dates = spec.get("datetime")
+  if dates is not None:
+    ok = (kind == CATEGORICAL and isinstance(dates, Mapping)
+          and dates.get("order") in policy_format.DATETIME_ORDERS
+          and set(dates.get("parts", ())) <= set(policy_format.DATETIME_PARTS)
+          and isinstance(dates.get("treatment"), Mapping))
+    if not ok:
+      raise ValueError(f"feature {name!r} ({kind}): datetime is {dates!r}; build it with "
+                       "transform_config() from a policy's features.<name>.datetime.")
+    check_config({"label_key": "", "label_classes": [],
+                  "features": {f"{name}_{p}": dict(dates["treatment"], kind=NUMERIC)
+                               for p in dates["parts"]}})
   clip = spec.get("clip")
   if clip is not None:
     if kind != NUMERIC or not (isinstance(clip, list) and len(clip) == 2
@@ -197,6 +218,13 @@ def _config(policy_data: Mapping[str, Any], kinds: Mapping[str, str], label_key:
             label_classes: Sequence[str]) -> Dict[str, Any]:
   features = {name: treatment(policy_data, name, kinds[name]) for name in sorted(kinds)}
   taken = {features_lib.transformed_name(n) for n in (*kinds, label_key)}
+  for name, spec in features.items():
+    for part in (spec.get("datetime") or {}).get("parts", ()) if not spec["excluded"] else ():
+      output = features_lib.transformed_name(f"{name}_{part}")
+      if output in taken:
+        raise ValueError(f"feature {name!r}'s datetime part {part} is output as {output!r}, "
+                         "which another feature is transformed to; rename one of them.")
+      taken.add(output)
   for name, spec in features.items():
     indicator = features_lib.missing_indicator_name(name)
     if spec["missing_indicator"] and not spec["excluded"] and indicator in taken:

@@ -109,6 +109,7 @@ def test_a_missing_indicator_that_would_shadow_a_feature_is_rejected():
     ({"missing_values": ["-"]}, "missing_values is ['-']"),
     ({"clip": [0.9, 0.1]}, "clip is [0.9, 0.1]"),
     ({"normalize": True}, "only a categorical feature takes normalize"),
+    ({"datetime": {"order": "parts"}}, "datetime is {'order': 'parts'}"),
 ])
 def test_check_config_names_the_feature_and_the_bad_key(change, message):
   config = _config()
@@ -170,3 +171,14 @@ def test_label_map_on_a_regression_label_is_refused():
   with pytest.raises(ValueError, match="label.map maps spellings of classes, but the label 'y' is "
                                        "a number"):
     preprocessing_plan.transform_config(policy, schema, "y", [])
+
+
+def test_datetime_parts_reach_the_plan_and_their_names_are_checked():
+  config = _config({"features": {"c": {"datetime": "parts"}}})
+  assert config["features"]["c"]["datetime"]["parts"] == ["year", "month", "day", "day_of_week",
+                                                          "hour"]
+  preprocessing_plan.check_config(json.loads(json.dumps(config)))
+  schema = text_format.Parse('feature { name: "c" type: BYTES } feature { name: "c_year" '
+                             'type: FLOAT } feature { name: "y" type: BYTES }', schema_pb2.Schema())
+  with pytest.raises(ValueError, match="feature 'c'.s datetime part year is output as 'c_year_xf'"):
+    _config({"features": {"c": {"datetime": "parts"}}}, schema=schema)

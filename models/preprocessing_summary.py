@@ -96,6 +96,11 @@ def summarize(transform_output: Union[str, tft.TFTransformOutput],
     }
     summary[name] = entry
     output = features.transformed_name(name)
+    dates = plan.get(name, {}).get("datetime")
+    if output not in transformed_spec and dates and not plan[name].get("excluded"):
+      # `datetime: parts`: numbers of their own, one output per part (not probed here).
+      entry["datetime_parts"] = [features.transformed_name(f"{name}_{p}") for p in dates["parts"]]
+      continue
     if output not in transformed_spec:
       entry["excluded"] = True
       continue

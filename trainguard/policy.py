@@ -28,7 +28,7 @@ Format (every key optional; see `docs/policy.md`):
   features:
     <feature>: {impute: ..., scale: ..., exclude: false, missing_indicator: true, skew: 0.2,
                 drift: 0.2, block: [...], warn: [...], missing_values: [...], clip: [q, q],
-                normalize: true}
+                normalize: true, datetime: parts}
   rebalance: {strategy: auto, sampling_strategy: auto, k_neighbors: 5, class_weights: false}
   label:
     map: {"adelie": "Adelie", "Adelie ": "Adelie"}   # spellings of a class → the class
@@ -219,7 +219,8 @@ class Policy:
   def treatment(self, name: str, kind: str) -> Dict[str, Any]:
     """One feature's resolved treatment (Transform's plan, `models/preprocessing_plan.py`): its
     policy entry over the defaults for its kind, with constants and bucket counts parsed, and its
-    `missing_values`, `clip` and `normalize` when the entry sets them."""
+    `missing_values`, `clip`, `normalize` and `datetime` (with the numeric treatment of its parts)
+    when the entry sets them."""
     prep = self.data["preprocessing"]
     entry = self.data["features"].get(name) or {}
     settings = {key: value for key, value, _ in self._settings(name, kind)}
@@ -250,6 +251,15 @@ class Policy:
       resolved["clip"] = [float(q) for q in entry["clip"]]
     if kind == CATEGORICAL and entry.get("normalize"):
       resolved["normalize"] = True
+    if kind == CATEGORICAL and entry.get("datetime"):
+      # The parts are numbers: the numeric defaults, not this feature's (text) entry.
+      parts = Policy(dict(self.data, features={})).treatment(name, NUMERIC)
+      resolved["datetime"] = {
+          "order": entry["datetime"], "parts": list(policy_format.DATETIME_PARTS),
+          "treatment": {k: v for k, v in parts.items()
+                        if k not in ("missing_indicator", "excluded")}}
+      if entry.get("missing_indicator") is None:
+        resolved["missing_indicator"] = parts["missing_indicator"]
     return resolved
 
   @property

@@ -27,7 +27,11 @@ _LABEL_KEYS = {"map"}
 _REGRESSION_KEYS = {"label_transform", "loss", "min_r2"}
 _FINDINGS_KEYS = {"block", "warn", "info", "default", "label"}
 _FEATURE_KEYS = {"impute", "scale", "encode", "exclude", "missing_indicator", "skew", "drift",
-                 "block", "warn", "info", "missing_values", "clip", "normalize"}
+                 "block", "warn", "info", "missing_values", "clip", "normalize", "datetime"}
+# `datetime: parts` of a text feature: the numbers Transform parses it into
+# (models/datetime_parts.py), day first for 04/03/2021 (`parts`) or month first.
+DATETIME_ORDERS = ("parts", "parts_month_first")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
 # `clip: [q_low, q_high]`: quantiles Transform learns on train (tft.quantiles with 1/CLIP_STEP
 # buckets at most), so each must be a multiple of CLIP_STEP.
 CLIP_STEP = 0.001
@@ -142,6 +146,7 @@ def validate(data: Mapping[str, Any], source: str, schema) -> None:
     if entry.get("normalize") and numeric:
       raise PolicyError(f"{src}: {where}.normalize is true, but the feature is numeric; it "
                         "merges spellings of a text category (remove it).")
+    _check_datetime(entry, src, where, numeric)
     for comparison in ("skew", "drift"):
       if comparison in entry:
         _check_threshold(entry[comparison], src, f"{where}.{comparison}")
@@ -317,6 +322,23 @@ def _check_values(entry: Mapping[str, Any], source: str, where: str,
     if numeric is False:
       raise PolicyError(f"{source}: {where}.clip is {clip!r}, but the feature is categorical; "
                         "clipping applies to numeric features only (remove it).")
+
+
+def _check_datetime(entry: Mapping[str, Any], source: str, where: str,
+                    numeric: Optional[bool]) -> None:
+  """`datetime`: a text feature's parts; they are numbers, treated as `preprocessing.numeric`."""
+  if "datetime" not in entry:
+    return
+  if entry["datetime"] not in DATETIME_ORDERS:
+    raise PolicyError(f"{source}: {where}.datetime is {entry['datetime']!r}; use parts (04/03/2021 "
+                      "read day first) or parts_month_first.")
+  if numeric:
+    raise PolicyError(f"{source}: {where}.datetime is set, but the feature is numeric; it parses "
+                      "dates written as text (remove it).")
+  clash = sorted(k for k in ("impute", "encode", "normalize") if k in entry)
+  if clash:
+    raise PolicyError(f"{source}: {where}.{clash[0]} does not apply with datetime: the parts are "
+                      "numbers, imputed and scaled as preprocessing.numeric says; remove it.")
 
 
 def _is_bucketize(value: str) -> bool:

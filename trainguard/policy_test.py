@@ -91,6 +91,13 @@ def test_json_round_trip_keeps_everything():
     ({"features": {"c": {"normalize": "yes"}}}, "features.c.normalize is 'yes'; use true or"),
     ({"features": {"x": {"normalize": True}}}, "features.x.normalize is true, but the feature is "
                                                "numeric"),
+    ({"features": {"c": {"datetime": True}}}, "features.c.datetime is True; use parts"),
+    ({"features": {"x": {"datetime": "parts"}}}, "features.x.datetime is set, but the feature is "
+                                                 "numeric"),
+    ({"features": {"c": {"datetime": "parts", "impute": "most_frequent"}}},
+     "features.c.impute does not apply with datetime"),
+    ({"features": {"c": {"datetime": "parts", "normalize": True}}},
+     "features.c.normalize does not apply with datetime"),
     ({"label": {"map": {"adelie": 1}}}, "spellings and classes are text: quote them"),
     ({"label": {"map": {True: "yes"}}}, "quote them (YAML reads yes/no/true/1"),
     ({"label": {"map": ["adelie", "Adelie"]}}, "label.map is ['adelie', 'Adelie']; map each"),
@@ -186,6 +193,16 @@ def test_label_map_gives_the_classes_a_model_learns():
   assert policy.label_classes(["adelie", "Gentoo", "Adelie"]) == ["Adelie", "Gentoo"]
   assert Policy.default().label_classes(["b", "a"]) == ["b", "a"]
   assert Policy.from_json(policy.to_json()).label_map == policy.label_map
+
+
+def test_datetime_parts_take_the_numeric_defaults():
+  policy = _load({"features": {"c": {"datetime": "parts_month_first"}},
+                  "preprocessing": {"numeric": {"impute": "none", "scale": "min_max"}}})
+  dates = policy.treatment("c", "categorical")["datetime"]
+  assert dates == {"order": "parts_month_first",
+                   "parts": ["year", "month", "day", "day_of_week", "hour"],
+                   "treatment": {"kind": "numeric", "impute": "none", "scale": "min_max"}}
+  assert policy.treatment("c", "categorical")["missing_indicator"] is True  # impute none
 
 
 def test_normalize_reaches_the_categorical_treatment_only_when_set():

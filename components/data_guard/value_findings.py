@@ -17,6 +17,9 @@ values is not seen; the findings say so when it matters.
   `ID_LIKE_MIN_ROWS` rows, and below the ID-like cut (`ID_LIKE_COLUMN` reports those).
 - `DATETIME_COLUMN`: ≥ `datetime_fraction` (0.9) of the recorded rows (placeholders aside) hold
   values that parse as dates or times in one of `DATETIME_FORMATS`, with at least two distinct ones.
+  Fix: the feature's `datetime: parts` (`parts_month_first` when the values read month first),
+  which Transform parses with the same formats (`models/datetime_parts.py`); the warning that a
+  random split of time-ordered rows leaks the future stays, also once the parts are set.
 - `CATEGORY_VARIANTS`: recorded values of a text feature equal after Unicode NFKC normalisation,
   case-folding and trimming; any group counts. On the label, `findings.label` decides (block).
   The fix is the feature's `normalize: true` for the groups Transform's normalisation merges
@@ -210,9 +213,19 @@ def _datetime(add, policy, feature, values, context) -> bool:
   if share < fraction or len(examples) < 2:
     return False
   kinds = sorted({_FORMAT_NAMES[f].split(" (")[0] for f in used})
-  note = ("it is excluded from the model (policy), but" if policy.is_excluded(feature) else
-          f"as a category it is noise: {_exclude(feature)} (Transform does not expand dates "
-          "yet);")
+  expanded = (policy.data["features"].get(feature) or {}).get("datetime")
+  # 04/03/2021: the reading the values parsed with first (DataGuard tries it first for the rest).
+  slash = [f[:5] for f in used if f[:5] in ("%d/%m", "%m/%d")]
+  order = "parts_month_first" if slash[:1] == ["%m/%d"] else "parts"
+  if policy.is_excluded(feature):
+    note = "it is excluded from the model (policy), but"
+  elif expanded:
+    note = (f"Transform expands it into its parts (features.{feature}.datetime: {expanded}), "
+            "but")
+  else:
+    note = (f"as a category it is noise: set features.{feature}.datetime: {order} (Transform "
+            "parses it into year, month, day, day_of_week and hour, at serving too) or "
+            f"{_exclude(feature)};")
   add("DATETIME_COLUMN", feature, f"fewer than {fraction:.0%} of values dates or times",
       f"{share:.0%} of its values{values.among()} are dates/times ({'; '.join(kinds)}; e.g. "
       + ", ".join(repr(e) for e in examples[:3]) + ")",

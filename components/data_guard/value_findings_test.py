@@ -126,7 +126,19 @@ def test_datetime_boundary(text, flagged):
     assert (finding.measured, finding.threshold) == (pytest.approx(0.9), 0.9)
     assert "ISO 8601 date" in finding.found
     assert "features.when.exclude: true" in finding.fix and "leaks the future" in finding.fix
+    assert "set features.when.datetime: parts (Transform parses it into year" in finding.fix
     assert _kind(_findings(frame), "HIGH_CARDINALITY_CATEGORICAL") == []
+
+
+def test_a_date_column_expanded_into_parts_still_warns_about_a_random_split():
+  frame = pd.DataFrame({"when": [f"03/{d:02d}/2021" for d in range(13, 31)], "y": "p"})
+  (finding,) = _kind(_findings(frame), "DATETIME_COLUMN")
+  assert "set features.when.datetime: parts_month_first" in finding.fix  # 03/13: month first
+  (finding,) = _kind(_findings(frame, policy_raw={"features": {"when": {
+      "datetime": "parts_month_first"}}}), "DATETIME_COLUMN")
+  assert finding.severity == "warn"
+  assert finding.fix.startswith("Transform expands it into its parts (features.when.datetime: "
+                                "parts_month_first), but if rows are ordered in time a random")
 
 
 @pytest.mark.parametrize("value, parses", [
