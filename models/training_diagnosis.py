@@ -278,7 +278,9 @@ class _Judge:
                f"{trees:.3f}, the network {network:.3f}",
                "the model, not the data, holds the result back: give the network more capacity "
                f"({self.repair('BASELINE_GAP')}), or tune "
-               f"{self.setting('--learning-rate', 'learning_rate')}.",
+               f"{self.setting('--learning-rate', 'learning_rate')}; or train such trees "
+               "instead: --model gradient_boosted_trees (the same serving signature and "
+               "Evaluator).",
                measured=trees - network, threshold=limit)
 
   # --- causes ----------------------------------------------------------------------------------

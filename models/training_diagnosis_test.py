@@ -108,6 +108,8 @@ def test_baseline_gap_at_the_threshold():
                                                             "network_score": 0.8})
   found = _kinds(_record(), baseline={**base, "trees_score": 0.86, "network_score": 0.8})
   assert found["BASELINE_GAP"].severity == "warn"
+  # The second model family is the fix when trees lead (trainguard/cli_model_test.py parses it).
+  assert "--model gradient_boosted_trees" in found["BASELINE_GAP"].fix
 
 
 def test_training_thresholds_are_validated_on_load():

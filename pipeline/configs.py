@@ -28,6 +28,15 @@ VALIDATION_SHARE_OF_TRAIN = VALIDATION_HASH_BUCKETS / (TRAIN_HASH_BUCKETS + VALI
 # time, and the same path resolves inside the Kubeflow image.
 PREPROCESSING_FN = "trainguard.models.preprocessing.preprocessing_fn"
 RUN_FN = "trainguard.models.keras_model.model.run_fn"
+# `--model`: the model families, each a run_fn of the same Trainer on the same transformed features,
+# exported with the same serving signature and blessed by the same Evaluator. Keras is the default;
+# docs/benchmarks.md ("Model families") measures both.
+KERAS, GRADIENT_BOOSTED_TREES = "keras", "gradient_boosted_trees"
+MODEL = KERAS
+MODEL_RUN_FNS = {
+    KERAS: RUN_FN,
+    GRADIENT_BOOSTED_TREES: "trainguard.models.decision_forests.model.run_fn",  # TF Decision Forests
+}
 
 # Training. Early stopping on the validation split ends most runs well before EPOCHS.
 EPOCHS = 60

@@ -181,6 +181,12 @@ def create_pipeline(
     # and integer-encoded); validation and eval are copied byte for byte, so early stopping, the
     # training diagnosis and the metrics see the real class mix.
     rebalancing = policy.rebalance
+    if run_fn == configs.MODEL_RUN_FNS[configs.GRADIENT_BOOSTED_TREES] and (
+        rebalancing.strategy == "auto"):
+      # Trees weigh classes instead of learning from resampled rows (SMOTE's interpolated rows
+      # are points they split on): the policy's `auto` becomes class weights for this run_fn;
+      # a strategy the policy or --rebalance names is kept.
+      rebalancing = dataclasses.replace(rebalancing, strategy="none", class_weights=True)
     rebalance = None if regression else Rebalance(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],

@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--class-weights", action="store_true",
                    help="weigh classes in the loss by their train counts (sklearn's 'balanced'), "
                         "an alternative to resampling: usually with --rebalance none")
+  run.add_argument("--model", choices=tuple(configs.MODEL_RUN_FNS), default=configs.MODEL,
+                   help="the model family the Trainer fits on the transformed features (default: "
+                        "%(default)s): keras, the network the flags below tune, or "
+                        "gradient_boosted_trees, TensorFlow Decision Forests' gradient-boosted "
+                        "trees (class weights instead of resampling under --rebalance auto; "
+                        "--epochs, --learning-rate, --batch-size, --hidden-units and --clip-norm "
+                        "do not apply). Same serving signature, same Evaluator")
   run.add_argument("--epochs", type=int, default=configs.EPOCHS,
                    help="maximum training epochs (default: %(default)s; early stopping may end "
                         "sooner)")
@@ -295,11 +302,22 @@ def run_options_of(args) -> preflight.RunOptions:
       batch_size=args.batch_size if is_run else None,
       hidden_units=tuple(args.hidden_units) if is_run else None,
       clip_norm=args.clip_norm if is_run else None,
-      run_fn=args.run_fn if is_run else None,
+      run_fn=model_run_fn(args.model, args.run_fn) if is_run else None,
       preprocessing_fn=args.preprocessing_fn if is_run else None,
       rebalance=args.rebalance if is_run else None,
       class_weights=args.class_weights if is_run else False,
       require_blessing=args.require_blessing if is_run else False)
+
+
+def model_run_fn(model: str, run_fn: str) -> str:
+  """The Trainer's run_fn of `--model`, or `--run-fn` when it names another one; both at once
+  would leave unsaid which model trains, so that is a usage error."""
+  from trainguard.errors import UsageError  # pylint: disable=g-import-not-at-top
+  if run_fn in (None, configs.RUN_FN):
+    return configs.MODEL_RUN_FNS[model]
+  if model != configs.MODEL:
+    raise UsageError(f"--run-fn {run_fn} and --model {model} both choose the model; pass one.")
+  return run_fn
 
 
 def _print_plan(plan: preflight.PreparedRun, options: preflight.RunOptions) -> None:
