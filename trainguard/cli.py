@@ -187,7 +187,7 @@ def cmd_schema_init(args) -> int:
     print(f"warning: {warning}", file=sys.stderr)
   folder = os.path.abspath(args.out)
   schema_folder.write_schema_folder(schema_folder.infer_schema(profile), folder,
-                                    overwrite=args.force)
+                                    overwrite=args.force, profile=profile)
   print(f"wrote {schema_folder.schema_path(folder)}")
   print(f"wrote {os.path.join(folder, POLICY_FILE)}")
   print(f"task: {profile.task} (label {profile.label!r}"

@@ -55,9 +55,12 @@ def read_folder_schema(folder: str, flag: str = "--schema"):
 
 
 def write_schema_folder(schema, folder: str, overwrite: bool, keep_policy: bool = False,
-                        policy_data: Optional[dict] = None) -> List[str]:
+                        policy_data: Optional[dict] = None, profile=None) -> List[str]:
   """Writes `schema` and a policy (the defaults unless `policy_data`) into `folder`, each only if
   it changed; `keep_policy` leaves an existing policy.yaml as it is. Returns the paths written.
+  With the pre-flight `profile` of the data, the policy also holds, commented out, the entries the
+  data's findings call for (`schema_review/proposed_fixes.py`: `normalize`, `datetime`,
+  `missing_values`, `label.map`) for a reviewer to accept.
   UsageError (pass --force) when a file exists and `overwrite` is off."""
   import yaml  # pylint: disable=g-import-not-at-top
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
@@ -71,7 +74,12 @@ def write_schema_folder(schema, folder: str, overwrite: bool, keep_policy: bool 
     written.append(paths[0])
   if keep_policy and os.path.exists(paths[1]):
     return written
-  text = _POLICY_HEADER + yaml.safe_dump(policy_data or policy_lib.defaults(), sort_keys=False)
+  if profile is not None:
+    from trainguard.schema_review import proposed_fixes  # pylint: disable=g-import-not-at-top
+    text = proposed_fixes.policy_text(policy_data or policy_lib.defaults(),
+                                      proposed_fixes.proposals(profile), _POLICY_HEADER)
+  else:
+    text = _POLICY_HEADER + yaml.safe_dump(policy_data or policy_lib.defaults(), sort_keys=False)
   if files.write_if_changed(paths[1], text):
     written.append(paths[1])
   return written

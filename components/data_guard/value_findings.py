@@ -131,6 +131,13 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
                    skip: frozenset = frozenset()) -> List[Finding]:
   """The kinds above for the train split's `statistics`; `context` words the fixes (`fixes.py`).
   Features in `skip` are not judged (a numeric column with stray text, reported as such)."""
+  return judge(recorded_values(statistics), policy, label_key, context, skip)
+
+
+def judge(recorded: Dict[str, RecordedValues], policy: Policy, label_key: str,
+          context: str = fixes.CLI, skip: frozenset = frozenset()) -> List[Finding]:
+  """The kinds above for recorded values: TFDV's (`value_findings`), or the CSV pre-flight's
+  counts, from which `schema init` proposes the policy entries the fixes name."""
   findings: List[Finding] = []
 
   def add(kind, feature, expected, found, fix, measured, threshold=None, is_label=False):
@@ -139,7 +146,7 @@ def value_findings(statistics: statistics_pb2.DatasetFeatureStatisticsList, poli
         severity=policy.severity(kind, feature, is_label=is_label), expected=expected,
         found=found, fix=fix, source="statistics", measured=measured, threshold=threshold))
 
-  for feature, values in sorted(recorded_values(statistics).items()):
+  for feature, values in sorted(recorded.items()):
     if feature in skip:
       continue
     is_label = feature == label_key

@@ -135,7 +135,8 @@ def prepare(options: RunOptions) -> PreparedRun:
   # 4. Write.
   _make_workdir(workdir)
   if not options.schema:
-    schema_folder.write_schema_folder(schema, folder, overwrite=True, keep_policy=True)
+    schema_folder.write_schema_folder(schema, folder, overwrite=True, keep_policy=True,
+                                      profile=profile)
   data_root = os.path.join(workdir, "data", name)
   run = PreparedRun(pipeline_name=f"trainguard-{name}", workdir=workdir, data_root=data_root,
                     presplit=eval_profile is not None, schema_folder=folder,
