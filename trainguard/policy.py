@@ -17,8 +17,8 @@ Format (every key optional; see `docs/policy.md`):
     default: warn            # severity of a kind named in no list
     label: block             # severity of any schema anomaly on the label column
   thresholds:
-    skew:  {categorical: 0.3, numeric: 0.3}   # L-infinity / Jensen-Shannon, train vs serving
-    drift: {categorical: 0.3, numeric: 0.3}   # this span's train vs the previous span's
+    skew:  {categorical: 0.15, numeric: 0.4}  # L-infinity / mean shift in std, train vs serving
+    drift: {categorical: 0.15, numeric: 0.4}  # this span's train vs the previous span's
     dataset: {cross_split_fraction: 0.01, leakage_balanced_accuracy: 0.98, leakage_nmi: 0.98,
               imbalance_ratio: 1.5, scale_ratio: 100, id_like_fraction: 0.95}
   preprocessing:

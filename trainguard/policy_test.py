@@ -26,7 +26,8 @@ def test_defaults_block_type_changes_and_warn_on_low_presence():
   assert policy.severity("FEATURE_TYPE_LOW_FRACTION_PRESENT", "y", is_label=True) == "block"
   assert policy.severity("MISSING_VALUES", "x") == "info"
   assert policy.severity("SOMETHING_NEW", "x") == "warn"
-  assert policy.threshold("skew", "c", numeric=False) == 0.3
+  assert policy.threshold("skew", "c", numeric=False) == 0.15
+  assert policy.threshold("drift", "x", numeric=True) == 0.4
 
 
 def test_per_feature_settings_override_the_global_ones():
@@ -143,7 +144,7 @@ def test_accessors_say_which_key_decided():
   assert policy.severity_with_source("ANYTHING", "y", is_label=True) == ("block", "findings.label")
   assert policy.severity_with_source("SOMETHING_NEW") == ("warn", "findings.default")
   assert policy.threshold_with_source("skew", "x", True) == (0.1, "features.x.skew")
-  assert policy.threshold_with_source("drift", "c", False) == (0.3, "thresholds.drift.categorical")
+  assert policy.threshold_with_source("drift", "c", False) == (0.15, "thresholds.drift.categorical")
   assert policy.treatment_with_source("x", "numeric") == [
       ("impute", "mean", "preprocessing.numeric.impute"), ("scale", "min_max", "features.x.scale")]
   assert policy.dataset_threshold("imbalance_ratio") == 1.5

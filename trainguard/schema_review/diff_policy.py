@@ -11,8 +11,8 @@ from typing import Collection, List, Mapping, Optional, Tuple
 from trainguard.schema_review.flatten import (added_removed, dict_changes, flatten_dict,
                                               fmt_added_removed, fmt_number, fmt_yaml_value,
                                               name_list)
-from trainguard.schema_review.side import (Feature, ReviewSide, effective_comparators,
-                                           severity_note)
+from trainguard.schema_review.side import (NUMERIC_KINDS, Feature, ReviewSide,
+                                           effective_comparators, severity_note)
 
 _FINDING_LISTS = ("findings.block", "findings.warn", "findings.info")
 _SECTIONS = ("version", "findings", "thresholds", "preprocessing", "rebalance")
@@ -56,7 +56,7 @@ def policy_lines(old: ReviewSide, new: ReviewSide, new_features: Mapping[str, Fe
     lines.append(f"- {key}: {fmt_yaml_value(before)} → {fmt_yaml_value(after)}{users}")
     match = re.match(r"^thresholds\.(skew|drift)\.(numeric|categorical)$", key)
     if match and isinstance(before, (int, float)) and isinstance(after, (int, float)):
-      kind = ("COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" if match.group(2) == "numeric"
+      kind = (NUMERIC_KINDS[match.group(1)] if match.group(2) == "numeric"
               else "COMPARATOR_L_INFTY_HIGH")
       low, high = sorted((float(before), float(after)))
       severity = severity_note(new.policy, kind, "", False)

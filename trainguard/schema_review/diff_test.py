@@ -105,16 +105,14 @@ def test_categorical_to_numeric_changes_treatment_and_comparator(tmp_path):
       "(preprocessing.categorical.impute), encode vocabulary (preprocessing.categorical.encode)",
       '- domain: removed (was 3 values: "blue", "green", "red")',
       "  - allows ENUM_TYPE_UNEXPECTED_STRING_VALUES for any value (policy: warn, findings.warn)",
-      "- skew (Jensen-Shannon divergence): not checked → 0.3 (policy thresholds.skew.numeric)",
-      "  - blocks COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH for distances above 0.3 "
-      "(policy: block, findings.block)",
-      "- skew (L-infinity distance): 0.3 (policy thresholds.skew.categorical) → not checked",
+      "- skew (L-infinity distance): 0.15 (policy thresholds.skew.categorical) → not checked",
       "  - allows COMPARATOR_L_INFTY_HIGH for any distance (policy: block, findings.block)",
-      "- drift (Jensen-Shannon divergence): not checked → 0.3 (policy thresholds.drift.numeric)",
-      "  - blocks COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH for distances above 0.3 "
-      "(policy: block, findings.block)",
-      "- drift (L-infinity distance): 0.3 (policy thresholds.drift.categorical) → not checked",
+      "- skew (mean shift in std): not checked → 0.4 (policy thresholds.skew.numeric)",
+      "  - blocks NUMERIC_SKEW for distances above 0.4 (policy: block, findings.block)",
+      "- drift (L-infinity distance): 0.15 (policy thresholds.drift.categorical) → not checked",
       "  - allows COMPARATOR_L_INFTY_HIGH for any distance (policy: block, findings.block)",
+      "- drift (mean shift in std): not checked → 0.4 (policy thresholds.drift.numeric)",
+      "  - blocks NUMERIC_DRIFT for distances above 0.4 (policy: block, findings.block)",
   ]
 
 
@@ -230,8 +228,8 @@ def test_skew_and_drift_comparators(tmp_path):
       "(policy: block, findings.block)",
   ]
   assert _section(out, "color")[1:] == [
-      "- skew (L-infinity distance): 0.3 (policy thresholds.skew.categorical) → 0.5 (schema)",
-      "  - allows COMPARATOR_L_INFTY_HIGH for distances above 0.3 up to 0.5 "
+      "- skew (L-infinity distance): 0.15 (policy thresholds.skew.categorical) → 0.5 (schema)",
+      "  - allows COMPARATOR_L_INFTY_HIGH for distances above 0.15 up to 0.5 "
       "(policy: block, findings.block)",
   ]
 
@@ -288,8 +286,8 @@ def test_added_and_removed_features(tmp_path):
       "  - blocks SCHEMA_MISSING_COLUMN when the data lacks it (policy: block, findings.block)",
       "- policy: impute mean (preprocessing.numeric.impute), scale z_score "
       "(preprocessing.numeric.scale)",
-      "- policy thresholds: skew Jensen-Shannon divergence ≤ 0.3 (thresholds.skew.numeric), "
-      "drift Jensen-Shannon divergence ≤ 0.3 (thresholds.drift.numeric)",
+      "- policy thresholds: skew mean shift in std ≤ 0.4 (thresholds.skew.numeric), "
+      "drift mean shift in std ≤ 0.4 (thresholds.drift.numeric)",
   ]
   assert "1 feature(s) changed" not in out and "0 feature(s) changed, 1 added, 1 removed" in out
 
@@ -313,8 +311,8 @@ def test_policy_changes(tmp_path):
       "  - LABEL_LEAKAGE: block → warn",
       '- findings.warn: added "LABEL_LEAKAGE"',
       "  - LABEL_LEAKAGE: block → warn",
-      "- thresholds.skew.numeric: 0.3 → 0.2 (used by: count, size)",
-      "  - blocks COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH for distances above 0.2 up to 0.3 "
+      "- thresholds.skew.numeric: 0.4 → 0.2 (used by: count, size)",
+      "  - blocks NUMERIC_SKEW for distances above 0.2 up to 0.4 "
       "(policy: block, findings.block)",
       "- rebalance.strategy: auto → smote",
   ]

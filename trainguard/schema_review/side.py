@@ -29,6 +29,9 @@ COMPARATORS = (  # schema field, anomaly kind, what it measures
      "normalized absolute difference"),
 )
 MEASURE = {kind: measure for _, kind, measure in COMPARATORS}
+# A numeric feature without a comparator of its own: its mean's move in std (drift_findings.py).
+NUMERIC_KINDS = {"skew": "NUMERIC_SKEW", "drift": "NUMERIC_DRIFT"}
+MEASURE.update({kind: "mean shift in std" for kind in NUMERIC_KINDS.values()})
 
 
 def read_schema(path: str) -> schema_pb2.Schema:
@@ -159,7 +162,8 @@ def effective_comparators(feature: Feature, comparison: str, policy: Policy,
                           is_label: bool) -> Dict[str, Tuple[float, str]]:
   """Skew or drift checks DataGuard applies to the feature: kind -> (threshold, where it is set).
   As `validation.with_default_comparators`: the schema's comparator, else the policy's threshold
-  (L-infinity for categorical, Jensen-Shannon for numeric); no default skew check on the label."""
+  (L-infinity for categorical, the mean shift in std for numeric: NUMERIC_SKEW / NUMERIC_DRIFT);
+  no default skew check on the label."""
   comparator = getattr(feature.proto, f"{comparison}_comparator")
   out = {}
   for field, kind, _ in COMPARATORS:
@@ -168,8 +172,7 @@ def effective_comparators(feature: Feature, comparison: str, policy: Policy,
   has_own = comparator.HasField("infinity_norm") or comparator.HasField("jensen_shannon_divergence")
   if not has_own and not (comparison == "skew" and is_label):
     threshold, key = policy.threshold_with_source(comparison, feature.proto.name, feature.numeric)
-    kind = ("COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH" if feature.numeric
-            else "COMPARATOR_L_INFTY_HIGH")
+    kind = NUMERIC_KINDS[comparison] if feature.numeric else "COMPARATOR_L_INFTY_HIGH"
     out[kind] = (threshold, f"policy {key}")
   return out
 
