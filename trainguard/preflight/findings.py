@@ -45,8 +45,11 @@ def profile_findings(profile: CsvProfile, policy: Policy) -> List[Finding]:
           fix=f"left out of the model; set features.{column.name}.exclude: false in policy.yaml "
               "to keep it.", source="preflight"))
   if profile.label_missing_rows:
+    # The policy's severity, as DataGuard's from the statistics (validation._missing_label): before,
+    # a hard-coded warn ignored `findings.info: [LABEL_MISSING_ROWS_DROPPED]` until DataGuard ran.
     findings.append(Finding(
-        kind="LABEL_MISSING_ROWS_DROPPED", feature=profile.label, split="input", severity="warn",
+        kind="LABEL_MISSING_ROWS_DROPPED", feature=profile.label, split="input",
+        severity=policy.severity("LABEL_MISSING_ROWS_DROPPED", profile.label),
         expected="a label on every row",
         found=f"{len(profile.label_missing_rows)} row(s) without one (lines "
               f"{lines_text(profile.label_missing_rows)})",

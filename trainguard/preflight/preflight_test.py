@@ -67,6 +67,12 @@ def test_rows_without_label_are_dropped_with_their_line_numbers(tmp_path):
   out = str(tmp_path / "s.csv")
   preflight.stage(profile, out)
   assert sum(1 for _ in open(out)) == 19
+  # the policy's severity, as DataGuard's for the same rows (default warn)
+  (dropped,) = profile_findings(profile, Policy.from_dict({}))
+  assert (dropped.kind, dropped.severity, dropped.found) == (
+      "LABEL_MISSING_ROWS_DROPPED", "warn", "2 row(s) without one (lines 3, 5)")
+  quiet = Policy.from_dict({"findings": {"info": ["LABEL_MISSING_ROWS_DROPPED"]}})
+  assert [f.severity for f in profile_findings(profile, quiet)] == ["info"]
 
 
 def test_staging_normalizes_missing_tokens_and_keeps_an_unchanged_file(tmp_path):
