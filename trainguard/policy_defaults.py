@@ -77,7 +77,12 @@ DEFAULT_LISTS = {"block": DEFAULT_BLOCK, "warn": DEFAULT_WARN, "info": DEFAULT_I
 
 # Dataset checks (components/data_guard/dataset_checks.py): where each starts to count.
 DATASET_THRESHOLDS = {
-    "cross_split_fraction": 0.01,       # eval rows identical to train rows, as a fraction of eval
+    # eval rows identical to train rows, as a fraction of eval, beyond what train's own repetition
+    # predicts for eval's size (repetition.py)
+    "cross_split_fraction": 0.01,
+    # a split's rows with a twin in it beyond what another split's repetition predicts (below: a
+    # note); DUPLICATE_ROWS
+    "duplicate_excess": 0.01,
     "leakage_balanced_accuracy": 0.98,  # one feature predicting the label this well leaks it
     "leakage_nmi": 0.98,                # ... or sharing this much normalized mutual information
     # ... or a numeric feature ordering every pair of classes this well (rank_leakage.py; best

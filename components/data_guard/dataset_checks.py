@@ -51,7 +51,7 @@ from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
 from trainguard.components.data_guard import (extreme_values, hash_buckets, label_conflicts,
-                                              rank_leakage, row_hash)
+                                              rank_leakage, repetition, row_hash)
 from trainguard.components.data_guard.binning import Binning
 
 _row_counts = hash_buckets.row_counts  # its tests' name for it
@@ -292,7 +292,7 @@ def _bucket_row_counts(element: Tuple[int, Iterable[hash_buckets.Range]]
   _, ranges = element
   hashes = hash_buckets.read_bucket(ranges)
   conflicts, examples = label_conflicts.count(hashes.pop(label_conflicts.SPILL, []))
-  counts = hash_buckets.row_counts(hashes)
+  counts = hash_buckets.row_counts(hashes, multiplicities=True)
   counts.update(conflicts)
   return counts, examples
 
@@ -321,14 +321,15 @@ class _SumBuckets(beam.CombineFn):
 def _result(counts: Tuple[dict, dict, dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
             extremes: Sequence[extreme_values.Extremes] = ()) -> dict:
   """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
-  buckets, "labels": {label: n}, "cells": [[feature, bin, label, n]], "ranks": [[feature, fine
-  bin, label, n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}, "values":
+  buckets, "multiplicities": {split: {k: distinct rows seen k times}} (`repetition.py`),
+  "labels": {label: n}, "cells": [[feature, bin, label, n]], "ranks": [[feature, fine bin, label,
+  n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}, "values":
   {feature: text}}] (the largest conflicting groups; values where the sketch kept them:
   `label_conflicts.named`), "extremes": `extreme_values.as_result`}.
   """
   labels, cells, label_names, ranks, values, measured = counts
-  rows, examples = rows
-  return {"rows": {k: n for k, n in sorted(rows.items()) if n}, "labels": labels,
+  (rows, multiplicities), examples = repetition.split_counts(rows[0]), rows[1]
+  return {"rows": rows, "multiplicities": multiplicities, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
           "ranks": [[f, b, l, n] for (f, b, l), n in sorted(ranks.items())],
           "conflicts": label_conflicts.named(examples, label_names, values),

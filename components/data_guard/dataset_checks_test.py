@@ -1,5 +1,6 @@
 """The dataset pass against a row-by-row reference: the canonical text the pass had before it was
 vectorised, one proto at a time (the row hash itself: row_hash_test.py)."""
+import collections
 import os
 
 import apache_beam as beam
@@ -57,7 +58,10 @@ def _reference_result(records_by_split, label_key, binning):
   conflicts = _reference_conflict_examples(records_by_split.get("train", []), label_key)
   return {"rows": rows, "labels": labels,
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
-          "conflicts": conflicts, "extremes": {}, "ranks": []}
+          "conflicts": conflicts, "extremes": {}, "ranks": [],
+          "multiplicities": {s: {str(k): f for k, f in sorted(collections.Counter(
+              collections.Counter(split_keys).values()).items())}
+              for s, split_keys in keys.items() if split_keys}}
 
 
 def _reference_groups(records, label_key):

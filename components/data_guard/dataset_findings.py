@@ -13,7 +13,9 @@ scikit-learn and scipy are imported by the one function that scores label leakag
   about 0.92). A numeric feature also leaks when it orders every pair of classes with an AUC of at
   least `leakage_auc` (0.995; `rank_leakage.py`, which the 10 bins cannot replace: a near-copy of
   a binary label scores a balanced accuracy under 0.98 there).
-- Duplicates, cross-split rows and class imbalance: from the pass's counts.
+- Duplicates and cross-split rows: from the pass's counts, judged against what the data's own
+  repetition predicts for a split of that size (`repetition.py`: coarse features make different
+  rows alike, as in ISLP's Caravan data). Class imbalance: from the pass's label counts.
 - Conflicting labels: train rows identical in every feature with different labels cap the
   accuracy any model can reach. Reported at the policy's severity (warn) when the rows in
   conflicting groups reach `conflicting_label_fraction` (0.01) of the labelled train rows **and**
@@ -33,7 +35,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from trainguard.components.data_guard import (fixes, label_conflicts, numeric_findings,
-                                              numeric_text, value_findings)
+                                              numeric_text, repetition, value_findings)
 from trainguard.components.data_guard.findings import Finding
 from trainguard.components.rebalance import plan
 from trainguard.policy import Policy
@@ -59,23 +61,7 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
 
   rows = {split: s.datasets[0].num_examples for split, s in statistics.items() if s.datasets}
   counts = result.get("rows", {})
-  for split, n in sorted(rows.items()):
-    duplicates = counts.get(f"duplicates/{split}", 0)
-    if duplicates and n:
-      add("DUPLICATE_ROWS", "", split, "each row once",
-          f"{duplicates} of {n} rows repeat an earlier row ({duplicates / n:.1%})",
-          "drop the duplicates at the source if they are not real repeated observations; they "
-          "weigh those rows more in training.", measured=duplicates / n)
-    shared = counts.get(f"shared_with_train/{split}", 0)
-    if split != "train" and shared and n:
-      fraction = shared / n
-      threshold = policy.dataset_threshold("cross_split_fraction")
-      add("CROSS_SPLIT_DUPLICATES", "", split, f"≤ {threshold:.0%} of {split} rows also in train",
-          f"{shared} of {n} {split} rows ({fraction:.1%}) are identical to train rows",
-          "the evaluation would score memorised rows: de-duplicate before splitting, or split by "
-          "an entity key so one entity never lands in both files.",
-          measured=fraction, threshold=threshold,
-          severity=None if fraction > threshold else "info")
+  repetition.findings(add, policy, rows, counts, result.get("multiplicities", {}))
 
   accuracy_limit = policy.dataset_threshold("leakage_balanced_accuracy")
   nmi_limit = policy.dataset_threshold("leakage_nmi")

@@ -73,10 +73,11 @@ def _run(tmp_path, train, evaluation, policy_raw=None):
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory):
-  """Train 200 rows at 1:9 with a label echo and 5 duplicated rows; eval shares 10 train rows."""
+  """Train 200 rows at 1:9 with a label echo and 5 duplicated rows; eval shares 20 train rows (18%,
+  well beyond the 4.9% that train's own repetition, its 5 copied rows, predicts: repetition.py)."""
   train = _rows(1, 200, leak=True, minority=0.1)
   train += train[:5]
-  evaluation = _rows(2, 90, leak=True, minority=0.1) + train[10:20]
+  evaluation = _rows(2, 90, leak=True, minority=0.1) + train[10:30]
   return _run(tmp_path_factory.mktemp("leaky"), train, evaluation)
 
 
@@ -90,8 +91,9 @@ def _by_kind(findings):
 def test_cross_split_duplicates_block_with_their_count(leaky):
   result, findings = leaky
   (finding,) = _by_kind(findings)["CROSS_SPLIT_DUPLICATES"]
-  assert result["rows"]["shared_with_train/eval"] == 10
-  assert (finding.split, finding.severity, finding.measured) == ("eval", "block", 0.1)
+  assert result["rows"]["shared_with_train/eval"] == 20
+  assert (finding.split, finding.severity, finding.measured) == ("eval", "block", 20 / 110)
+  assert "4.9% expected from train's own repetition" in finding.found
 
 
 def test_duplicate_rows_within_a_split_warn(leaky):

@@ -126,9 +126,13 @@ def _member(first: np.ndarray, second: np.ndarray, sorted_first: np.ndarray,
   return found
 
 
-def row_counts(hashes: Dict[str, List[Tuple[np.ndarray, ...]]]) -> Dict[str, int]:
+def row_counts(hashes: Dict[str, List[Tuple[np.ndarray, ...]]], multiplicities: bool = False
+               ) -> Dict[str, int]:
   """{"duplicates/<split>": rows whose content an earlier row of the split had,
-  "shared_with_train/<split>": rows of the split whose content is in train}; zeros left out.
+  "shared_with_train/<split>": rows of the split whose content is in train}; zeros left out. With
+  `multiplicities`, also {"multiplicity/<split>/<k>": distinct rows seen exactly k times} (the
+  frequencies of frequencies `repetition.py` judges duplicates with; summed over buckets, since a
+  content's rows all fall in one bucket).
   Memory: one split's hashes at a time are gathered and sorted (about 40 bytes per row of that
   split), and train's distinct hashes are kept (16 bytes per distinct row) for the other splits;
   the pass calls it on one hash bucket at a time."""
@@ -148,6 +152,9 @@ def row_counts(hashes: Dict[str, List[Tuple[np.ndarray, ...]]]) -> Dict[str, int
     del order
     new = np.ones(rows, dtype=bool)
     new[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    if multiplicities and rows:
+      sizes, times = np.unique(np.diff(np.append(np.flatnonzero(new), rows)), return_counts=True)
+      out.update({f"multiplicity/{split}/{k}": int(f) for k, f in zip(sizes, times)})
     first, second = first[new], second[new]  # distinct, sorted by (first, second)
     del new
     if rows > len(first):
