@@ -157,9 +157,11 @@ def judge(recorded: Dict[str, RecordedValues], policy: Policy, label_key: str,
         _datetime(add, policy, feature, values, context)
       continue
     if values.is_text:
-      handled = set() if is_label else set(
-          policy.treatment(feature, "categorical").get("missing_values", ()))
-      _placeholders(add, feature, values, is_label, handled, context)
+      treatment = {} if is_label else policy.treatment(feature, "categorical")
+      # Transform compares missing_values as it compares the values: normalised, or trimmed.
+      spelling = text_normalization.graph_key if treatment.get("normalize") else str.strip
+      handled = {spelling(v) for v in treatment.get("missing_values", ())}
+      _placeholders(add, feature, values, is_label, handled, context, spelling)
       _variants(add, feature, values, is_label, policy)
     if is_label:
       continue
@@ -309,9 +311,12 @@ def _normalize_fix(feature, groups, normalized) -> str:
   return fix + "."
 
 
-def _placeholders(add, feature, values, is_label, handled=frozenset(), context=fixes.CLI):
-  """`handled`: the feature's `missing_values` (Transform imputes those already)."""
-  found = [(v, n) for v, n in values.counts if is_placeholder(v) and v.strip() not in handled]
+def _placeholders(add, feature, values, is_label, handled=frozenset(), context=fixes.CLI,
+                  spelling=str.strip):
+  """`handled`: the feature's `missing_values` (Transform imputes those already), as `spelling`
+  makes them: trimmed, or normalised when the feature is `normalize`d."""
+  found = [(v, n) for v, n in values.counts
+           if is_placeholder(v) and spelling(v) not in handled]
   if not found:
     return
   rows = sum(n for _, n in found)

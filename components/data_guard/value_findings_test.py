@@ -299,3 +299,13 @@ def test_placeholders_the_policy_lists_as_missing_values_are_not_reported_again(
   assert finding.found.startswith("'-' in 3 row(s)")
   assert _kind(_findings(frame, policy_raw={"features": {"sex": {"missing_values": [
       "unknown", "-"]}}}), "DISGUISED_MISSING_VALUES") == []
+
+
+
+def test_a_normalized_feature_matches_its_missing_values_normalised_as_transform_does():
+  frame = pd.DataFrame({"sex": _column(("male", 40), ("Unknown", 10), ("UNKNOWN", 3)), "y": "p"})
+  (finding,) = _kind(_findings(frame, policy_raw={"features": {"sex": {"missing_values": [
+      "unknown"]}}}), "DISGUISED_MISSING_VALUES")  # case-sensitive without normalize
+  assert finding.found.startswith("'Unknown' in 10 row(s), 'UNKNOWN' in 3 row(s)")
+  assert _kind(_findings(frame, policy_raw={"features": {"sex": {
+      "missing_values": ["unknown"], "normalize": True}}}), "DISGUISED_MISSING_VALUES") == []
