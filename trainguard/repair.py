@@ -107,9 +107,9 @@ def compare_runs(first, second, repair: Dict[str, Any], first_findings: Sequence
   metrics_before = first.eval_metrics if first is not None else {}
   metrics_after = second.eval_metrics if second is not None else {}
   for name, key in METRICS:
-    if key in metrics_before or key in metrics_after:
-      rows.append((f"eval {name}", _number(metrics_before.get(key)),
-                   _number(metrics_after.get(key))))
+    values = (_metric(metrics_before, key), _metric(metrics_after, key))
+    if values != (None, None):
+      rows.append((f"eval {name}", *map(_number, values)))
   rows.append(("blessed", _yes(first), _yes(second)))
   width = max(len(r[0]) for r in rows) + 2
   lines = [f"Repair ({' '.join(training_repairs.argv(repair))}), first run vs repair run:"]
@@ -122,6 +122,14 @@ def compare_runs(first, second, repair: Dict[str, Any], first_findings: Sequence
     if getattr(second, "report_path", None):
       lines.append(f"  the repair run's report compares it with the first: {second.report_path}")
   return "\n".join(lines)
+
+
+def _metric(metrics: Dict[str, float], key: str) -> Optional[float]:
+  """A metric by TFMA's name; a macro average's is keyed "macro_average: true\n_<name>"."""
+  if key in metrics:
+    return metrics[key]
+  return next((v for k, v in metrics.items()
+               if k.startswith("macro_average") and k.endswith("_" + key)), None)
 
 
 def _training(summary) -> Dict[str, str]:
