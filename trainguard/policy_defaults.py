@@ -107,6 +107,7 @@ DATASET_THRESHOLDS = {
     # A regression label (components/data_guard/label_findings.py, from the statistics).
     "label_skew": 0.4,           # SKEWED_LABEL: Kelly's decile skewness (diabetes: 0.21-0.24)
     "label_drift_shift": 0.5,    # LABEL_DRIFT: |split mean − train mean| / train std
+    "label_drift_std_ratio": 1.3,  # ... or split std / train std (or its inverse), label_findings.py
     # NUMERIC_DRIFT / NUMERIC_SKEW by spread: std / the reference's std, or its inverse (a ×1.3
     # scale measures as little as 1.24 on 2,000 rows; components/data_guard/drift_findings.py)
     "shift_std_ratio": 1.2,

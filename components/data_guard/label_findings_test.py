@@ -94,6 +94,20 @@ def test_an_eval_split_shifted_by_one_standard_deviation_is_label_drift():
       "label_drift_shift": 1.5}}}) == []
 
 
+def test_an_eval_split_with_a_wider_spread_is_label_drift():
+  train, evaluation = _split(_diabetes())
+  mean = evaluation.target.mean()
+  wider = evaluation.assign(target=mean + (evaluation.target - mean) * 1.5)  # same mean
+  (finding,) = _findings(train, wider, "target")
+  assert (finding.kind, finding.split) == ("LABEL_DRIFT", "eval")
+  assert finding.threshold == 1.3 and finding.measured == pytest.approx(1.5, abs=0.15)
+  assert "; std " in finding.found and "standard errors of its log" in finding.found
+  assert _findings(train, wider, "target", {"thresholds": {"dataset": {
+      "label_drift_std_ratio": 1.8}}}) == []
+  for seed in range(5):  # a random split's own spread is not drift
+    assert _findings(*_split(_diabetes(), seed), "target") == []
+
+
 def test_a_large_shift_in_a_handful_of_rows_is_chance_not_drift():
   y = np.random.default_rng(0).normal(100.0, 15.0, 60)
   frame = _frame(y)
