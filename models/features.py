@@ -11,6 +11,9 @@ TRANSFORMED_SUFFIX = "_xf"
 
 # One out-of-vocabulary bucket per categorical feature: an unseen category at serving time gets it.
 NUM_OOV_BUCKETS = 1
+# A curated int_domain larger than this is a mistake, not classes: building its class list would
+# exhaust memory (found by fuzzing: an int_domain up to 2**63 - 1).
+MAX_INTEGER_CLASSES = 10_000
 
 # A feature's optional missing indicator, `<feature>_was_missing_xf`: float 1.0 where the raw value
 # was absent, NaN, ±inf or an empty string, else 0.0.
@@ -67,6 +70,13 @@ def label_classes_from_schema(schema, label_key: str) -> List[str]:
   feature = features[label_key]
   if feature.HasField("int_domain") and feature.int_domain.HasField("max"):
     # Integer classes: every id from min to max (the label's text form is the class name).
+    span = feature.int_domain.max - feature.int_domain.min + 1
+    if not 0 < span <= MAX_INTEGER_CLASSES:
+      raise ValueError(
+          f"label {label_key!r}: int_domain from {feature.int_domain.min} to "
+          f"{feature.int_domain.max} declares {span} classes (at most {MAX_INTEGER_CLASSES}); "
+          "recode the label's class ids as 0..K-1 and set int_domain { min: 0 max: K-1 } in "
+          "schema.pbtxt.")
     values = [str(i) for i in range(feature.int_domain.min, feature.int_domain.max + 1)]
   elif feature.HasField("string_domain"):
     values: Sequence[str] = feature.string_domain.value

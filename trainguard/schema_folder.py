@@ -111,7 +111,7 @@ def infer_schema(profile):
       if profile.task == task_lib.REGRESSION:
         pass  # a number without a domain: what `trainguard.task.of_schema` reads as regression
       elif column.type_name == "INT":
-        values = [int(float(v)) for v in column.values]
+        values = [int(v) for v in column.values]  # exact: int(float()) made 2**63 - 1 2**63
         feature.int_domain.min, feature.int_domain.max = min(values), max(values)
         feature.int_domain.is_categorical = True
       else:

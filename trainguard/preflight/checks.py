@@ -126,6 +126,17 @@ def _check_classification_label(profile: CsvProfile, column: ColumnProfile) -> N
     raise InputError(
         f"{profile.path}: label {profile.label!r} has more than {MAX_LABEL_CLASSES} distinct "
         f"{kind}, too many classes for a classifier; {fix}.")
+  if column.type_name == "INT" and column.values:
+    ids = [int(v) for v in column.values]
+    span = max(ids) - min(ids) + 1
+    if span > MAX_LABEL_CLASSES:
+      # The schema declares integer classes as every id from min to max (int_domain); found by
+      # scripts/fuzz_preflight.py: 0, 1, 2 and 2**63 - 1 made a list of 2**63 classes (out of memory).
+      raise InputError(
+          f"{profile.path}: label {profile.label!r} holds integer class ids from {min(ids)} to "
+          f"{max(ids)}: {span} ids, more than {MAX_LABEL_CLASSES}, and every id in that range would "
+          "be a class. Recode the classes as 0..K-1 (or as text) at the source, or pass --task "
+          "regression to predict it as a number.")
   if (column.is_numeric and column.type_name == "FLOAT"
       and (column.distinct or 0) > task_lib.MAX_DECIMAL_CLASSES):
     raise InputError(

@@ -457,3 +457,20 @@ def test_minus_zero_gives_both_paths_the_same_extremes(tmp_path):
     f.write("x,z\n" + "".join(f"{v},{i}\n" for i, v in enumerate(["5", "0.0", "-0.0"] * 4)))
   profiles = [inspected(path, Csv(b"", None, ",", None), fast=fast) for fast in (True, False)]
   assert {repr(p.column("x").minimum) for p in profiles} == {"0.0"}
+
+
+def check_cli_code(csv_file: Csv) -> Tuple[int, str]:
+  with tempfile.TemporaryDirectory() as folder:
+    return run_cli(["diagnose", written(folder, csv_file), "--label", csv_file.label,
+                    "--workdir", os.path.join(folder, "w")])
+
+
+def test_integer_class_ids_spanning_more_than_the_class_limit_are_refused():
+  """Found by scripts/fuzz_preflight.py: a label of 0, 1, 2 and 2**63 - 1 is four classes to the
+  task rule, and the schema declared every id from 0 to 2**63 - 1 a class: the class list filled
+  memory (the process was killed). Now an input error before TensorFlow."""
+  rows = [str(i % 3) for i in range(30)] + ["9223372036854775807"]
+  code, err = check_cli_code(Csv(("x,y\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)))
+                                 .encode(), "y", ",", None))
+  assert code == 2 and "integer class ids from 0 to 9223372036854775807" in err, err
+  assert "--task regression" in err

@@ -144,7 +144,7 @@ class CsvProfile:
   def label_classes(self) -> List[str]:
     column = self.column(self.label)
     if column.type_name == "INT":
-      return sorted(column.values, key=lambda v: int(float(v)))
+      return sorted(column.values, key=int)  # int(), not int(float()): exact beyond 2**53
     return sorted(column.values)
 
 
