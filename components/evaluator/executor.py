@@ -23,6 +23,7 @@ from tfx.utils import json_utils, path_utils, proto_utils
 from trainguard import artifacts
 from trainguard.components.data_guard import findings as findings_lib
 from trainguard.components.evaluator import labelled
+from trainguard.models.decision_forests import native_output
 
 NOT_BLESSED_REASON = "not_blessed_reason"
 TRAINING_FINDINGS_IN_MODEL = os.path.join("assets.extra", artifacts.TRAINING_FINDINGS_FILE)
@@ -63,7 +64,8 @@ class Executor(stock.Executor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
     input_dict = self._without_unlabelled_rows(input_dict, exec_properties)
-    super().Do(input_dict, output_dict, exec_properties)
+    with native_output.to_python_streams():  # TFDF's C++ notes as TFMA loads a trees model
+      super().Do(input_dict, output_dict, exec_properties)
     blessings = output_dict.get(standard_component_specs.BLESSING_KEY)
     if not blessings or not fileio.listdir(blessings[0].uri):
       return  # no threshold configured: stock wrote no blessing

@@ -41,6 +41,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from trainguard import artifacts
 from trainguard.components.data_guard import findings as findings_lib
 from trainguard.models import features, preprocessing_summary, training_diagnosis
+from trainguard.models.decision_forests import native_output
 from trainguard.models.keras_model import model as keras_model
 from trainguard.models.keras_model import regression
 from trainguard.policy import Policy
@@ -81,7 +82,8 @@ def run_fn(fn_args: FnArgs) -> None:
   else:
     fit_validation = validation
 
-  with tempfile.TemporaryDirectory(prefix="tfdf-") as workspace:  # TFDF's training files
+  # TFDF's training files in `workspace`; YDF's C++ output into the run's log (native_output).
+  with tempfile.TemporaryDirectory(prefix="tfdf-") as workspace, native_output.to_python_streams():
     model = build_model(tf_transform_output, names, is_regression, seed, workspace,
                         num_trees=int(config.get("num_trees") or NUM_TREES))
     model.fit(train, validation_data=fit_validation, verbose=0)
