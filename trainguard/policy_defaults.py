@@ -71,6 +71,8 @@ DEFAULT_INFO = (
     "NEAR_CONSTANT_COLUMN",
     # A regression label (issue 22): a suggestion, the label trains as it is.
     "SKEWED_LABEL",
+    # Issue 21: an out-of-fold model's contradiction may be a hard case, not an error.
+    "LIKELY_LABEL_ERRORS",
 )
 # A policy's lists extend these (policy_kinds.merge) unless it says `findings.replace: true`.
 DEFAULT_LISTS = {"block": DEFAULT_BLOCK, "warn": DEFAULT_WARN, "info": DEFAULT_INFO}
@@ -100,6 +102,9 @@ DATASET_THRESHOLDS = {
     # below it, or with fewer than 3 such groups, a note: an isolated pair is no property of the
     # data (iris, wine, breast cancer, digits, penguins: none).
     "conflicting_label_fraction": 0.01,
+    # LIKELY_LABEL_ERRORS: sampled train rows an out-of-fold model confidently contradicts, from
+    # which the kind has its policy severity (below: a note); see label_errors.py for the measures
+    "label_error_fraction": 0.05,
     # OUTLIERS: a min/max this many IQRs beyond the quartiles (real long tails reach 31: digits).
     "outlier_iqr_multiple": 50.0,
     # DISGUISED_MISSING_VALUES (numbers): a min/max in ≥ 3 rows, this many ranges of the rest away.

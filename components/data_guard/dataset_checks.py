@@ -51,7 +51,7 @@ from tfx_bsl.coders import example_coder
 
 from trainguard.components.util import tfrecord_batches
 from trainguard.components.data_guard import (extreme_values, hash_buckets, label_conflicts,
-                                              rank_leakage, repetition, row_hash)
+                                              label_errors, rank_leakage, repetition, row_hash)
 from trainguard.components.data_guard.binning import Binning
 
 _row_counts = hash_buckets.row_counts  # its tests' name for it
@@ -176,6 +176,7 @@ class _Batches(beam.DoFn):
   for a class label, its rows' (features' hash, label's hash) to a second spill file; at the end of
   the bundle, the spill files' (bucket, Range)s to the `RANGES` output."""
   RANGES = "ranges"
+  SAMPLE = "sample"
 
   def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
                label_bins: Optional[Binning] = None,
@@ -201,6 +202,7 @@ class _Batches(beam.DoFn):
       self._conflict_spill = hash_buckets.HashSpill(self._spill_dir, label_conflicts.SPILL,
                                                     width=label_conflicts.WIDTH)
       self._sketch = label_conflicts.ValueSketch()
+      self._sample = label_errors.Sketch()  # rows for LIKELY_LABEL_ERRORS' model
 
   def _decode(self, records: List[bytes]) -> Iterator[pa.RecordBatch]:
     try:
@@ -230,6 +232,8 @@ class _Batches(beam.DoFn):
               batch, hashes, self._label_key, self._sketch))
           names = label_conflicts.label_hash_names(batch, self._label_key)
           values, self._sketch.new = self._sketch.new, {}
+          yield beam.pvalue.TaggedOutput(self.SAMPLE, self._sample.add(batch, hashes[0],
+                                                                       self._label_key))
         ranks = rank_leakage.count(batch, *_label_codes(batch, self._label_key, self._label_bins),
                                    self._rank_bins, _first_values, _numbers)
         yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names,
@@ -319,13 +323,14 @@ class _SumBuckets(beam.CombineFn):
 
 
 def _result(counts: Tuple[dict, dict, dict, dict, dict, dict], rows: Tuple[Dict[str, int], list],
-            extremes: Sequence[extreme_values.Extremes] = ()) -> dict:
+            extremes: Sequence[extreme_values.Extremes] = (), sample=None) -> dict:
   """The pass's result: {"rows": `hash_buckets.row_counts` and the conflict counts summed over
   buckets, "multiplicities": {split: {k: distinct rows seen k times}} (`repetition.py`),
   "labels": {label: n}, "cells": [[feature, bin, label, n]], "ranks": [[feature, fine bin, label,
   n]] (`rank_leakage.py`), "conflicts": [{"rows": n, "labels": {label: n}, "values":
   {feature: text}}] (the largest conflicting groups; values where the sketch kept them:
-  `label_conflicts.named`), "extremes": `extreme_values.as_result`}.
+  `label_conflicts.named`), "extremes": `extreme_values.as_result`, "label_sample": the train rows
+  `label_errors.py` judges}.
   """
   labels, cells, label_names, ranks, values, measured = counts
   (rows, multiplicities), examples = repetition.split_counts(rows[0]), rows[1]
@@ -333,7 +338,8 @@ def _result(counts: Tuple[dict, dict, dict, dict, dict, dict], rows: Tuple[Dict[
           "cells": [[f, v, l, n] for (f, v, l), n in sorted(cells.items())],
           "ranks": [[f, b, l, n] for (f, b, l), n in sorted(ranks.items())],
           "conflicts": label_conflicts.named(examples, label_names, values),
-          "extremes": extreme_values.as_result(measured, list(extremes))}
+          "extremes": extreme_values.as_result(measured, list(extremes)),
+          "label_sample": label_errors.as_result(sample or {})}
 
 
 def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label_key: str,
@@ -345,15 +351,17 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
   (an existing folder every worker can reach) receives the row-hash spill files: remove it once
   the pipeline has run. `rank_bins`: `rank_leakage.rank_binnings`."""
   batch_size = batch_size or BATCH_SIZE
-  counts, ranges = [], []
+  counts, ranges, samples = [], [], []
   for split, pattern in sorted(split_patterns.items()):
     outputs = (
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
         | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir,
                                                   label_bins, extremes, rank_bins)
-                                         ).with_outputs(_Batches.RANGES, main="counts"))
+                                         ).with_outputs(_Batches.RANGES, _Batches.SAMPLE,
+                                                        main="counts"))
     counts.append(outputs.counts)
+    samples.append(outputs[_Batches.SAMPLE])
     ranges.append(outputs[_Batches.RANGES])
   rows = (ranges
           | "AllRanges" >> beam.Flatten()
@@ -363,7 +371,10 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
   _ = (counts
        | "AllCounts" >> beam.Flatten()
        | "SumCounts" >> beam.CombineGlobally(_SumCounts(width=6, extremes=True))
-       | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows), extremes=list(extremes))
+       | "Result" >> beam.Map(_result, rows=beam.pvalue.AsSingleton(rows), extremes=list(extremes),
+                              sample=beam.pvalue.AsSingleton(
+                                  samples | "AllSamples" >> beam.Flatten()
+                                  | "Sample" >> beam.CombineGlobally(label_errors.merge_all)))
        | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
        | "Write" >> beam.io.WriteToText(output_path, shard_name_template="", num_shards=1))
 

@@ -24,6 +24,8 @@ scikit-learn and scipy are imported by the one function that scores label leakag
   data, yet in a small train split (iris' is about 80 rows) a single pair is already 2.5% of it.
   None of penguins, iris, wine, breast cancer or digits has any (iris' two identical feature rows
   share their class).
+- Likely label errors (classification): a sample of train rows from the pass, judged by an
+  out-of-fold model (`label_errors.py`, confident learning; scikit-learn, imported when it runs).
 - Scale disparity, ID-like and constant columns: from the train statistics.
 - Near-constant, high-cardinality and date columns, category variants and disguised missing
   values: from the train statistics' recorded values (`value_findings.py`); outliers from the
@@ -81,6 +83,8 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
   if not regression:
     _conflicting_labels(add, policy, counts, result.get("conflicts", []), sum(labels.values()),
                         label_key)
+    from trainguard.components.data_guard import label_errors  # pylint: disable=g-import-not-at-top
+    label_errors.findings(add, policy, result.get("label_sample", []), label_key)
   if len(labels) >= 2 and not regression:
     majority, minority = max(labels.values()), min(labels.values())
     ratio = majority / max(minority, 1)
