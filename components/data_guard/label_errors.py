@@ -153,10 +153,19 @@ def find(rows: Sequence[list]) -> Optional[dict]:
     if categorical[j]:  # one-hot, missing as its own column
       codes = np.where(np.isnan(column), -1, column).astype(int)
       parts += [(codes == c).astype(float) for c in np.unique(codes)]
-    else:  # missing: the median, plus an indicator
-      missing = np.isnan(column)
-      median = np.nanmedian(column) if (~missing).any() else 0.0
-      parts.append(np.where(missing, median, column))
+    else:  # missing (and ±inf): the median, plus an indicator
+      missing = ~np.isfinite(column)
+      finite = column[~missing]
+      median = float(np.median(finite)) if finite.size else 0.0
+      column = np.where(missing, median, column)
+      if finite.size:
+        # Clipped to the 0.5-99.5% quantiles and divided by the largest magnitude left: a value
+        # near 1e308 overflowed StandardScaler's variance (sklearn refused "a value too large").
+        low, high = np.quantile(finite, [0.005, 0.995])
+        column = np.clip(column, low, high)
+        scale = float(np.max(np.abs(column)))
+        column = column / scale if scale > 0 else column
+      parts.append(column)
       if missing.any():
         parts.append(missing.astype(float))
   x = np.column_stack(parts)

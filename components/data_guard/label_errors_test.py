@@ -115,3 +115,20 @@ def test_bottom_k_sample_is_the_k_smallest_hashes_across_batches_and_bundles():
   by_key = dict(zip(row_hash.row_hashes(everything)[0].tolist(), rows))
   assert [[by_key[k]["y"], {"c": by_key[k]["c"], "x": by_key[k]["x"]}] for k in keys.tolist()] \
       == sample
+
+
+def test_infinite_and_huge_values_are_judged_not_refused():
+  """The blocked-run catalogue's `inf` and 1e308 cells made scikit-learn refuse the design matrix
+  ("Input X contains infinity or a value too large"), an internal error inside DataGuard: they are
+  missing (inf) or clipped (huge) now, and the rest is judged as before."""
+  rng = np.random.default_rng(3)
+  rows = []
+  for i in range(200):
+    label = i % 2
+    x = float(label * 4 + rng.normal())
+    rows.append([str(label), {"x": x, "big": 1e308 if i % 7 == 0 else float(i),
+                              "odd": float("inf") if i % 11 == 0 else float("-inf") if i % 13 == 0
+                              else x}])
+  found = label_errors.find(rows)
+  assert found is not None and found["rows"] == 200
+  assert len(found["issues"]) <= 4

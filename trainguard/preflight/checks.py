@@ -126,6 +126,16 @@ def _check_classification_label(profile: CsvProfile, column: ColumnProfile) -> N
     raise InputError(
         f"{profile.path}: label {profile.label!r} has more than {MAX_LABEL_CLASSES} distinct "
         f"{kind}, too many classes for a classifier; {fix}.")
+  if column.is_numeric and column.non_numeric:
+    # Found by scripts/fuzz_preflight.py: class ids with a stray 'NA' (not an --na-values token)
+    # reached the schema as INT classes and failed in int('NA') (a traceback); CsvExampleGen would
+    # read the column as text.
+    lines = lines_text([row for row, _ in column.non_numeric_samples])
+    samples = ", ".join(repr(v) for _, v in column.non_numeric_samples[:3])
+    raise InputError(
+        f"{profile.path}: label {profile.label!r} holds numbers and {column.non_numeric} value(s) "
+        f"that are not ({samples}; lines {lines}); add them to --na-values if they mean "
+        "missing, else fix them at the source.")
   if column.type_name == "INT" and column.values:
     ids = [int(v) for v in column.values]
     span = max(ids) - min(ids) + 1

@@ -461,8 +461,9 @@ def test_minus_zero_gives_both_paths_the_same_extremes(tmp_path):
 
 def check_cli_code(csv_file: Csv) -> Tuple[int, str]:
   with tempfile.TemporaryDirectory() as folder:
+    na = ["--na-values", csv_file.na_values] if csv_file.na_values is not None else []
     return run_cli(["diagnose", written(folder, csv_file), "--label", csv_file.label,
-                    "--workdir", os.path.join(folder, "w")])
+                    "--workdir", os.path.join(folder, "w")] + na)
 
 
 def test_integer_class_ids_spanning_more_than_the_class_limit_are_refused():
@@ -474,3 +475,11 @@ def test_integer_class_ids_spanning_more_than_the_class_limit_are_refused():
                                  .encode(), "y", ",", None))
   assert code == 2 and "integer class ids from 0 to 9223372036854775807" in err, err
   assert "--task regression" in err
+
+
+def test_an_integer_label_with_a_stray_text_value_is_refused_as_such():
+  """Found by scripts/fuzz_preflight.py: an INT label column holding 'NA' (not a missing token by
+  --na-values) ended in `int('NA')`, a traceback."""
+  data = "x,c1\n" + "1e309,0\n" * 5 + "2,1\n" * 4 + "1e309,NA\n"
+  code, err = check_cli_code(Csv(data.encode(), "c1", ",", "nan,NaN,NAN"))
+  assert code == 2 and "holds numbers and 1 value(s) that are not ('NA'; lines 11)" in err, err

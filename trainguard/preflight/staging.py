@@ -4,6 +4,7 @@ import filecmp
 import hashlib
 import io
 import os
+import re
 from typing import Iterator, List, Optional, Sequence
 
 from trainguard.files import atomic_write
@@ -51,22 +52,28 @@ def stage(profile: CsvProfile, destination: str, na_tokens: Sequence[str] = DEFA
   return True
 
 
+_NEEDS_QUOTES = re.compile('[,"\n\r]')
+
+
 def _csv_line(cells: List[str]) -> str:
-  text = io.StringIO()
-  csv.writer(text, lineterminator="\n").writerow(cells)
-  return text.getvalue()
+  """One staged row: csv.writer's minimal quoting, and a cell with a bare \r quoted too. Not
+  csv.writer itself: with "\n" line ends it leaves '0\r0' unquoted, and pyarrow (CsvExampleGen)
+  then reads the \r as the end of the row (found by the fuzz tests)."""
+  if len(cells) == 1 and not cells[0]:
+    return '""\n'  # a row of one empty field, as csv.writer writes it
+  return ",".join('"' + c.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c) else c
+                  for c in cells) + "\n"
 
 
 def _stage_rows(reader: Iterator[List[str]], out, na, keep: List[int],
                 label_index: Optional[int]) -> None:
   text = io.StringIO()
-  writer = csv.writer(text, lineterminator="\n")
   for cells in reader:
     if not cells or (len(cells) == 1 and not cells[0].strip()):
       continue
     if label_index is not None and cells[label_index].strip() in na:
       continue
-    writer.writerow(["" if cells[i].strip() in na else cells[i].strip() for i in keep])
+    text.write(_csv_line(["" if cells[i].strip() in na else cells[i].strip() for i in keep]))
     if text.tell() > 1 << 20:
       out.write(text.getvalue().encode("utf-8"))
       text.seek(0)
@@ -102,8 +109,8 @@ def _stage_arrow(raw, block: "Block", out, profile: CsvProfile, na, keep: List[i
   if label_index is not None:
     labelled = pc.invert(pc.is_in(cells[label_index], value_set=na_set))
     rows = labelled if rows is None else pc.and_(rows, labelled)
-  # csv.writer quotes a cell with a comma, a quote or a line feed in it
-  specials = [c for c in ',"\n' if c.encode() in data and (
+  # _csv_line quotes a cell with a comma, a quote, a line feed or a carriage return in it
+  specials = [c for c in ',"\n\r' if c.encode() in data and (
       c != "," or profile.delimiter != "," or block.quoted)]
   parts = []
   for i in keep:
