@@ -113,6 +113,21 @@ def test_repaired_options_change_only_what_the_repair_names():
   assert repair.repaired_options(options, [_finding("OVERFITTING", "info")])[0] is None
 
 
+def test_the_trees_are_repaired_only_by_what_reaches_them():
+  """--model gradient_boosted_trees: the network's settings (learning rate, layers) change nothing
+  in the trees, so a repair run would train the same model again; class weights do reach them."""
+  from trainguard.pipeline import configs  # pylint: disable=g-import-not-at-top
+  options = RunOptions(csv="x.csv", label="y", workdir="/w",
+                       run_fn=configs.MODEL_RUN_FNS[configs.GRADIENT_BOOSTED_TREES])
+  assert repair.repaired_options(options, [
+      _finding("NOT_LEARNING", "block", {"--learning-rate": 0.01, "--epochs": 4})])[0] is None
+  new, chosen, acted = repair.repaired_options(options, [
+      _finding("NOT_LEARNING", "block", {"--learning-rate": 0.01}),
+      _finding("MAJORITY_COLLAPSE", "warn", {"--class-weights": True})])
+  assert chosen == {"--class-weights": True} and new.class_weights
+  assert [f.kind for f in acted] == ["MAJORITY_COLLAPSE"]
+
+
 def _summary(run_id, findings, accuracy, blessed, states=None):
   return types.SimpleNamespace(
       run_id=run_id, blocked=False, blessed=blessed, report_path=f"/r/{run_id}.html",

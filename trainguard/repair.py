@@ -19,9 +19,14 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from trainguard.errors import DataError
+from trainguard.pipeline import configs
 from trainguard.models import training_repairs
 from trainguard.preflight import PreparedRun, RunOptions
 from trainguard.run import PipelineFailed, run_pipeline
+
+# The repair flags that reach the gradient-boosted trees (`--model gradient_boosted_trees`): the
+# learning rate, clipping, batches, epochs and layer widths are the network's and change nothing.
+TREES_FLAGS = frozenset({"--class-weights"})
 
 # The eval metrics shown before/after (TFMA's names, as `results.overall_metrics` reads them).
 METRICS = (("accuracy", "sparse_categorical_accuracy"), ("macro recall", "macro_recall"),
@@ -34,6 +39,9 @@ def repaired_options(options: RunOptions,
   """The options of the repair run (None when no finding has a repair), the repair (flag → value)
   and the findings it acts on."""
   repair, acted = training_repairs.choose(findings)
+  if options.run_fn == configs.MODEL_RUN_FNS[configs.GRADIENT_BOOSTED_TREES]:
+    repair = {flag: value for flag, value in repair.items() if flag in TREES_FLAGS}
+    acted = [f for f in acted if set(getattr(f, "repair", None) or {}) & set(repair)]
   if not repair:
     return None, {}, []
   changes = {}
