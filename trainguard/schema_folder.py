@@ -59,7 +59,7 @@ def write_schema_folder(schema, folder: str, overwrite: bool, keep_policy: bool 
   """Writes `schema` and a policy (the defaults unless `policy_data`) into `folder`, each only if
   it changed; `keep_policy` leaves an existing policy.yaml as it is. Returns the paths written.
   With the pre-flight `profile` of the data, the policy also holds, commented out, the entries the
-  data's findings call for (`schema_review/proposed_fixes.py`: `normalize`, `datetime`,
+  data's findings call for (`policy_proposals.py`: `normalize`, `datetime`,
   `missing_values`, `label.map`) for a reviewer to accept.
   UsageError (pass --force) when a file exists and `overwrite` is off."""
   import yaml  # pylint: disable=g-import-not-at-top
@@ -75,7 +75,7 @@ def write_schema_folder(schema, folder: str, overwrite: bool, keep_policy: bool 
   if keep_policy and os.path.exists(paths[1]):
     return written
   if profile is not None:
-    from trainguard.schema_review import proposed_fixes  # pylint: disable=g-import-not-at-top
+    from trainguard import policy_proposals as proposed_fixes  # pylint: disable=g-import-not-at-top
     text = proposed_fixes.policy_text(policy_data or policy_lib.defaults(),
                                       proposed_fixes.proposals(profile), _POLICY_HEADER)
   else:

@@ -3,7 +3,7 @@ import yaml
 
 from trainguard import cli, preflight, schema_folder
 from trainguard.policy import POLICY_FILE, Policy, defaults
-from trainguard.schema_review import proposed_fixes
+from trainguard import policy_proposals as proposed_fixes
 
 
 def _csv(tmp_path, clean=False):
