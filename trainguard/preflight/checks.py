@@ -86,12 +86,9 @@ def check_label(profile: CsvProfile, requested: str = task_lib.AUTO) -> str:
 def _check_regression_label(profile: CsvProfile, column: ColumnProfile, requested: str) -> None:
   flag = " (--task regression)" if requested == task_lib.REGRESSION else ""
   if column.non_numeric:
-    lines = lines_text([row for row, _ in column.non_numeric_samples])
-    samples = ", ".join(repr(v) for _, v in column.non_numeric_samples[:3])
-    raise InputError(
-        f"{profile.path}: regression label{flag} {profile.label!r} has {column.non_numeric} "
-        f"value(s) that are not numbers ({samples}; lines {lines}); fix them at the source, or "
-        "pass --task classification if the label names classes.")
+    raise InputError(_not_numbers_message(
+        profile, column, f"regression label{flag} {profile.label!r} has", "not numbers",
+        "fix them at the source, or pass --task classification if the label names classes."))
   if column.non_finite:
     lines = lines_text([row for row, _ in column.non_finite_samples])
     raise InputError(
@@ -103,6 +100,16 @@ def _check_regression_label(profile: CsvProfile, column: ColumnProfile, requeste
         f"{len(column.values)} distinct value(s); a regression needs at least "
         f"{task_lib.MIN_REGRESSION_VALUES}: pass --task classification to predict them as "
         "classes.")
+
+
+def _not_numbers_message(profile: CsvProfile, column: ColumnProfile, subject: str, what: str,
+                         fix: str) -> str:
+  """The one text for a label's values that are not numbers: `subject` (which label, and how it
+  reads), its count, `what` they are not, the first three samples, their lines and `fix`."""
+  lines = lines_text([row for row, _ in column.non_numeric_samples])
+  samples = ", ".join(repr(v) for _, v in column.non_numeric_samples[:3])
+  return (f"{profile.path}: {subject} {column.non_numeric} value(s) that are {what} ({samples}; "
+          f"lines {lines}); {fix}")
 
 
 def _check_missing_label(profile: CsvProfile) -> None:
@@ -130,12 +137,9 @@ def _check_classification_label(profile: CsvProfile, column: ColumnProfile) -> N
     # Found by scripts/fuzz_preflight.py: class ids with a stray 'NA' (not an --na-values token)
     # reached the schema as INT classes and failed in int('NA') (a traceback); CsvExampleGen would
     # read the column as text.
-    lines = lines_text([row for row, _ in column.non_numeric_samples])
-    samples = ", ".join(repr(v) for _, v in column.non_numeric_samples[:3])
-    raise InputError(
-        f"{profile.path}: label {profile.label!r} holds numbers and {column.non_numeric} value(s) "
-        f"that are not ({samples}; lines {lines}); add them to --na-values if they mean "
-        "missing, else fix them at the source.")
+    raise InputError(_not_numbers_message(
+        profile, column, f"label {profile.label!r} holds numbers and", "not",
+        "add them to --na-values if they mean missing, else fix them at the source."))
   if column.type_name == "INT" and column.values:
     ids = [int(v) for v in column.values]
     span = max(ids) - min(ids) + 1
