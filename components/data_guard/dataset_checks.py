@@ -69,6 +69,24 @@ def _first_values(column: pa.Array) -> Tuple[np.ndarray, np.ndarray]:
   return present, offsets[:-1][present]
 
 
+def _labelled_first_values(batch: pa.RecordBatch, binning: Sequence[Binning],
+                           labelled: np.ndarray
+                           ) -> Iterator[Tuple[Binning, pa.Array, np.ndarray, np.ndarray]]:
+  """Per binning whose feature has a value in a `labelled` row of `batch`: (the binning, the
+  feature's column, those rows, index in `column.values` of each one's first value). Features
+  the batch lacks, or that no labelled row has, are left out."""
+  for b in binning:
+    column = row_hash.typed_column(batch, b.feature)
+    if column is None:
+      continue
+    present, first = _first_values(column)
+    first_of_row = np.full(batch.num_rows, -1, dtype=np.int64)
+    first_of_row[present] = first
+    rows = np.flatnonzero(present & labelled)
+    if len(rows):
+      yield b, column, rows, first_of_row[rows]
+
+
 def _texts(values: pa.Array, index: np.ndarray) -> Tuple[np.ndarray, List[str]]:
   """(code per taken value, text per code) for `values[index]`, with `Binning.bin_of`'s text:
   UTF-8 (invalid bytes replaced) for bytes, `str()` for numbers."""
@@ -141,17 +159,8 @@ def _cell_counts(batch: pa.RecordBatch, label_key: str, binning: Sequence[Binnin
   labels = {label_texts[k]: int(n) for k, n in enumerate(np.bincount(code_of_row[labelled],
                                                                      minlength=n_labels)) if n}
   cells: Dict[Tuple[str, str, str], int] = {}
-  for b in binning:
-    column = row_hash.typed_column(batch, b.feature)
-    if column is None:
-      continue
-    present, first = _first_values(column)
-    first_of_row = np.full(batch.num_rows, -1, dtype=np.int64)
-    first_of_row[present] = first
-    rows = np.flatnonzero(present & labelled)
-    if not len(rows):
-      continue
-    index, row_labels = first_of_row[rows], code_of_row[rows]
+  for b, column, rows, index in _labelled_first_values(batch, binning, labelled):
+    row_labels = code_of_row[rows]
     if b.boundaries:
       x, readable = _numbers(column.values, index)
       x, row_labels = x[readable], row_labels[readable]
@@ -235,7 +244,7 @@ class _Batches(beam.DoFn):
           yield beam.pvalue.TaggedOutput(self.SAMPLE, self._sample.add(batch, hashes[0],
                                                                        self._label_key))
         ranks = rank_leakage.count(batch, *_label_codes(batch, self._label_key, self._label_bins),
-                                   self._rank_bins, _first_values, _numbers)
+                                   self._rank_bins, _labelled_first_values, _numbers)
         yield (*_cell_counts(batch, self._label_key, self._binning, self._label_bins), names,
                ranks, values, extreme_values.measure(batch, self._extremes, _numbers))
 

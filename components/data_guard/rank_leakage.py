@@ -68,25 +68,16 @@ def rank_binnings(train_statistics: statistics_pb2.DatasetFeatureStatisticsList,
 
 
 def count(batch: pa.RecordBatch, label_of_row: np.ndarray, label_texts: Sequence[str],
-          rank_bins: Sequence[Binning], first_values: Callable, numbers: Callable) -> Cells:
+          rank_bins: Sequence[Binning], labelled_first_values: Callable,
+          numbers: Callable) -> Cells:
   """(feature, fine bin, label) counts of `batch`'s labelled rows (`label_of_row`: the label's
-  code per row, -1 without a label). `first_values` and `numbers` are the pass's readers
-  (`dataset_checks._first_values`, `_numbers`), passed in to keep one way of reading values."""
-  from trainguard.components.data_guard import row_hash  # pylint: disable=g-import-not-at-top
+  code per row, -1 without a label). `labelled_first_values` and `numbers` are the pass's readers
+  (`dataset_checks._labelled_first_values`, `_numbers`), passed in to keep one way of reading
+  values."""
   cells: Cells = {}
   n_labels = len(label_texts)
-  labelled = label_of_row >= 0
-  for b in rank_bins:
-    column = row_hash.typed_column(batch, b.feature)
-    if column is None:
-      continue
-    present, first = first_values(column)
-    first_of_row = np.full(batch.num_rows, -1, dtype=np.int64)
-    first_of_row[present] = first
-    rows = np.flatnonzero(present & labelled)
-    if not len(rows):
-      continue
-    x, readable = numbers(column.values, first_of_row[rows])
+  for b, column, rows, index in labelled_first_values(batch, rank_bins, label_of_row >= 0):
+    x, readable = numbers(column.values, index)
     keep = readable & ~np.isnan(x)
     codes = np.searchsorted(np.asarray(b.boundaries, dtype=np.float64), x[keep], side="right")
     counts = np.bincount(codes * n_labels + label_of_row[rows][keep],

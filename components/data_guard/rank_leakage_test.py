@@ -102,7 +102,7 @@ def test_fine_bin_counts_match_a_row_by_row_reference():
           Binning("absent", (0.0,))]
   batch = _decode([_proto(r) for r in rows])
   cells = rank_leakage.count(batch, *dataset_checks._label_codes(batch, "y"), bins,
-                             dataset_checks._first_values, dataset_checks._numbers)
+                             dataset_checks._labelled_first_values, dataset_checks._numbers)
   expected = {}
   for row in rows:
     for b in bins:
