@@ -22,6 +22,8 @@ SETUP_REVISION := 2
 LOCK_HASH = $(shell (cat requirements.lock setup.py pyproject.toml; echo $(SETUP_REVISION)) | sha256sum | cut -c1-16)
 ARGS ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (CI has 2 cores; 0 runs the suite in this one process).
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup run test kubeflow lock clean
 
@@ -50,7 +52,7 @@ run: setup
 
 test: setup
 	@start=$$(date +%s); \
-	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); status=$$?; \
 	echo "make test: total $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 
