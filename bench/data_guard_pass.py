@@ -39,7 +39,7 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
   from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
   from tfx.utils import io_utils  # pylint: disable=g-import-not-at-top
-  from trainguard.components.data_guard import binning as binning_lib  # pylint: disable=g-import-not-at-top
+  from trainguard.components.data_guard import executor as data_guard_executor  # pylint: disable=g-import-not-at-top
   from trainguard.components.data_guard import dataset_checks  # pylint: disable=g-import-not-at-top
   if module_file:
     import importlib.util  # pylint: disable=g-import-not-at-top
@@ -58,18 +58,22 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
       pipelines, "ImportSchemaGen", "schema", "*", "schema.pbtxt")))
   assert isinstance(schema, schema_pb2.Schema)
   train_statistics = stats_artifact_utils.load_statistics(statistics, "train").proto()
-  binning = binning_lib.binnings(train_statistics, schema, LABEL)
+  # What the DataGuard executor passes (its extremes, rank and label bins), less what a `--before`
+  # version does not take; a version that still cut its own bins uses its own `binnings`.
+  arguments = data_guard_executor.pass_arguments(train_statistics, schema, LABEL)
+  if hasattr(dataset_checks, "binnings"):
+    arguments["binning"] = dataset_checks.binnings(train_statistics, schema, LABEL)
+  accepted = inspect.signature(dataset_checks.run_beam_pass).parameters
+  arguments = {k: v for k, v in arguments.items() if k in accepted}
   splits = sorted(d[len("Split-"):] for d in os.listdir(examples) if d.startswith("Split-"))
   spill_dir = output + ".spill"
   os.makedirs(spill_dir)
   try:
     with beam.Pipeline(argv=beam_args) as pipeline:
-      if "spill_dir" in inspect.signature(dataset_checks.run_beam_pass).parameters:
-        dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits),
-                                     LABEL, binning, output, spill_dir)
-      else:  # a `--before` version that held every hash in memory
-        dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits),
-                                     LABEL, binning, output)
+      if "spill_dir" in accepted:
+        arguments["spill_dir"] = spill_dir
+      dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(examples, splits),
+                                   LABEL, output_path=output, **arguments)
   finally:
     shutil.rmtree(spill_dir)
   result = dataset_checks.read_result(output)

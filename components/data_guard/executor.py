@@ -22,6 +22,19 @@ from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
 
 
+def pass_arguments(train_statistics, schema, label_key: str) -> Dict[str, Any]:
+  """What the dataset pass counts besides rows, from train's statistics: the leakage bins, the
+  label's bins for a regression, the extremes a sentinel is judged by and the rank-leakage bins.
+  One place, so a benchmark of the pass (bench/data_guard_pass.py) measures what DataGuard runs."""
+  regression = task_lib.of_schema(schema, label_key, train_statistics) == task_lib.REGRESSION
+  return {
+      "binning": binning_lib.binnings(train_statistics, schema, label_key),
+      "label_bins": binning_lib.label_binning(train_statistics, label_key) if regression else None,
+      "extremes": extreme_values.extremes(train_statistics, schema, label_key),
+      "rank_bins": rank_leakage.rank_binnings(train_statistics, schema, label_key),
+  }
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
@@ -81,23 +94,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     """One Beam pass over every split of `examples` (dataset_checks.py), then its findings."""
     splits = artifact_utils.decode_split_names(examples.split_names)
     result_path = os.path.join(output_uri, DATASET_CHECKS_FILE)
-    binning = binning_lib.binnings(statistics["train"], schema, label_key)
-    regression = task_lib.of_schema(schema, label_key,
-                                    statistics["train"]) == task_lib.REGRESSION
-    label_bins = (binning_lib.label_binning(statistics["train"], label_key) if regression
-                  else None)
     spill_dir = spill_shuffle.spill_root(self, output_uri, "row-hashes")
     fileio.makedirs(spill_dir)
     try:
       with self._make_beam_pipeline() as pipeline:
         dataset_checks.run_beam_pass(
-            pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key, binning,
-            result_path, spill_dir, label_bins=label_bins,
-            extremes=extreme_values.extremes(statistics["train"], schema, label_key),
-            rank_bins=rank_leakage.rank_binnings(statistics["train"], schema, label_key))
+            pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key,
+            output_path=result_path, spill_dir=spill_dir,
+            **pass_arguments(statistics["train"], schema, label_key))
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)
+    regression = task_lib.of_schema(schema, label_key, statistics["train"]) == task_lib.REGRESSION
     return dataset_findings.dataset_findings(result, statistics, schema, policy, label_key,
                                              regression=regression, context=context)
 
