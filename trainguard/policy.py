@@ -271,14 +271,20 @@ class Policy:
 
   def label_classes(self, schema_classes: Sequence[str]) -> List[str]:
     """The classes a model learns: the schema domain's in its order, each spelling `label.map`
-    maps replaced by its class, once (the domain keeps every spelling the data has, so TFDV does
-    not flag them; the plan and the pre-flight ask this)."""
-    mapping, out = self.label_map, []
-    for cls in schema_classes:
-      cls = mapping.get(str(cls), str(cls))
+    maps replaced by its class, once (the domain may keep every spelling, as an inferred schema
+    does, or list the classes alone: DataGuard expects the mapped spellings; the plan and the
+    pre-flight ask this)."""
+    out: List[str] = []
+    for cls in map(self.label_class, schema_classes):
       if cls not in out:
         out.append(cls)
     return out
+
+  def label_class(self, value: Any) -> str:
+    """The class a raw label `value` is: its `label.map` class, else the value itself (as text).
+    DataGuard's class checks (imbalance, drift, the schema domain) and the pre-flight's judge
+    these, as the model learns them."""
+    return self.label_map.get(str(value), str(value))
 
   @property
   def rebalance(self) -> RebalanceSettings:

@@ -194,6 +194,8 @@ def test_label_map_gives_the_classes_a_model_learns():
   assert policy.label_classes(["adelie", "Gentoo", "Adelie"]) == ["Adelie", "Gentoo"]
   assert Policy.default().label_classes(["b", "a"]) == ["b", "a"]
   assert Policy.from_json(policy.to_json()).label_map == policy.label_map
+  assert [policy.label_class(v) for v in ("adelie", "Adelie ", "Gentoo", "gentoo")] == [
+      "Adelie", "Adelie", "Gentoo", "gentoo"]  # an unmapped spelling stays its own value
 
 
 def test_datetime_parts_take_the_numeric_defaults():

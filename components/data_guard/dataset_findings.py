@@ -61,6 +61,8 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
         severity=severity or policy.severity(kind, feature), expected=expected, found=found,
         fix=fix, source="dataset", measured=measured, threshold=threshold))
 
+  if not regression:
+    result = mapped_classes(result, policy)
   rows = {split: s.datasets[0].num_examples for split, s in statistics.items() if s.datasets}
   counts = result.get("rows", {})
   repetition.findings(add, policy, rows, counts, result.get("multiplicities", {}))
@@ -143,6 +145,30 @@ def dataset_findings(result: dict, statistics: Mapping[str, Statistics],
     findings += numeric_findings.numeric_findings(statistics["train"], schema, policy, label_key,
                                                   result.get("extremes"))
   return findings
+
+
+def mapped_classes(result: dict, policy: Policy) -> dict:
+  """The pass's per-label counts ("labels", "cells", "ranks", "label_sample") with each label
+  replaced by its class (`Policy.label_class`, the policy's `label.map`): the pass counts raw
+  spellings, the model learns classes, so imbalance, leakage and label errors judge classes (a
+  mapped `adelie` is not a tiny class of its own). Unchanged without a map."""
+  if not policy.label_map:
+    return result
+  out = dict(result)
+  labels: Dict[str, int] = {}
+  for label, n in result.get("labels", {}).items():
+    cls = policy.label_class(label)
+    labels[cls] = labels.get(cls, 0) + n
+  out["labels"] = labels
+  for key in ("cells", "ranks"):
+    merged: Dict[Tuple, int] = {}
+    for feature, value, label, n in result.get(key, []):
+      cell = (feature, value, policy.label_class(label))
+      merged[cell] = merged.get(cell, 0) + n
+    out[key] = [[*cell, n] for cell, n in merged.items()]
+  out["label_sample"] = [[policy.label_class(label), *rest]
+                         for label, *rest in result.get("label_sample", [])]
+  return out
 
 
 def _rank_leakage(add, policy: Policy, ranks: List, flagged: set, label_key: str) -> None:

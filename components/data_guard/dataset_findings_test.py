@@ -179,6 +179,29 @@ def test_imbalance_threshold_boundary(counts, flagged):
   assert any(f.kind == "CLASS_IMBALANCE" for f in findings) is flagged  # ratio ≥ 1.5 counts
 
 
+def test_class_imbalance_judges_the_classes_label_map_makes():
+  # Issue 21: with the CATEGORY_VARIANTS fix accepted, 'adelie' is Adelie, not a class of 5 rows.
+  schema = schema_pb2.Schema()
+  schema.feature.add(name="x", type=schema_pb2.FLOAT)
+  label = schema.feature.add(name="y", type=schema_pb2.BYTES)
+  label.string_domain.value.extend(["Adelie", "Gentoo", "adelie", "gentoo"])
+  counts = {"Adelie": 100, "adelie": 5, "Gentoo": 103}
+  result = {"rows": {}, "labels": counts, "cells": []}
+  mapped = Policy.from_dict({"label": {"map": {"adelie": "Adelie"}}}, schema=schema)
+  assert [f for f in dataset_findings.dataset_findings(result, {}, schema, mapped, "y")
+          if f.kind == "CLASS_IMBALANCE"] == []
+  # Unmapped, the spelling is still a class of its own, and so is one the map leaves out.
+  raw = Policy.from_dict({}, schema=schema)
+  (before,) = [f for f in dataset_findings.dataset_findings(result, {}, schema, raw, "y")
+               if f.kind == "CLASS_IMBALANCE"]
+  assert before.found.startswith("20.6:1 (") and "minority class 'adelie' has 5 rows" in before.found
+  left = {"rows": {}, "labels": dict(counts, gentoo=4), "cells": []}
+  (after,) = [f for f in dataset_findings.dataset_findings(left, {}, schema, mapped, "y")
+              if f.kind == "CLASS_IMBALANCE"]
+  assert after.found == ("26.2:1 (Adelie: 105, Gentoo: 103, gentoo: 4); minority class "
+                         "'gentoo' has 4 rows")
+
+
 def _imbalance_fix(features, labels, policy_raw=None):
   """The CLASS_IMBALANCE fix for a schema of `features` ({name: type}) plus the label `y`."""
   schema = schema_pb2.Schema()

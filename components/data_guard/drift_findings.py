@@ -41,7 +41,7 @@ reached 0.247 unshifted; with it, no unshifted draw fires, and a 20-point change
 """
 import dataclasses
 import math
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
@@ -169,23 +169,30 @@ def has_comparator(feature: schema_pb2.Feature, comparison: str) -> bool:
           or comparator.HasField("normalized_abs_difference"))
 
 
-def _shares(feature: statistics_pb2.FeatureNameStatistics) -> Tuple[Dict[str, float], int]:
-  """({value: share of the rows with a value}, rows with a value) from the rank histogram."""
+def _shares(feature: statistics_pb2.FeatureNameStatistics,
+            label_class: Optional[Callable[[str], str]] = None) -> Tuple[Dict[str, float], int]:
+  """({value: share of the rows with a value}, rows with a value) from the rank histogram; with
+  `label_class` (`Policy.label_class`), the shares of the classes the values map to."""
   if not feature.HasField("string_stats"):
     return {}, 0
   s = feature.string_stats
-  counts = {b.label: b.sample_count for b in s.rank_histogram.buckets} or {
+  raw = {b.label: b.sample_count for b in s.rank_histogram.buckets} or {
       v.value: v.frequency for v in s.top_values}
+  counts: Dict[str, float] = {}
+  for value, count in raw.items():
+    value = label_class(value) if label_class else value
+    counts[value] = counts.get(value, 0) + count
   n = int(s.common_stats.num_non_missing)
   return ({k: c / n for k, c in counts.items()} if n else {}), n
 
 
 def category_move(ref: statistics_pb2.FeatureNameStatistics,
-                  cur: statistics_pb2.FeatureNameStatistics
+                  cur: statistics_pb2.FeatureNameStatistics,
+                  label_class: Optional[Callable[[str], str]] = None,
                   ) -> Optional[Tuple[str, float, float, float]]:
   """(value, reference share, share, z) of the category whose share moved most; z in pooled
-  standard errors of a random split's share difference."""
-  (a, n_a), (b, n_b) = _shares(ref), _shares(cur)
+  standard errors of a random split's share difference. With `label_class`, of the classes."""
+  (a, n_a), (b, n_b) = _shares(ref, label_class), _shares(cur, label_class)
   if not n_a or not n_b:
     return None
   value = max(set(a) | set(b), key=lambda v: (abs(b.get(v, 0.0) - a.get(v, 0.0)), v))
@@ -196,10 +203,13 @@ def category_move(ref: statistics_pb2.FeatureNameStatistics,
 
 
 def judge_categorical(findings: Sequence[Finding], train: Statistics,
-                      references: Mapping[str, Statistics]) -> List[Finding]:
+                      references: Mapping[str, Statistics], policy: Optional[Policy] = None,
+                      label_key: str = "") -> List[Finding]:
   """TFDV's `COMPARATOR_L_INFTY_HIGH` findings on train, each kept only when its largest category
   move against one of `references` ({"the previous span": stats, "serving": stats, …}) is at
-  least `MIN_Z` standard errors, and then saying that move; other findings unchanged."""
+  least `MIN_Z` standard errors, and then saying that move; other findings unchanged. The label's
+  move is judged on the classes the policy's `label.map` makes (TFDV compared raw spellings, so
+  `adelie` becoming `Adelie` between spans is no drift): at most the finding's threshold, it goes."""
   train_features = _features(train)
   out = []
   for f in findings:
@@ -207,17 +217,22 @@ def judge_categorical(findings: Sequence[Finding], train: Statistics,
         or f.feature not in train_features):
       out.append(f)
       continue
-    moves = [(name, category_move(ref_features[f.feature], train_features[f.feature]))
+    mapped = policy is not None and bool(policy.label_map) and f.feature == label_key
+    label_class = policy.label_class if mapped else None
+    moves = [(name, category_move(ref_features[f.feature], train_features[f.feature],
+                                  label_class))
              for name, ref_features in ((n, _features(s)) for n, s in references.items())
              if f.feature in ref_features]
-    moves = [(name, m) for name, m in moves if m is not None and m[3] >= MIN_Z]
+    moves = [(name, m) for name, m in moves if m is not None and m[3] >= MIN_Z and not (
+        mapped and f.threshold is not None and abs(m[2] - m[1]) <= f.threshold)]
     if not moves and references:
       continue  # a move a random split of these sizes makes by chance
     if moves:
       against, (value, p, q, z) = max(moves, key=lambda m: m[1][3])
       f = dataclasses.replace(f, found=(
           f"{f.found}; share of {value!r}: {p:.1%} in {against} → {q:.1%} in train "
-          f"({(q - p) * 100:+.1f} points, {z:.1f} standard errors)"))
+          f"({(q - p) * 100:+.1f} points, {z:.1f} standard errors)"),
+          measured=abs(q - p) if mapped else f.measured)
     out.append(f)
   return out
 
@@ -240,7 +255,7 @@ def drift_and_skew(schema: schema_pb2.Schema, policy: Policy, label_key: str, tr
   references = dict(serving)
   if baseline is not None:
     references["the previous span"] = baseline
-  out = judge_categorical(findings, train, references)
+  out = judge_categorical(findings, train, references, policy, label_key)
   if baseline is not None:
     out += shift_findings(baseline, train, schema, policy, label_key, "drift", "train",
                           "previous span")

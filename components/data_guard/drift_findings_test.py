@@ -113,3 +113,26 @@ def test_random_halves_and_bootstraps_of_real_data_give_nothing():
         for feature, stats in cur_f.items():
           move = drift_findings.category_move(ref_f[feature], stats) if feature in ref_f else None
           assert move is None or move[3] < drift_findings.MIN_Z, (name, feature, move)
+
+
+def test_label_drift_judges_the_classes_label_map_makes(schema):
+  # Issue 21: a span that spells half its p rows 'P' has not drifted once label.map sends P to p;
+  # TFDV's L-infinity compares raw spellings (0.25 here, against 0.15).
+  baseline, train = _frame(3), _frame(1)
+  train.loc[train[LABEL].eq("p") & (np.arange(len(train)) % 2 == 0), LABEL] = "P"
+  stats = tfdv.generate_statistics_from_dataframe
+  report = {}
+  for name, raw in (("raw", {}), ("mapped", {"label": {"map": {"P": "p"}}})):
+    _, report[name] = validation.validate(
+        schema, Policy.from_dict(raw, schema=schema), LABEL, {"train": stats(train)},
+        baseline_statistics=stats(baseline))
+  (raw,) = [f for f in report["raw"].findings if f.kind == "COMPARATOR_L_INFTY_HIGH"]
+  assert (raw.feature, raw.split) == (LABEL, "train") and "'P'" in raw.found
+  assert [f for f in report["mapped"].findings if f.kind == "COMPARATOR_L_INFTY_HIGH"] == []
+  # A real move of the mapped classes is still drift: p's share from 50% to about 80%.
+  moved = train.assign(**{LABEL: np.where(np.arange(len(train)) % 5 == 0, "q", "P")})
+  _, report = validation.validate(
+      schema, Policy.from_dict({"label": {"map": {"P": "p"}}}, schema=schema), LABEL,
+      {"train": stats(moved)}, baseline_statistics=stats(baseline))
+  (drift,) = [f for f in report.findings if f.kind == "COMPARATOR_L_INFTY_HIGH"]
+  assert "share of 'p': " in drift.found and " → 80.0% in train" in drift.found

@@ -58,7 +58,8 @@ def validate(schema: schema_pb2.Schema, policy: Policy, label_key: str,
   """
   check_inputs(schema, label_key, statistics)
   serving = serving_splits(serving_statistics)
-  schema = with_default_comparators(schema, policy, label_key)
+  schema = with_mapped_label_spellings(with_default_comparators(schema, policy, label_key),
+                                       policy, label_key)
   anomalies: Dict[str, anomalies_pb2.Anomalies] = {}
   findings: List[Finding] = [
       dataclasses.replace(f, severity=policy.severity(f.kind, f.feature))
@@ -189,6 +190,32 @@ def with_default_comparators(schema: schema_pb2.Schema, policy: Policy,
         continue
       if not numeric:  # a numeric feature's shift: drift_findings.py (JS cannot tell it from noise)
         comparator.infinity_norm.threshold = policy.threshold(comparison, feature.name, False)
+  return schema
+
+
+def with_mapped_label_spellings(schema: schema_pb2.Schema, policy: Policy,
+                                label_key: str) -> schema_pb2.Schema:
+  """`schema` with the label's string domain extended by each spelling `label.map` sends to a
+  class of that domain (`Policy.label_class`): Transform maps those to their class, so TFDV
+  expects them, and a curated domain may list the classes alone. A spelling outside the map, or
+  mapped to a class the domain lacks, stays unexpected (ENUM_TYPE_UNEXPECTED_STRING_VALUES)."""
+  feature = next((f for f in schema.feature if f.name == label_key), None)
+  if feature is None or not policy.label_map:
+    return schema
+  if feature.HasField("string_domain"):
+    domain = list(feature.string_domain.value)
+  else:
+    domain = next((list(d.value) for d in schema.string_domain if d.name == feature.domain), None)
+  if domain is None:
+    return schema  # no domain (a regression label, or none declared): nothing to extend
+  extra = [v for v in policy.label_map
+           if v not in domain and policy.label_class(v) in domain]
+  if not extra:
+    return schema
+  schema = copy.deepcopy(schema)
+  feature = next(f for f in schema.feature if f.name == label_key)
+  own = feature.HasField("string_domain")  # else its own copy: a shared global domain stays
+  feature.string_domain.value.extend(extra if own else domain + extra)
   return schema
 
 

@@ -185,6 +185,23 @@ def test_unknown_label_class_blocks(schema, policy):
   assert _kinds(report, "block") == {("ENUM_TYPE_UNEXPECTED_STRING_VALUES", LABEL, "train", "block")}
 
 
+def test_spellings_label_map_sends_into_the_domain_are_not_unexpected(schema, policy):
+  # Issue 21: the curated domain lists the classes (p, q) alone; label.map sends 'P' to p, so
+  # TFDV expects 'P' (Transform maps it), while 'Q ' outside the map is still unexpected.
+  frame = _frame(seed=1)
+  frame.loc[:9, LABEL] = "P"
+  mapped = Policy.from_dict({"label": {"map": {"P": "p"}}}, schema=schema)
+  assert not [f for f in _validate(schema, mapped, frame).findings if f.feature == LABEL]
+  assert _kinds(_validate(schema, policy, frame), "block") == {
+      ("ENUM_TYPE_UNEXPECTED_STRING_VALUES", LABEL, "train", "block")}
+  frame.loc[10:14, LABEL] = "Q "
+  (left,) = [f for f in _validate(schema, mapped, frame).findings if f.feature == LABEL]
+  assert (left.kind, left.split, left.severity) == (
+      "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "train", "block")
+  assert "Q " in left.found and "P" not in left.found.replace("Examples", "")
+  assert list(tfdv.get_domain(schema, LABEL).value) == ["p", "q"]  # the schema is not edited
+
+
 def test_policy_can_downgrade_a_blocking_kind_for_one_feature(schema):
   policy = Policy.from_dict({"features": {"c": {"warn": ["SCHEMA_MISSING_COLUMN"]}}}, schema=schema)
   report = _validate(schema, policy, _frame(seed=1).drop(columns=["c"]))

@@ -82,8 +82,6 @@ def prepare(options: RunOptions) -> PreparedRun:
                   if options.eval_data else None)
   if eval_profile is not None:
     checks.check_same_columns(profile, eval_profile)
-    if profile.task == task_lib.CLASSIFICATION:
-      checks.check_eval_classes(profile, eval_profile)
   serving = inspect(options.serving_data, None, **read) if options.serving_data else None
   previous = (inspect(options.previous_span, options.label, task=profile.task, **read)
               if options.previous_span else None)
@@ -119,8 +117,11 @@ def prepare(options: RunOptions) -> PreparedRun:
       domain = features_lib.label_classes_from_schema(schema, profile.label)
     except ValueError as e:
       raise InputError(f"{schema_folder.schema_path(folder)}: {e}") from e
-    checks.check_classes_in_schema(profile, domain, folder)
-    # The classes the model learns: the policy's label.map sends spellings to their class.
+    # The classes the model learns: the policy's label.map sends spellings to their class, so
+    # both checks judge mapped classes (a mapped spelling is neither unseen nor unknown).
+    if eval_profile is not None:
+      checks.check_eval_classes(profile, eval_profile, policy)
+    checks.check_classes_in_schema(profile, domain, folder, policy)
     label_classes = policy.label_classes(domain)
     checks.check_k_neighbors(profile, policy, presplit=eval_profile is not None)
   if serving is not None:

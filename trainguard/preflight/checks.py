@@ -175,8 +175,10 @@ def check_same_columns(train: CsvProfile, other: CsvProfile) -> None:
                      f"({', '.join(a)}); both files need the same header.")
 
 
-def check_eval_classes(train: CsvProfile, other: CsvProfile) -> None:
-  unseen = sorted(set(other.label_classes) - set(train.label_classes))
+def check_eval_classes(train: CsvProfile, other: CsvProfile, policy: Policy) -> None:
+  """Every eval class is a train class, both as `label.map` makes them (`Policy.label_class`)."""
+  learnt = {policy.label_class(c) for c in train.label_classes}
+  unseen = [c for c in other.label_classes if policy.label_class(c) not in learnt]
   if unseen:
     raise InputError(
         f"{other.path}: label {train.label!r} has class(es) {', '.join(map(repr, unseen))} that "
@@ -184,13 +186,17 @@ def check_eval_classes(train: CsvProfile, other: CsvProfile) -> None:
         "rows from the eval file or add training rows of that class.")
 
 
-def check_classes_in_schema(profile: CsvProfile, classes: List[str], schema_folder: str) -> None:
-  unknown = sorted(set(profile.label_classes) - set(classes))
+def check_classes_in_schema(profile: CsvProfile, classes: List[str], schema_folder: str,
+                            policy: Policy) -> None:
+  """Every label value is in the schema's domain, or `label.map` sends it to a class that is."""
+  unknown = [c for c in profile.label_classes
+             if c not in classes and policy.label_class(c) not in classes]
   if unknown:
     raise InputError(
         f"{profile.path}: label {profile.label!r} has class(es) {', '.join(map(repr, unknown))} "
         f"that {schema_folder}/schema.pbtxt does not list (its classes: {', '.join(classes)}); "
-        "fix the rows, or add the class to the label's domain in a reviewed schema change.")
+        "fix the rows, map a spelling to its class with label.map in policy.yaml, or add the "
+        "class to the label's domain in a reviewed schema change.")
 
 
 def check_label_transform(profile: CsvProfile, policy: Policy, schema_folder: str) -> None:

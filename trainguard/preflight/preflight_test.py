@@ -475,3 +475,32 @@ def test_label_map_gives_the_run_the_classes_a_model_learns(tmp_path):
   run = preflight.prepare(preflight.RunOptions(csv=data, label="y", schema=folder,
                                                workdir=str(tmp_path / "w")))
   assert run.label_classes == ["a", "b"]  # the domain: A, a, b
+
+
+def _mapped_folder(tmp_path, train, policy_yaml):
+  """A curated schema inferred from `train` (its domain: the classes alone), with `policy_yaml`."""
+  folder = str(tmp_path / "schema")
+  schema_folder.write_schema_folder(
+      schema_folder.infer_schema(preflight.inspect(train, "y")), folder, overwrite=False)
+  (tmp_path / "schema" / "policy.yaml").write_text(policy_yaml)
+  return folder
+
+
+def test_eval_and_domain_checks_judge_the_classes_label_map_makes(tmp_path):
+  # Issue 21: the eval file's 'A' and the train file's 'B' are spellings label.map sends to a
+  # class the schema lists (a, b); check_eval_classes ran before the policy was read and refused 'A'.
+  folder = _mapped_folder(tmp_path, _write(tmp_path, _rows(), name="clean.csv"),
+                          'label:\n  map: {"A": "a", "B": "b"}\n')
+  train = _write(tmp_path, _rows().replace(",b\n", ",B\n", 2))
+  evaluation = _write(tmp_path, _rows().replace(",a\n", ",A\n", 2), name="eval.csv")
+  run = preflight.prepare(preflight.RunOptions(csv=train, label="y", eval_data=evaluation,
+                                               schema=folder, workdir=str(tmp_path / "w")))
+  assert run.label_classes == ["a", "b"]
+  # A spelling outside the map is still its own class: unseen in train, or not in the domain.
+  unmapped = _write(tmp_path, _rows().replace(",a\n", ",c\n", 1), name="eval-c.csv")
+  with pytest.raises(InputError, match=r"has class\(es\) 'c' that the training file"):
+    preflight.prepare(preflight.RunOptions(csv=train, label="y", eval_data=unmapped,
+                                           schema=folder, workdir=str(tmp_path / "w")))
+  with pytest.raises(InputError, match=r"has class\(es\) 'c' that .*schema.pbtxt does not list"):
+    preflight.prepare(preflight.RunOptions(csv=unmapped, label="y", schema=folder,
+                                           workdir=str(tmp_path / "w")))
