@@ -16,7 +16,7 @@ Differences from the network, and why:
 - Category and bucket ids (int64 inputs) are CATEGORICAL features, not one-hot vectors: trees
   split on sets of categories directly. Floats are NUMERICAL as Transform left them (trees do not
   care about scale, so an unscaled feature costs nothing here).
-- Imbalance: class weights (scikit-learn's "balanced" rule, `keras_model.class_weights`) on train
+- Imbalance: class weights (scikit-learn's "balanced" rule, `trainer_run.class_weights`) on train
   and validation rows instead of Rebalance's resampling (create_pipeline turns the policy's `auto`
   into that for this run_fn): interpolated SMOTE rows are points trees split on, weights are not.
 - Early stopping: TFDF's own, on the validation split (never eval), as the network's.
@@ -25,26 +25,19 @@ Differences from the network, and why:
   NOT_LEARNING and MAJORITY_COLLAPSE are judged as for the network; `history.json` holds TFDF's
   validation loss (and accuracy or RMSE) per tree count, which the report draws as its curves.
 """
-import json
-import logging
 import math
-import os
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_decision_forests as tfdf
-import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainguard import artifacts
 from trainguard.components.data_guard import findings as findings_lib
-from trainguard.models import features, preprocessing_summary, training_diagnosis
+from trainguard.models import trainer_run, training_diagnosis
 from trainguard.models.decision_forests import native_output
-from trainguard.models.keras_model import model as keras_model
 from trainguard.models.keras_model import regression
-from trainguard.policy import Policy
 
 MODEL = "gradient_boosted_trees"
 NUM_TREES = 300          # TFDF's default; early stopping on validation usually keeps fewer
@@ -57,27 +50,13 @@ def run_fn(fn_args: FnArgs) -> None:
   seed = config["seed"]
   tf.random.set_seed(seed)
   np.random.seed(seed)
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  label = features.transformed_name(config["label_key"])
-  plan = config.get("transform_config") or {"label_key": config["label_key"],
-                                             "label_classes": config["label_classes"]}
-  summary = preprocessing_summary.summarize(tf_transform_output, transform_config=plan)
-  preprocessing_summary.write(summary, fn_args.model_run_dir)
-  for warning in summary["warnings"]:
-    logging.warning("transform summary: %s", warning)
-  dropped = {features.transformed_name(name) for name in summary["dropped"]}
-
-  is_regression = config.get("task") == "regression"
-  classes = [] if is_regression else list(config["label_classes"])
-  names = input_features(tf_transform_output, label, exclude=dropped)
-  read = dict(data_accessor=fn_args.data_accessor, tf_transform_output=tf_transform_output,
-              label=label, batch_size=READ_BATCH_SIZE, seed=seed, shuffle=False, keep=names)
-  train = keras_model._dataset(fn_args.train_files, **read)  # pylint: disable=protected-access
-  validation = keras_model._dataset(fn_args.eval_files, **read)  # pylint: disable=protected-access
-  weights = None
-  if config.get("class_weights") and not is_regression:
-    weights = keras_model.class_weights(train, len(classes))
-    logging.info("class weights: %s", weights)
+  run = trainer_run.start(fn_args)
+  tf_transform_output = run.tf_transform_output
+  is_regression, classes = run.is_regression, run.classes
+  names = input_features(tf_transform_output, run.label, exclude=run.dropped)
+  train, validation = run.datasets(READ_BATCH_SIZE, keep=names, shuffle_train=False)
+  weights = run.class_weights(train)
+  if weights is not None:
     train, fit_validation = with_weights(train, weights), with_weights(validation, weights)
   else:
     fit_validation = validation
@@ -89,7 +68,7 @@ def run_fn(fn_args: FnArgs) -> None:
     model.fit(train, validation_data=fit_validation, verbose=0)
     inspector = model.make_inspector()
     history = tree_history(inspector.training_logs(), is_regression)
-    _write_json(history, fn_args.model_run_dir, artifacts.HISTORY_FILE)
+    trainer_run.write_history(history, fn_args.model_run_dir)
 
     x_val, y_val = _rows(validation, MAX_DIAGNOSIS_ROWS)
     outputs = model.predict(x_val, verbose=0, batch_size=READ_BATCH_SIZE) if len(y_val) else None
@@ -102,7 +81,7 @@ def run_fn(fn_args: FnArgs) -> None:
       predicted = (outputs.reshape(-1) if is_regression
                    else np.asarray(class_probabilities(outputs, width, len(classes))))
       record.update(tree_record(predicted, y_val, classes, _train_labels(train, is_regression)))
-    report = _diagnose(record, summary, config, fn_args.model_run_dir)
+    report = _diagnose(record, run)
 
     if is_regression:
       scale = regression.TargetScale(0.0, 1.0, (config.get("regression") or {}).get(
@@ -113,8 +92,7 @@ def run_fn(fn_args: FnArgs) -> None:
       signatures = classifier_signatures(model, tf_transform_output, config["label_key"], classes,
                                          names, width)
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
-  extra = os.path.join(fn_args.serving_model_dir, "assets.extra")
-  _write_json(report.to_dict(), extra, artifacts.TRAINING_FINDINGS_FILE)
+  trainer_run.write_model_findings(report, fn_args.serving_model_dir)
 
 
 def input_features(tf_transform_output, label: str, exclude: Sequence[str] = ()) -> List[str]:
@@ -282,23 +260,12 @@ def _importances(inspector) -> Dict[str, float]:
   return {feature.name: float(score) for feature, score in scores}
 
 
-def _diagnose(record: Dict[str, Any], summary: Dict[str, Any], config: Dict[str, Any],
-              model_run_dir: str) -> findings_lib.FindingsReport:
+def _diagnose(record: Dict[str, Any], run: trainer_run.TrainerRun) -> findings_lib.FindingsReport:
   """The training diagnosis of the trees (`training_diagnosis.diagnose` on `tree_record`),
   written next to history.json and logged; the Evaluator withholds the blessing on a blocking
   finding, as for the network."""
-  policy = Policy.from_json(config["policy"]) if config.get("policy") else Policy.from_dict({})
-  found = training_diagnosis.diagnose(record, policy, summary) if record.get("epochs") else []
+  policy = run.policy()
+  found = training_diagnosis.diagnose(record, policy, run.summary) if record.get("epochs") else []
   report = findings_lib.FindingsReport(found, policy.source)
-  _write_json(record, model_run_dir, artifacts.TRAINING_RECORD_FILE)
-  _write_json(report.to_dict(), model_run_dir, artifacts.TRAINING_FINDINGS_FILE)
-  for finding in report.findings:
-    logging.warning("training diagnosis: %s: %s", finding.severity.upper(), finding.line())
+  trainer_run.write_diagnosis(record, report, run.fn_args.model_run_dir)
   return report
-
-
-def _write_json(value: Any, folder: str, name: str, indent: Optional[int] = 1) -> None:
-  tf.io.gfile.makedirs(folder)
-  with tf.io.gfile.GFile(os.path.join(folder, name), "w") as f:
-    json.dump(value, f, indent=indent)
-    f.write("\n")

@@ -12,11 +12,10 @@ Before training, what Transform learned (imputed values, scaling parameters, buc
 vocabularies) is written to `transform_summary.json` in the model run directory, next to
 `history.json`. Features that summary marks `dropped` (no variation in the train split) are left out
 of the model, with a warning. Rows without a label (NaN target, class id -1), which a pipeline built
-without the CLI brings, are left out of every batch (`labelled_rows`). After training, a regression
+without the CLI brings, are left out of every batch (`trainer_run.labelled_rows`). After training, a regression
 writes `regression_predictions.json` (a seeded sample of eval predictions, for the report's charts
 only).
 """
-import json
 import logging
 import math
 import os
@@ -24,15 +23,13 @@ from typing import Any, Collection, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_transform as tft
 import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
-from tfx_bsl.public import tfxio
 
 from trainguard import artifacts
 from trainguard import errors
 from trainguard.components.data_guard import findings as findings_lib
-from trainguard.models import (autograph_rules, baseline_model, features, preprocessing_summary,
+from trainguard.models import (autograph_rules, baseline_model, features, trainer_run,
                                training_diagnosis, training_monitor)
 from trainguard.models.keras_model import regression, serving
 from trainguard.policy import Policy
@@ -63,33 +60,19 @@ def run_fn(fn_args: FnArgs) -> None:
   # reduction order at run time (tests/reliability_e2e_test.py compares two runs' metrics).
   keras.utils.set_random_seed(config["seed"])
   tf.config.experimental.enable_op_determinism()
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  label = features.transformed_name(config["label_key"])
-
-  # Written before training, so a run that diverges still shows what the inputs were.
-  # The Transform custom_config (the plan) names the treatments; without it the summary has the
-  # same numbers under neutral names (see preprocessing_summary).
-  plan = config.get("transform_config") or {"label_key": config["label_key"],
-                                             "label_classes": config["label_classes"]}
-  summary = preprocessing_summary.summarize(tf_transform_output, transform_config=plan)
-  preprocessing_summary.write(summary, fn_args.model_run_dir)
-  for warning in summary["warnings"]:
-    logging.warning("transform summary: %s", warning)
-  dropped = {features.transformed_name(name) for name in summary["dropped"]}
+  run = trainer_run.start(fn_args)
+  tf_transform_output, label = run.tf_transform_output, run.label
 
   hidden_units = tuple(config.get("hidden_units") or HIDDEN_UNITS)
   settings = config.get("regression") or {}
-  is_regression = config.get("task") == "regression"
-  num_classes = 0 if is_regression else len(config["label_classes"])
+  is_regression = run.is_regression
+  num_classes = len(run.classes)
   model = build_model(tf_transform_output, label, num_classes,
-                      config["learning_rate"], exclude=dropped, hidden_units=hidden_units,
+                      config["learning_rate"], exclude=run.dropped, hidden_units=hidden_units,
                       clip_norm=config.get("clip_norm"), loss=settings.get("loss", "mse"))
-  train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label,
-                           config["batch_size"], seed=config["seed"], shuffle=True,
-                           keep=model.input_names)
-  eval_dataset = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label,
-                          config["batch_size"], seed=config["seed"], shuffle=False,
-                          keep=model.input_names)
+  # The validation split (fn_args.eval_files): see TrainerRun.datasets.
+  train_dataset, eval_dataset = run.datasets(config["batch_size"], keep=model.input_names,
+                                             shuffle_train=True)
   scale = None
   if is_regression:
     scale = regression.target_scale(train_dataset, settings.get("label_transform", "none"))
@@ -97,12 +80,7 @@ def run_fn(fn_args: FnArgs) -> None:
                  scale.mean, scale.std)
     train_dataset = train_dataset.map(lambda x, y: (x, scale.to_model(y)))
     eval_dataset = eval_dataset.map(lambda x, y: (x, scale.to_model(y)))
-  weights = None
-  if config.get("class_weights") and not is_regression:
-    weights = class_weights(train_dataset, len(config["label_classes"]))
-    logging.info("class weights: %s", weights)
-  # fn_args.eval_files is the validation split (the pipeline's EvalArgs): early stopping and the
-  # diagnosis never read the eval rows the Evaluator blesses on.
+  weights = run.class_weights(train_dataset)
   monitor = training_monitor.TrainingMonitor(
       train_dataset, eval_dataset, num_classes=num_classes,
       class_names=config["label_classes"] if num_classes else None)
@@ -119,12 +97,12 @@ def run_fn(fn_args: FnArgs) -> None:
               restore_best_weights=True),
           monitor,
       ])
-  _write_history(history.history, fn_args.model_run_dir)
+  trainer_run.write_history(history.history, fn_args.model_run_dir)
   monitor.record["settings"] = {
       "learning_rate": config["learning_rate"], "batch_size": config["batch_size"],
       "epochs": config["epochs"], "hidden_units": ",".join(map(str, hidden_units)),
       "clip_norm": config.get("clip_norm"), "class_weights": bool(config.get("class_weights"))}
-  report = _diagnose(monitor, train_dataset, summary, config, fn_args.model_run_dir)
+  report = _diagnose(monitor, train_dataset, run)
   _check_converged(history.history, report)
 
   if is_regression:
@@ -134,52 +112,12 @@ def run_fn(fn_args: FnArgs) -> None:
     signatures = _signatures(model, tf_transform_output, config["label_key"],
                              config["label_classes"])
   model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
-  # The verdict travels with the model: the Evaluator withholds the blessing on a blocking finding
-  # (components/evaluator); serving ignores assets.extra/.
-  extra = os.path.join(fn_args.serving_model_dir, "assets.extra")
-  tf.io.gfile.makedirs(extra)
-  with tf.io.gfile.GFile(os.path.join(extra, TRAINING_FINDINGS_FILE), "w") as f:
-    f.write(report.to_json() + "\n")
+  trainer_run.write_model_findings(report, fn_args.serving_model_dir)
 
 
-def class_weights(dataset: tf.data.Dataset, num_classes: int) -> Dict[int, float]:
-  """Weights that make every class weigh the same in the loss: rows / (classes × rows of the class),
-  scikit-learn's "balanced" rule, from one pass over the train split's labels. For users who prefer
-  reweighting to Rebalance's resampling (`--class-weights`, usually with `--rebalance none`)."""
-  counts = np.zeros(num_classes)
-  for _, labels in dataset:
-    ids = labels.numpy().reshape(-1)
-    counts += np.bincount(ids[(ids >= 0) & (ids < num_classes)], minlength=num_classes)
-  present = counts > 0
-  total = counts.sum()
-  return {i: float(total / (present.sum() * counts[i])) if counts[i] else 0.0
-          for i in range(num_classes)}
-
-
-def _dataset(file_pattern: List[str], data_accessor, tf_transform_output, label: str,
-             batch_size: int, seed: int, shuffle: bool, keep: Collection[str]) -> tf.data.Dataset:
-  dataset = data_accessor.tf_dataset_factory(
-      file_pattern,
-      tfxio.TensorFlowDatasetOptions(
-          batch_size=batch_size, label_key=label, num_epochs=1, shuffle=shuffle,
-          shuffle_seed=seed),
-      tf_transform_output.transformed_metadata.schema)
-  keep = set(keep)
-  dataset = dataset.map(lambda x, y: labelled_rows({k: v for k, v in x.items() if k in keep}, y))
-  return dataset.filter(lambda x, y: tf.shape(y)[0] > 0)  # a batch of unlabelled rows: none left
-
-
-def labelled_rows(x: Dict[str, tf.Tensor], y: tf.Tensor):
-  """A batch without its rows that have no label: NaN for a regression label, a class id below 0
-  for classes (Transform's `label_values` / `label_ids` where the label is absent or empty).
-
-  Why here: a pipeline built without the CLI (which drops such rows before ExampleGen) brings
-  them, and DataGuard lets up to the CLI's 20% through (LABEL_MISSING_ROWS_DROPPED); one NaN
-  target made the loss NaN, a class id -1 is no class. Training, validation (early stopping, the
-  diagnosis) and the regression prediction sample all read batches through this."""
-  flat = tf.reshape(y, [tf.shape(y)[0], -1])[:, 0]
-  keep = (tf.math.is_finite(flat) if y.dtype.is_floating else flat >= 0)
-  return {k: tf.boolean_mask(v, keep) for k, v in x.items()}, tf.boolean_mask(y, keep)
+# Shared with the trees' run_fn (and named here for this module's users and tests).
+class_weights = trainer_run.class_weights
+labelled_rows = trainer_run.labelled_rows
 
 
 def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,
@@ -261,18 +199,11 @@ def diagnose_training(monitor: training_monitor.TrainingMonitor, train_dataset: 
 
 
 def _diagnose(monitor: training_monitor.TrainingMonitor, train_dataset: tf.data.Dataset,
-              summary: Dict[str, Any], config: Dict[str, Any],
-              model_run_dir: str) -> findings_lib.FindingsReport:
+              run: trainer_run.TrainerRun) -> findings_lib.FindingsReport:
   """`diagnose_training` with the run's policy, written next to history.json (the record and the
-  findings) and logged."""
-  policy = Policy.from_json(config["policy"]) if config.get("policy") else Policy.from_dict({})
-  report = diagnose_training(monitor, train_dataset, policy, summary, config["seed"])
-  tf.io.gfile.makedirs(model_run_dir)
-  monitor.write(os.path.join(model_run_dir, TRAINING_RECORD_FILE))
-  with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_FINDINGS_FILE), "w") as f:
-    f.write(report.to_json() + "\n")
-  for finding in report.findings:
-    logging.warning("training diagnosis: %s: %s", finding.severity.upper(), finding.line())
+  findings, `trainer_run.write_diagnosis`) and logged."""
+  report = diagnose_training(monitor, train_dataset, run.policy(), run.summary, run.config["seed"])
+  trainer_run.write_diagnosis(monitor.record, report, run.fn_args.model_run_dir, sort_keys=True)
   return report
 
 
@@ -307,7 +238,7 @@ def _write_prediction_sample(model: keras.Model, fn_args: FnArgs, tf_transform_o
     logging.info("no %s split beside the train split: %s not written", EVAL_SPLIT,
                  REGRESSION_PREDICTIONS_FILE)
     return
-  dataset = _dataset(patterns, fn_args.data_accessor, tf_transform_output, label,
+  dataset = trainer_run.dataset(patterns, fn_args.data_accessor, tf_transform_output, label,
                      PREDICTION_BATCH_SIZE, seed=config["seed"], shuffle=False,
                      keep=model.input_names)
   sample = regression.prediction_sample(model, dataset, scale, config["seed"])
@@ -327,12 +258,6 @@ def _sibling_split(pattern: str, split: str) -> Optional[str]:
     return None
   parts[found[-1]] = f"Split-{split}"
   return "/".join(parts)
-
-
-def _write_history(history: Dict[str, List[float]], model_run_dir: str) -> None:
-  tf.io.gfile.makedirs(model_run_dir)
-  with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as f:
-    json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
 
 
 def _signatures(model: keras.Model, tf_transform_output, label_key: str,
