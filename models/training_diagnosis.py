@@ -38,7 +38,8 @@ import math
 from typing import Any, Dict, List, Mapping, Optional
 
 from trainguard.components.data_guard.findings import Finding
-from trainguard.models import training_repairs
+from trainguard.models import model_flags, training_repairs
+from trainguard.pipeline import configs
 from trainguard.policy import Policy
 
 SOURCE = "training"
@@ -85,7 +86,11 @@ class _Judge:
 
   def repair(self, kind: str) -> str:
     """The repair of `kind` in words (training_repairs), for its fix; when no setting moves (the
-    learning rate already at the ceiling), which one to tune."""
+    learning rate already at the ceiling), which one to tune; for the trees, whose settings
+    repair none of their findings, the network to compare with."""
+    if model_flags.of_settings(self.settings) == configs.GRADIENT_BOOSTED_TREES:
+      return (training_repairs.text(kind, self.settings)
+              or f"compare with the network: --model {configs.KERAS}")
     return (training_repairs.text(kind, self.settings)
             or f"tune {self.setting('--learning-rate', 'learning_rate')}")
 
@@ -210,13 +215,14 @@ class _Judge:
     top = max(predicted, key=predicted.get)
     limit = self.threshold("collapse_fraction")
     if predicted[top] >= limit and actual.get(top, 0.0) <= predicted[top] - 0.05:
+      # Class weights already on: nothing to pass (the learning rate is no fix for a class mix).
+      weights = training_repairs.text("MAJORITY_COLLAPSE", self.settings) or "keep --class-weights"
       self.add("MAJORITY_COLLAPSE", VALIDATION,
                f"< {limit:.0%} of validation rows predicted as one class",
                f"{predicted[top]:.0%} of validation rows are predicted {top!r}, which is "
                f"{actual.get(top, 0.0):.0%} of them",
                "the model learned the class mix, not the classes: keep --rebalance auto (the "
-               f"default) or {self.repair('MAJORITY_COLLAPSE') or 'keep --class-weights'}, and "
-               "check the CLASS_IMBALANCE finding.",
+               f"default) or {weights}, and check the CLASS_IMBALANCE finding.",
                measured=predicted[top], threshold=limit, feature="")
 
   def curve(self) -> None:
@@ -305,6 +311,19 @@ class _Judge:
     return (f"{feature} {told} and reaches |x| = {_fmt(magnitude)}: set "
             f"features.{feature}.scale: z_score in policy.yaml (or "
             f"{self.repair(kind)}).")
+
+
+def no_finding(family: Optional[str] = None, regression: bool = False) -> str:
+  """What a training diagnosis without findings vouches for, by model family (`--model`): the
+  network's gradients, units, loss curve and baseline; the trees have none of those (no gradients
+  or epochs, and they are the baseline), only the validation loss against the prior and, for
+  classes, the predicted shares (models/decision_forests/model.py's record)."""
+  if family == configs.GRADIENT_BOOSTED_TREES:
+    if regression:
+      return "the trees' validation loss beats predicting the train mean"
+    return ("the trees' validation loss beats the class prior's and their predictions do not "
+            "collapse onto one class")
+  return "gradients, units, the loss curve and the gradient-boosted baseline look sound"
 
 
 def _raw(transformed: Optional[str]) -> Optional[str]:

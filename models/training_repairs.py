@@ -11,11 +11,14 @@ defaults in `configs.py` for a setting a user's `run_fn` did not record): "raise
 (now 1e-07) to 0.01" is `{"--learning-rate": 0.01}`. A move that would not change anything (class
 weights already on, a learning rate already at the ceiling) is left out. Values are the CLI's
 parsed types (float, int, bool, a list of ints for --hidden-units); `argv` spells them as flags.
+Only moves whose flag reaches the family that trained (`models/model_flags.py`, read from the
+record's settings) are made: the trees' NOT_LEARNING names no learning rate they do not have.
 TensorFlow-free.
 """
 import dataclasses
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from trainguard.models import model_flags
 from trainguard.pipeline import configs
 
 # The flags a repair may set → the RunOptions field (and the Trainer setting) each one sets.
@@ -91,11 +94,17 @@ def current(settings: Mapping[str, Any], flag: str) -> Any:
   return value if value is not None or field == "clip_norm" else _DEFAULTS[field]
 
 
+def reaching_moves(kind: str, settings: Mapping[str, Any]) -> Tuple[Move, ...]:
+  """`kind`'s moves that reach the model family `settings` were trained with."""
+  family = model_flags.of_settings(settings)
+  return tuple(m for m in REPAIRS.get(kind, ()) if model_flags.reaches(m.flag, family))
+
+
 def repair(kind: str, settings: Mapping[str, Any]) -> Dict[str, Any]:
   """The repair of a finding of `kind` from a run trained with `settings`: flag → new value
   ({} when no setting of trainguard's model repairs it)."""
   out = {}
-  for move in REPAIRS.get(kind, ()):
+  for move in reaching_moves(kind, settings):
     value = move.new(current(settings, move.flag))
     if value is not None:
       out[move.flag] = value
@@ -106,7 +115,7 @@ def text(kind: str, settings: Mapping[str, Any]) -> str:
   """The repair in words, for the fix ("lower --learning-rate (now 0.01) to 0.001 and clip
   gradients with --clip-norm 1.0"); "" when there is none."""
   parts = []
-  for move in REPAIRS.get(kind, ()):
+  for move in reaching_moves(kind, settings):
     now = current(settings, move.flag)
     value = move.new(now)
     if value is not None:

@@ -81,6 +81,52 @@ def test_every_fix_names_its_repair_and_no_flag_the_cli_lacks():
   assert seen >= 3
 
 
+def _trees_record(class_weights):
+  """What models/decision_forests/model.py records for trees that did not learn and predict one
+  class for nearly every validation row."""
+  recall = {"a": 1.0, "b": 0.0, "c": 0.0}
+  return {"model": "gradient_boosted_trees",
+          "settings": {"model": "gradient_boosted_trees", "num_trees": 12,
+                       "class_weights": class_weights},
+          "task": "classification", "classes": ["a", "b", "c"], "non_finite": None,
+          "validation_rows": 300, "validation_class_share": {"a": 0.4, "b": 0.3, "c": 0.3},
+          "baseline_loss": 1.09, "epochs": [{"epoch": 1, "val_loss": 1.2, "val_recall": recall}],
+          "final": {"val_recall": recall,
+                    "val_predicted_share": {"a": 0.99, "b": 0.01, "c": 0.0}}}
+
+
+@pytest.mark.parametrize("class_weights", [False, True])
+def test_the_trees_fixes_name_only_flags_that_reach_the_trees(class_weights):
+  """Issue 26: the trees' findings (NOT_LEARNING, MAJORITY_COLLAPSE) name no network setting
+  (they have no learning rate or epochs), every flag they name parses, and their repair is one
+  --repair can run with --model gradient_boosted_trees."""
+  import re  # pylint: disable=g-import-not-at-top
+  from trainguard.models import model_flags  # pylint: disable=g-import-not-at-top
+  from trainguard.pipeline import configs  # pylint: disable=g-import-not-at-top
+  run_flags = set()
+  for action in cli.build_parser()._subparsers._group_actions[0].choices["run"]._actions:  # pylint: disable=protected-access
+    run_flags.update(action.option_strings)
+  found = {f.kind: f for f in training_diagnosis.diagnose(_trees_record(class_weights),
+                                                          Policy.from_dict({}))}
+  assert set(found) == {"NOT_LEARNING", "MAJORITY_COLLAPSE"}
+  for finding in found.values():
+    named = set(re.findall(r"--[a-z][a-z-]+", finding.fix))
+    assert named <= run_flags, finding.fix
+    assert all(model_flags.reaches(flag, configs.GRADIENT_BOOSTED_TREES) for flag in named
+               if flag in model_flags.MODEL_FLAGS), finding.fix
+    assert set(finding.repair or {}) <= model_flags.FAMILY_FLAGS[configs.GRADIENT_BOOSTED_TREES]
+  assert found["NOT_LEARNING"].repair is None
+  assert "--model keras" in found["NOT_LEARNING"].fix
+  assert found["MAJORITY_COLLAPSE"].repair == (None if class_weights
+                                               else {"--class-weights": True})
+  options = RunOptions(csv="x.csv", label="y", workdir="/w",
+                       run_fn=configs.MODEL_RUN_FNS[configs.GRADIENT_BOOSTED_TREES],
+                       class_weights=class_weights)
+  new, chosen, _ = repair.repaired_options(options, list(found.values()))
+  assert (chosen, new is None) == (({}, True) if class_weights else
+                                   ({"--class-weights": True}, False))
+
+
 def test_the_repair_travels_in_the_findings_file_and_data_findings_have_none():
   report = FindingsReport([_finding("PLATEAU", "info", {"--learning-rate": 0.01}),
                            _finding("OUTLIERS", "warn")])

@@ -44,6 +44,9 @@ BATCH_SIZE = 32
 LEARNING_RATE = 0.01
 EARLY_STOPPING_PATIENCE = 8
 HIDDEN_UNITS = (16, 8)  # the network's ReLU layers, input side first
+# The trees (`--num-trees`): the most TF Decision Forests grows, its own default; early stopping on
+# the validation split usually keeps fewer. Which flag reaches which family: models/model_flags.py.
+NUM_TREES = 300
 SEED = 42
 
 # Blessing: the model must reach this eval accuracy to be pushed.

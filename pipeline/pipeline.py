@@ -61,6 +61,7 @@ def create_pipeline(
     early_stopping_patience: int = configs.EARLY_STOPPING_PATIENCE,
     hidden_units: Sequence[int] = configs.HIDDEN_UNITS,
     clip_norm: Optional[float] = None,
+    num_trees: int = configs.NUM_TREES,
     class_weights: Optional[bool] = None,
     seed: int = configs.SEED,
     serving_data_root: Optional[Union[str, RuntimeParameter]] = None,
@@ -226,6 +227,8 @@ def create_pipeline(
               "early_stopping_patience": early_stopping_patience,
               "hidden_units": list(hidden_units),
               "clip_norm": clip_norm,
+              # The trees' (models/decision_forests/model.py); the network ignores it.
+              "num_trees": num_trees,
               # The training diagnosis's thresholds and severities: the same policy as DataGuard's.
               "policy": policy.to_json(),
               "seed": seed,

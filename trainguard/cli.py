@@ -22,7 +22,7 @@ from trainguard import preflight, repair, schema_folder, terminal, workdir_state
 from trainguard.components.data_guard.findings import FindingsReport, format_ranked
 # EXIT_INTERNAL too: the exit codes are read from here (`cli.EXIT_*`) by tests and scripts.
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UserError  # noqa: F401
-from trainguard.models import training_causes
+from trainguard.models import model_flags, training_causes, training_diagnosis
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import POLICY_FILE, STRATEGIES
 from trainguard.preflight import options as run_options
@@ -75,11 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "an alternative to resampling: usually with --rebalance none")
   run.add_argument("--model", choices=tuple(configs.MODEL_RUN_FNS), default=configs.MODEL,
                    help="the model family the Trainer fits on the transformed features (default: "
-                        "%(default)s): keras, the network the flags below tune, or "
-                        "gradient_boosted_trees, TensorFlow Decision Forests' gradient-boosted "
-                        "trees (class weights instead of resampling under --rebalance auto; "
-                        "--epochs, --learning-rate, --batch-size, --hidden-units and --clip-norm "
-                        "do not apply). Same serving signature, same Evaluator")
+                        "%(default)s): keras, the network (--epochs, --learning-rate, "
+                        "--batch-size, --hidden-units, --clip-norm), or gradient_boosted_trees, "
+                        "TensorFlow Decision Forests' gradient-boosted trees (--num-trees; class "
+                        "weights instead of resampling under --rebalance auto). A model flag the "
+                        "chosen family does not read is ignored with a warning. Same serving "
+                        "signature, same Evaluator")
   run.add_argument("--epochs", type=int, default=configs.EPOCHS,
                    help="maximum training epochs (default: %(default)s; early stopping may end "
                         "sooner)")
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{','.join(map(str, configs.HIDDEN_UNITS))})")
   run.add_argument("--clip-norm", type=float, default=None,
                    help="clip each gradient to this norm (default: no clipping)")
+  run.add_argument("--num-trees", type=int, default=None, metavar="N",
+                   help="--model gradient_boosted_trees: the most trees to grow (default: "
+                        f"{configs.NUM_TREES}, TF Decision Forests'; early stopping on the "
+                        "validation split usually keeps fewer)")
   run.add_argument("--seed", type=int, default=configs.SEED, help="seed for every random choice")
   run.add_argument("--run-fn", default=configs.RUN_FN, metavar="MODULE.FUNCTION",
                    help="the Trainer's run_fn, by import path (default: %(default)s); the module "
@@ -232,7 +237,9 @@ def cmd_run(args) -> int:
     _print_paths(summary)
     return EXIT_BLOCKED
   if summary.training_findings is not None:
-    print(format_training_findings(summary.training_findings, summary.findings))
+    print(format_training_findings(summary.training_findings, summary.findings,
+                                   family=model_flags.family(options.run_fn),
+                                   regression=plan.task == task_lib.REGRESSION))
   print(summary.describe())
   _print_paths(summary)
   if not summary.blessed:
@@ -250,11 +257,14 @@ def _check_store(options: preflight.RunOptions) -> None:
 
 
 def format_training_findings(report: FindingsReport,
-                             data_findings: Optional[FindingsReport] = None) -> str:
+                             data_findings: Optional[FindingsReport] = None,
+                             family: Optional[str] = None, regression: bool = False) -> str:
   """The training diagnosis, as `trainguard run` prints it after DataGuard's findings; under each
-  finding, the data findings that can cause it (`models/training_causes.py`)."""
+  finding, the data findings that can cause it (`models/training_causes.py`). `family` (the
+  `--model` that trained; None: the network) words what a clean diagnosis vouches for."""
   if not report.findings:
-    return "Training diagnosis: no finding (gradients, units, loss curve and baseline look sound)."
+    return (f"Training diagnosis: no finding "
+            f"({training_diagnosis.no_finding(family, regression)}).")
   counts = report.counts()
   lines = [f"Training diagnosis: {counts['block']} blocking, {counts['warn']} warning(s), "
            f"{counts['info']} note(s):"]
@@ -302,6 +312,7 @@ def run_options_of(args) -> preflight.RunOptions:
       batch_size=args.batch_size if is_run else None,
       hidden_units=tuple(args.hidden_units) if is_run else None,
       clip_norm=args.clip_norm if is_run else None,
+      num_trees=args.num_trees if is_run else None,
       run_fn=model_run_fn(args.model, args.run_fn) if is_run else None,
       preprocessing_fn=args.preprocessing_fn if is_run else None,
       rebalance=args.rebalance if is_run else None,

@@ -19,14 +19,9 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from trainguard.errors import DataError
-from trainguard.pipeline import configs
-from trainguard.models import training_repairs
+from trainguard.models import model_flags, training_repairs
 from trainguard.preflight import PreparedRun, RunOptions
 from trainguard.run import PipelineFailed, run_pipeline
-
-# The repair flags that reach the gradient-boosted trees (`--model gradient_boosted_trees`): the
-# learning rate, clipping, batches, epochs and layer widths are the network's and change nothing.
-TREES_FLAGS = frozenset({"--class-weights"})
 
 # The eval metrics shown before/after (TFMA's names, as `results.overall_metrics` reads them).
 METRICS = (("accuracy", "sparse_categorical_accuracy"), ("macro recall", "macro_recall"),
@@ -39,8 +34,11 @@ def repaired_options(options: RunOptions,
   """The options of the repair run (None when no finding has a repair), the repair (flag → value)
   and the findings it acts on."""
   repair, acted = training_repairs.choose(findings)
-  if options.run_fn == configs.MODEL_RUN_FNS[configs.GRADIENT_BOOSTED_TREES]:
-    repair = {flag: value for flag, value in repair.items() if flag in TREES_FLAGS}
+  # Only the moves that reach the family this run trains (models/model_flags.py): for the trees,
+  # the network's learning rate or layers would train the same model again.
+  family = model_flags.family(options.run_fn)
+  if any(not model_flags.reaches(flag, family) for flag in repair):
+    repair = {flag: value for flag, value in repair.items() if model_flags.reaches(flag, family)}
     acted = [f for f in acted if set(getattr(f, "repair", None) or {}) & set(repair)]
   if not repair:
     return None, {}, []

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from trainguard import schema_folder, workdir_state
 from trainguard.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_USAGE, DataError, UserError
@@ -35,6 +35,23 @@ def beam_args(options: RunOptions) -> List[str]:
                              options.beam_endpoint, options.beam_worker_pool)
 
 
+def model_arguments(options: RunOptions) -> Dict[str, Any]:
+  """The model's `create_pipeline` arguments from the run's flags (each None: configs.py's
+  default); the pipeline puts them in the Trainer's custom_config, for whichever run_fn trains."""
+  return dict(
+      run_fn=options.run_fn or configs.RUN_FN,
+      epochs=options.epochs or configs.EPOCHS,
+      batch_size=options.batch_size or configs.BATCH_SIZE,
+      learning_rate=options.learning_rate or configs.LEARNING_RATE,
+      hidden_units=options.hidden_units or configs.HIDDEN_UNITS,
+      clip_norm=options.clip_norm,
+      num_trees=options.num_trees or configs.NUM_TREES,
+      # --class-weights is in the policy already (preflight.prepare); a repair sets it here.
+      class_weights=options.class_weights or None,
+      early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
+      seed=configs.SEED if options.seed is None else options.seed)
+
+
 def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool):
   """Runs the pipeline with LocalDagRunner; returns the run summary read back from ML Metadata."""
   log_path = os.path.join(plan.workdir, "logs",
@@ -55,16 +72,7 @@ def run_pipeline(plan: PreparedRun, options: RunOptions, include_training: bool)
         label_classes=plan.label_classes,
         serving_model_dir=paths.serving_model_dir,
         preprocessing_fn=options.preprocessing_fn or configs.PREPROCESSING_FN,
-        run_fn=options.run_fn or configs.RUN_FN,
-        epochs=options.epochs or configs.EPOCHS,
-        batch_size=options.batch_size or configs.BATCH_SIZE,
-        learning_rate=options.learning_rate or configs.LEARNING_RATE,
-        hidden_units=options.hidden_units or configs.HIDDEN_UNITS,
-        clip_norm=options.clip_norm,
-        # --class-weights is in the policy already (preflight.prepare); a repair sets it here.
-        class_weights=options.class_weights or None,
-        early_stopping_patience=configs.EARLY_STOPPING_PATIENCE,
-        seed=configs.SEED if options.seed is None else options.seed,
+        **model_arguments(options),
         eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
         serving_data_root=plan.serving_root,
         previous_span_root=plan.previous_root,

@@ -38,9 +38,10 @@ from trainguard.components.data_guard import findings as findings_lib
 from trainguard.models import trainer_run, training_diagnosis
 from trainguard.models.decision_forests import native_output
 from trainguard.models.keras_model import regression
+from trainguard.pipeline import configs
 
-MODEL = "gradient_boosted_trees"
-NUM_TREES = 300          # TFDF's default; early stopping on validation usually keeps fewer
+MODEL = configs.GRADIENT_BOOSTED_TREES
+NUM_TREES = configs.NUM_TREES  # `--num-trees`'s default, TFDF's; early stopping usually keeps fewer
 READ_BATCH_SIZE = 1024   # TFDF reads the whole split once; the batch size only sets the read step
 MAX_DIAGNOSIS_ROWS = 20_000  # validation rows the diagnosis predicts (baseline_model's bound)
 

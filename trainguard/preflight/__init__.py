@@ -30,6 +30,7 @@ from trainguard import model_code, schema_folder
 from trainguard import task as task_lib
 from trainguard.components.data_guard.findings import Finding
 from trainguard.errors import InputError, UsageError
+from trainguard.models import model_flags
 from trainguard.pipeline import beam_options, configs
 from trainguard.policy import Policy
 from trainguard.preflight import checks
@@ -127,7 +128,9 @@ def prepare(options: RunOptions) -> PreparedRun:
   if serving is not None:
     checks.check_serving_columns(serving, schema, policy, profile.label)
   findings = profile_findings(profile, policy)
-  warnings = list(profile.warnings)
+  # A model flag the chosen --model does not read (models/model_flags.py: ignored, said first).
+  ignored = model_flags.ignored_warning(options)
+  warnings = ([ignored] if ignored else []) + list(profile.warnings)
   if eval_profile is not None:
     findings += [dataclasses.replace(f, split="eval input")
                  for f in profile_findings(eval_profile, policy)]
@@ -173,6 +176,10 @@ def _check_flags(options: RunOptions) -> None:
       raise UsageError(f"{flag} must be a number above 0, got {value}.")
   if options.batch_size is not None and options.batch_size < 1:
     raise UsageError(f"--batch-size must be at least 1, got {options.batch_size}.")
+  if options.num_trees is not None and options.num_trees < 1:
+    raise UsageError(f"--num-trees must be at least 1 (the most trees --model "
+                     f"gradient_boosted_trees grows; default {configs.NUM_TREES}), got "
+                     f"{options.num_trees}.")
   if options.seed is not None and options.seed < 0:
     raise UsageError(f"--seed must be 0 or more (NumPy and TensorFlow take unsigned seeds), got "
                      f"{options.seed}.")

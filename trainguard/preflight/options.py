@@ -38,6 +38,7 @@ class RunOptions:
   batch_size: Optional[int] = None
   hidden_units: Optional[Tuple[int, ...]] = None
   clip_norm: Optional[float] = None
+  num_trees: Optional[int] = None         # --num-trees (the trees'); None: configs.NUM_TREES
   run_fn: Optional[str] = None
   preprocessing_fn: Optional[str] = None
   rebalance: Optional[str] = None

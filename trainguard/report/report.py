@@ -17,7 +17,7 @@ import markupsafe
 
 from trainguard import artifacts, files
 from trainguard import task as task_lib
-from trainguard.models import training_causes
+from trainguard.models import model_flags, training_causes, training_diagnosis
 from trainguard.report import changes, charts, environment, features
 from trainguard.report.data import ReportData
 from trainguard.report.gathering import gather
@@ -83,6 +83,10 @@ def render_report(data: ReportData) -> str:
       carded={card.name for card in data.features or []},
       absent=absent,
       training=_training_summary(data.history),
+      # What a clean training diagnosis vouches for, by the family the record says trained.
+      no_training_finding=training_diagnosis.no_finding(
+          model_flags.of_settings((data.training_record or {}).get("settings")),
+          data.task == task_lib.REGRESSION),
       total_seconds=total,
       longest_seconds=longest or 1.0)
 

@@ -204,7 +204,15 @@ def test_the_training_diagnosis_shows_its_findings_chart_and_withheld_blessing(t
   recall = re.search(r'<figure class="chart" id="class-recall">(.*?)</figure>', section, re.S)
   assert recall and "Chinstrap" in recall.group(1) and "never the eval split" in recall.group(1)
   data.training_findings, data.training_record = FindingsReport([], ""), None
-  assert "No training finding" in report.render_report(data)
+  assert ("No training finding: gradients, units, the loss curve and the gradient-boosted baseline "
+          "look sound.") in report.render_report(data)
+  # The trees (issue 26) have no gradients, units or baseline: the line says what was judged.
+  data.training_record = {"model": "gradient_boosted_trees",
+                          "settings": {"model": "gradient_boosted_trees", "num_trees": 40}}
+  trees = html.unescape(report.render_report(data))  # autoescaped: the apostrophe is &#39;
+  assert ("No training finding: the trees' validation loss beats the class prior's and their "
+          "predictions do not collapse onto one class.") in trees
+  assert "gradients, units" not in trees
   _assert_self_contained(page)
 
 
