@@ -52,7 +52,7 @@ run: setup
 
 test: setup
 	@start=$$(date +%s); \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	echo "make test: total $$(( $$(date +%s) - start )) s"; \
 	exit $$status
 

@@ -6,12 +6,14 @@ TensorFlow, TFX or Beam (each costs 10-20 s of start-up on these 2 cores, and a 
 well under a second). The check runs in a fresh interpreter, so nothing an earlier test imported
 hides an import; before, each test module spelt its own copy of it.
 
-Workers: `make test` runs the suite on 2 pytest-xdist workers (`--dist loadgroup`). Each worker
-builds the session fixtures its tests ask for, so every test that reads one shared pipeline run
-(`SHARED_RUNS`) is sent to one worker and the run is made once; the Kubeflow tests and the
-adopting test, which build the wheel inside the checkout (`build/`, `*.egg-info`), share a worker
-so two builds never write there at once; any other module's tests stay together, so a
-module-scoped fixture is made once too.
+Workers: `make test` runs the suite on 2 pytest-xdist workers, a test module on one worker
+(`--dist loadfile`), so a module-scoped fixture is made once; a session-scoped pipeline run that
+tests of several modules read is made once per worker that needs it. (`--dist loadgroup` would have
+grouped those too, but pytest-xdist 3.8 names a group by rewriting `item._nodeid`, which pytest 9
+no longer reads: every test was scheduled alone, and a module's fixture made on both workers; CI
+took 2,312 s.) Two builds of the wheel from the checkout (`pip wheel`, which writes `build/` in
+it) take `trainguard.kubeflow.conftest.wheel_build_lock()` first: the adopting test and the
+Kubeflow image may build at once.
 
 `_frozen_heap`: once TensorFlow, TFX and Beam are imported, a test process holds about 900,000
 tracked objects, and every full collection of Python's cyclic garbage collector walks them all.
@@ -27,16 +29,6 @@ from typing import Sequence
 
 import pytest
 
-# Session fixtures that run a pipeline (tests/conftest.py, models/conftest.py, kubeflow/conftest.py):
-# tests asking for one of them share a worker (a group may hold several runs that one test reads).
-SHARED_RUNS = {
-    "penguins_workdir": "penguins_run", "penguins_run": "penguins_run",
-    "penguins_rerun": "penguins_run", "blocked_run": "penguins_run",  # one test reads both
-    "transform_run": "transform_run", "value_fixes_run": "value_fixes_run",
-    "defect_fixes_run": "defect_fixes_run",
-}
-# Tests that build the wheel in the checkout (pip wheel of the source tree writes build/ there).
-IN_TREE_WHEEL_BUILDS = ("kubeflow/", "tests/adopting_e2e_test.py")
 
 @pytest.fixture(scope="module", autouse=True)
 def _frozen_heap():
@@ -66,21 +58,3 @@ def without_heavy_imports():
   """`without_heavy_imports(code, heavy=HEAVY)`: runs `code` in a fresh Python and fails if it
   raises or if any module in `heavy` was imported; returns the finished process."""
   return _run_without
-
-
-def worker_group(nodeid: str, fixturenames: Sequence[str]) -> str:
-  """The xdist group of a test: see the module docstring."""
-  path = nodeid.split("::")[0]
-  if path.startswith(IN_TREE_WHEEL_BUILDS):
-    return "in_tree_wheel_builds"
-  for name in fixturenames:
-    if name in SHARED_RUNS:
-      return SHARED_RUNS[name]
-  return path
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks into the node ids
-def pytest_collection_modifyitems(config, items):
-  del config
-  for item in items:
-    item.add_marker(pytest.mark.xdist_group(worker_group(item.nodeid, item.fixturenames)))

@@ -10,8 +10,10 @@
   container (the custom components and everything upstream of them), on 172 penguins rows.
 """
 import argparse
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import glob
 import json
 import os
@@ -155,6 +157,19 @@ def uv_binary() -> str:
       f"~/.cache/trainguard/uv-{version}/bin/uv")
 
 
+@contextlib.contextmanager
+def wheel_build_lock():
+  """Held while `pip wheel` builds from the checkout, which writes build/ in it: the image here
+  and tests/adopting_e2e_test.py may build at once on two pytest-xdist workers."""
+  os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
+  with open(os.path.join(REPO, "build", ".wheel-build.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def image_env(tmp_path_factory) -> ImageEnv:
   uv = uv_binary()
@@ -165,8 +180,9 @@ def image_env(tmp_path_factory) -> ImageEnv:
     pytest.skip(message)
   root = tmp_path_factory.mktemp("image")
   dist, venv = str(root / "dist"), str(root / "venv")
-  subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-q", REPO,
-                  "-w", dist], check=True, cwd=str(root))
+  with wheel_build_lock():
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-q",
+                    REPO, "-w", dist], check=True, cwd=str(root))
   wheels = glob.glob(os.path.join(dist, "trainguard-*.whl"))
   assert len(wheels) == 1, wheels
   base_python = os.path.join(sys.base_prefix, "bin", "python3.10")

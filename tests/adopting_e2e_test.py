@@ -18,6 +18,7 @@ import sys
 import pytest
 import yaml
 
+from trainguard.kubeflow.conftest import wheel_build_lock
 from trainguard.pipeline import results
 from trainguard.pipeline.datasets import penguins_source_csv
 
@@ -67,9 +68,10 @@ def _penguins():
 def run(tmp_path_factory):
   """Builds and installs the wheel, writes the data, runs the driver outside the checkout."""
   dist = tmp_path_factory.mktemp("dist")
-  build = subprocess.run(
-      [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-       "-q", ROOT, "-w", str(dist)], capture_output=True, text=True, timeout=300)
+  with wheel_build_lock():
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "-q", ROOT, "-w", str(dist)], capture_output=True, text=True, timeout=300)
   assert build.returncode == 0, build.stderr[-3000:]
   (wheel,) = dist.glob("trainguard-*.whl")
   site = tmp_path_factory.mktemp("site")
