@@ -58,8 +58,9 @@ def child(run_dir: str, output: str, beam_args: List[str], module_file: Optional
       pipelines, "ImportSchemaGen", "schema", "*", "schema.pbtxt")))
   assert isinstance(schema, schema_pb2.Schema)
   train_statistics = stats_artifact_utils.load_statistics(statistics, "train").proto()
-  # What the DataGuard executor passes (its extremes, rank and label bins), less what a `--before`
-  # version does not take; a version that still cut its own bins uses its own `binnings`.
+  # What the DataGuard executor passes (its extremes, rank and label bins; no policy, so no
+  # `label.map`), less what a `--before` version does not take (`label_class`, say); a version
+  # that still cut its own bins uses its own `binnings`.
   arguments = data_guard_executor.pass_arguments(train_statistics, schema, LABEL)
   if hasattr(dataset_checks, "binnings"):
     arguments["binning"] = dataset_checks.binnings(train_statistics, schema, LABEL)

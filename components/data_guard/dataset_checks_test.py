@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainguard.components.data_guard import dataset_checks, hash_buckets, label_conflicts
+from trainguard.components.data_guard import (dataset_checks, hash_buckets, label_conflicts,
+                                              row_hash)
 from trainguard.components.data_guard.row_hash_test import (_decode, _empty, _proto,
                                                               _reference_canonical)
+from trainguard.policy import Policy
 
 
 def _reference_values(record: bytes) -> dict:
@@ -113,7 +115,7 @@ def _reference_conflict_examples(records, label_key):
 
 
 def _pass(tmp_path, records_by_split, binning, label_key="y", files=1, batch_size=None,
-          argv=None):
+          argv=None, label_class=None):
   root = str(tmp_path / "examples")
   for split, records in records_by_split.items():
     folder = os.path.join(root, f"Split-{split}")
@@ -128,7 +130,8 @@ def _pass(tmp_path, records_by_split, binning, label_key="y", files=1, batch_siz
   spill_dir.mkdir()
   with beam.Pipeline(argv=argv) as pipeline:
     dataset_checks.run_beam_pass(pipeline, dataset_checks.split_patterns(root, records_by_split),
-                                 label_key, binning, out, str(spill_dir), batch_size=batch_size)
+                                 label_key, binning, out, str(spill_dir), batch_size=batch_size,
+                                 label_class=label_class)
   result = dataset_checks.read_result(out)
   result.pop("label_sample")  # the bottom-k sample of train rows: label_errors_test.py
   return result
@@ -296,6 +299,69 @@ def test_rows_that_agree_on_their_label_do_not_conflict(tmp_path):
   result = _pass(tmp_path, splits, [])
   assert result["rows"] == {"duplicates/train": 1}
   assert result["conflicts"] == []
+
+
+PENGUIN_MAP = Policy.from_dict({"label": {"map": {"adelie": "Adelie", "Adelie ": "Adelie"}}})
+
+
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_spellings_label_map_sends_to_one_class_do_not_conflict(tmp_path, batch_size):
+  # Issue 21: identical rows labelled 'adelie' and 'Adelie' are one class once Transform maps them.
+  rows = [_proto({"y": "adelie", "x": 1.0}), _proto({"y": "Adelie", "x": 1.0}),
+          _proto({"y": "Adelie ", "x": 1.0}), _proto({"y": "Gentoo", "x": 2.0})]
+  result = _pass(tmp_path, {"train": rows}, [], batch_size=batch_size, files=2,
+                 label_class=PENGUIN_MAP.label_class)
+  assert result["conflicts"] == []
+  # The row hash is the raw content's: 'Adelie ' is 'Adelie' (stripped), 'adelie' is not.
+  assert result["rows"] == {"duplicates/train": 1}
+  # The class counts stay raw spellings: dataset_findings.mapped_classes maps them after the pass.
+  assert result["labels"] == {"Adelie": 1, "Adelie ": 1, "Gentoo": 1, "adelie": 1}
+
+
+def test_without_label_map_the_spellings_conflict(tmp_path):
+  rows = [_proto({"y": "adelie", "x": 1.0}), _proto({"y": "Adelie", "x": 1.0}),
+          _proto({"y": "Gentoo", "x": 2.0})]
+  result = _pass(tmp_path, {"train": rows}, [])
+  assert result["rows"] == {"conflicting_rows/train": 2, "conflicting_groups/train": 1,
+                            "conflict_errors/train": 1}
+  assert result["conflicts"] == [{"rows": 2, "labels": {"Adelie": 1, "adelie": 1},
+                                  "values": {"x": "1"}}]
+
+
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_a_real_conflict_is_found_with_label_map_and_named_by_class(tmp_path, batch_size):
+  rows = [_proto({"y": "adelie", "x": 1.0}), _proto({"y": "Adelie", "x": 1.0}),
+          _proto({"y": "Gentoo", "x": 1.0}), _proto({"y": "adelie", "x": 2.0}),
+          _proto({"y": "Gentoo", "x": 2.0}), _proto({"y": "Gentoo", "x": 3.0})]
+  result = _pass(tmp_path, {"train": rows}, [], batch_size=batch_size,
+                 label_class=PENGUIN_MAP.label_class)
+  assert result["rows"] == {"conflicting_rows/train": 5, "conflicting_groups/train": 2,
+                            "conflict_errors/train": 2}
+  assert result["conflicts"] == [
+      {"rows": 3, "labels": {"Adelie": 2, "Gentoo": 1}, "values": {"x": "1"}},
+      {"rows": 2, "labels": {"Adelie": 1, "Gentoo": 1}, "values": {"x": "2"}}]
+
+
+def test_label_map_hashes_a_class_as_its_text_whatever_the_label_type():
+  # An int label mapped to another spelling of a class (label.map is text to text): the rows of
+  # one class share a hash; a row with two label values is not mapped (Transform reads one).
+  batch = _decode([_proto({"y": 1, "x": 0.0}), _proto({"y": 2, "x": 0.0}),
+                   _proto({"y": 3, "x": 0.0}), _proto({"y": [1, 1], "x": 0.0})])
+  label_class = Policy.from_dict({"label": {"map": {"1": "2"}}}).label_class
+  hashes = row_hash.row_hashes(batch)
+  raw = label_conflicts.feature_and_label_hashes(batch, hashes, "y")
+  first, second, label = label_conflicts.feature_and_label_hashes(batch, hashes, "y",
+                                                                  label_class=label_class)
+  np.testing.assert_array_equal(first, raw[0])  # the features' hash leaves the raw label out
+  np.testing.assert_array_equal(second, raw[1])
+  assert label[0] == label[1] == raw[2][1] and len(set(label.tolist())) == 3
+  assert label[3] == raw[2][3]
+  names = label_conflicts.label_hash_names(batch, "y", label_class)
+  assert sorted(names.items()) == sorted({(str(label[0]), "2"): 2, (str(label[2]), "3"): 1,
+                                          (str(label[3]), "1"): 1}.items())
+  assert label_conflicts.label_hash_names(batch, "y") == {
+      (str(raw[2][0]), "1"): 1, (str(raw[2][1]), "2"): 1, (str(raw[2][2]), "3"): 1,
+      (str(raw[2][3]), "1"): 1}
 
 
 def test_a_regression_label_is_counted_by_its_quantile_bins():

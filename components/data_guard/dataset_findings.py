@@ -151,7 +151,8 @@ def mapped_classes(result: dict, policy: Policy) -> dict:
   """The pass's per-label counts ("labels", "cells", "ranks", "label_sample") with each label
   replaced by its class (`Policy.label_class`, the policy's `label.map`): the pass counts raw
   spellings, the model learns classes, so imbalance, leakage and label errors judge classes (a
-  mapped `adelie` is not a tiny class of its own). Unchanged without a map."""
+  mapped `adelie` is not a tiny class of its own). Unchanged without a map. Not "conflicts": the
+  pass hashes a label's class for them already (`label_conflicts`, given `Policy.label_class`)."""
   if not policy.label_map:
     return result
   out = dict(result)

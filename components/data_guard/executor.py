@@ -22,16 +22,21 @@ from trainguard.components.data_guard.findings import Finding, FindingsReport
 from trainguard.policy import Policy
 
 
-def pass_arguments(train_statistics, schema, label_key: str) -> Dict[str, Any]:
+def pass_arguments(train_statistics, schema, label_key: str,
+                   policy: Optional[Policy] = None) -> Dict[str, Any]:
   """What the dataset pass counts besides rows, from train's statistics: the leakage bins, the
-  label's bins for a regression, the extremes a sentinel is judged by and the rank-leakage bins.
-  One place, so a benchmark of the pass (bench/data_guard_pass.py) measures what DataGuard runs."""
+  label's bins for a regression, the extremes a sentinel is judged by and the rank-leakage bins;
+  and from the `policy`, a class label's `label.map` (`Policy.label_class`), by which conflicting
+  labels are classes. One place, so a benchmark of the pass (bench/data_guard_pass.py) measures
+  what DataGuard runs."""
   regression = task_lib.of_schema(schema, label_key, train_statistics) == task_lib.REGRESSION
+  mapped = policy is not None and bool(policy.label_map) and not regression
   return {
       "binning": binning_lib.binnings(train_statistics, schema, label_key),
       "label_bins": binning_lib.label_binning(train_statistics, label_key) if regression else None,
       "extremes": extreme_values.extremes(train_statistics, schema, label_key),
       "rank_bins": rank_leakage.rank_binnings(train_statistics, schema, label_key),
+      "label_class": policy.label_class if mapped else None,
   }
 
 
@@ -101,7 +106,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         dataset_checks.run_beam_pass(
             pipeline, dataset_checks.split_patterns(examples.uri, splits), label_key,
             output_path=result_path, spill_dir=spill_dir,
-            **pass_arguments(statistics["train"], schema, label_key))
+            **pass_arguments(statistics["train"], schema, label_key, policy))
     finally:
       fileio.rmtree(spill_dir)
     result = dataset_checks.read_result(result_path)

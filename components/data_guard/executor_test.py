@@ -93,3 +93,15 @@ def test_a_policy_loaded_without_the_schema_has_its_feature_names_checked_here(t
   with pytest.raises(PolicyError, match=r"features.X names a feature the schema does not have; "
                                         r"did you mean x\?"):
     _run(tmp_path, _frame(1), policy=Policy.from_dict({"features": {"X": {"exclude": True}}}))
+
+
+def test_pass_arguments_carry_the_label_map_to_the_dataset_pass():
+  """Issue 21: the pass counts conflicting labels by class, so it gets `Policy.label_class`."""
+  statistics = tfdv.generate_statistics_from_dataframe(_frame(0))
+  schema = tfdv.infer_schema(statistics)
+  mapped = Policy.from_dict({"label": {"map": {"P": "p"}}}, schema=schema)
+  arguments = executor.pass_arguments(statistics, schema, "y", mapped)
+  assert arguments["label_class"]("P") == "p" and arguments["label_class"]("q") == "q"
+  unmapped = executor.pass_arguments(statistics, schema, "y", Policy.from_dict({}))
+  assert unmapped["label_class"] is None
+  assert executor.pass_arguments(statistics, schema, "y")["label_class"] is None  # the benchmark's

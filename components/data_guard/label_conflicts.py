@@ -15,6 +15,12 @@ model can reach on train is capped at 1 minus their share). Examples: the larges
 conflicting groups, with their label counts (labels by their hash; the pass maps hashes to label
 texts, which it counts anyway). A row without a label is not counted (the pre-flight drops them).
 
+With `label.map` (`Policy.label_class`, passed in as `label_class`), a label is its class: the
+spill's label hash is its class's (the hash of the class as text), so rows the map sends to one
+class (`adelie`, `Adelie`) agree, as they do once Transform maps them, and the examples name
+classes. The features' hash still takes out the raw label's hash, the part of the row hash it
+holds. Only rows with one label value are mapped (as Transform reads one).
+
 Example rows (so a user can look a group up): the hashes say which rows conflict only once a bucket
 is counted, after the pass has read them. So the pass keeps, as it goes, the feature values of one
 row of each of the `VALUE_GROUPS` (200) feature groups with the smallest features' hash (a bottom-k
@@ -26,10 +32,11 @@ groups with their values (the largest first), else the largest by label counts a
 identical in every feature, so any row's values are the group's (text `" 1 "` and number 1 hash
 alike: the shown spelling is one row's).
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trainguard.components.data_guard import row_hash
 
@@ -41,23 +48,59 @@ VALUE_CHARS = 40    # a value's text is cut to this many characters
 VALUE_FEATURES = 8  # features a finding names per group (then "+n more")
 
 Example = Dict  # {"rows": n, "hash": features' hash (hex), "labels": {label hash (str): n}}
+LabelClass = Optional[Callable[[str], str]]  # `Policy.label_class`: a raw label text's class
+
+
+def _label_text(value) -> str:
+  """A label value as text, as the label counts write it: UTF-8 for bytes, str() for numbers."""
+  return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _class_hashes(column: pa.Array, label_key: str, raw: np.ndarray,
+                  label_class: LabelClass) -> np.ndarray:
+  """`raw` (the label's hash per row, first half) with each row of one value that `label_class`
+  sends to another text hashed as that text instead: the rows of one class share a hash."""
+  if label_class is None or pa.types.is_null(column.type):
+    return raw
+  offsets, lengths = row_hash.list_offsets(column)
+  rows = np.flatnonzero(lengths == 1)
+  if not len(rows):
+    return raw
+  encoded = pc.dictionary_encode(column.values.take(pa.array(offsets[rows], type=pa.int64())))
+  texts = [_label_text(v) for v in encoded.dictionary.to_pylist()]
+  classes = [label_class(t) for t in texts]
+  changed = np.array([c != t for c, t in zip(classes, texts)], dtype=bool)
+  if not changed.any():
+    return raw
+  mapped = [c for c, m in zip(classes, changed.tolist()) if m]
+  code_hash = np.zeros(len(texts), dtype=np.uint64)
+  code_hash[changed] = row_hash.row_hashes(pa.RecordBatch.from_arrays(
+      [pa.array([[c] for c in mapped], type=pa.list_(pa.string()))], [label_key]))[0]
+  codes = np.asarray(encoded.indices).astype(np.int64)
+  hit = changed[codes]
+  out = raw.copy()
+  out[rows[hit]] = code_hash[codes[hit]]
+  return out
 
 
 def feature_and_label_hashes(batch: pa.RecordBatch, hashes: Sequence[np.ndarray], label_key: str,
-                             sketch: Optional["ValueSketch"] = None) -> Tuple[np.ndarray, ...]:
+                             sketch: Optional["ValueSketch"] = None,
+                             label_class: LabelClass = None) -> Tuple[np.ndarray, ...]:
   """(features' first, second, label's hash) for the rows of `batch` that have a label; `hashes`
-  are the rows' full content hashes (`row_hash.row_hashes(batch)`). With a `sketch`, the batch's
-  rows also go into it (its `new` then holds the values it kept)."""
+  are the rows' full content hashes (`row_hash.row_hashes(batch)`). With `label_class`
+  (`Policy.label_class`), the label's hash is its class's. With a `sketch`, the batch's rows also
+  go into it (its `new` then holds the values it kept)."""
   names = batch.schema.names
   if label_key not in names:
     return tuple(np.zeros(0, dtype=np.uint64) for _ in range(WIDTH))
-  label = row_hash.row_hashes(pa.RecordBatch.from_arrays(
-      [batch.column(names.index(label_key))], [label_key]))
+  column = batch.column(names.index(label_key))
+  label = row_hash.row_hashes(pa.RecordBatch.from_arrays([column], [label_key]))
   labelled = (label[0] != 0) | (label[1] != 0)  # a missing label adds nothing to a row's hash
-  first = hashes[0][labelled] - label[0][labelled]
+  first = hashes[0][labelled] - label[0][labelled]  # the raw label's part of the row hash
   if sketch is not None:
     sketch.add(batch, np.flatnonzero(labelled), first, label_key)
-  return (first, hashes[1][labelled] - label[1][labelled], label[0][labelled])
+  label_hash = _class_hashes(column, label_key, label[0], label_class)
+  return (first, hashes[1][labelled] - label[1][labelled], label_hash[labelled])
 
 
 def _text(value) -> str:
@@ -112,20 +155,25 @@ def merge_values(into: Dict[str, Dict[str, str]], other: Dict[str, Dict[str, str
     del into[key]
 
 
-def label_hash_names(batch: pa.RecordBatch, label_key: str) -> Dict[Tuple[str, str], int]:
+def label_hash_names(batch: pa.RecordBatch, label_key: str,
+                     label_class: LabelClass = None) -> Dict[Tuple[str, str], int]:
   """{(label hash, label text): rows} of `batch`: how the result names a label hash (the text as
-  the label counts write it: UTF-8 for bytes, str() for numbers)."""
+  the label counts write it: UTF-8 for bytes, str() for numbers). With `label_class`, the hash
+  and the text are the class's (`feature_and_label_hashes`)."""
   names = batch.schema.names
   if label_key not in names:
     return {}
   column = batch.column(names.index(label_key))
   label = row_hash.row_hashes(pa.RecordBatch.from_arrays([column], [label_key]))[0]
   rows = np.flatnonzero(label != 0)
+  label = _class_hashes(column, label_key, label, label_class)
   unique, first, counts = np.unique(label[rows], return_index=True, return_counts=True)
   out: Dict[Tuple[str, str], int] = {}
   for h, row, n in zip(unique.tolist(), rows[first].tolist(), counts.tolist()):
-    value = column[row].as_py()[0]
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    values = column[row].as_py()
+    text = _label_text(values[0])
+    if label_class is not None and len(values) == 1:
+      text = label_class(text)
     out[(str(h), text)] = out.get((str(h), text), 0) + n
   return out
 
