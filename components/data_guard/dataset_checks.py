@@ -8,7 +8,9 @@ policy, with the definitions and thresholds of each check.
 - Cross-split leakage: rows whose content (every feature and the label) appears in train and eval.
 - Duplicate rows within a split.
 - Conflicting labels (classification): train rows equal in every feature but with different
-  labels (`label_conflicts.py`: the row hash minus the label's, spilled and counted per bucket).
+  labels (`label_conflicts.py`: the row hash minus the label's, spilled and counted per bucket);
+  with `label.map`, different classes (`label_class`: spellings of one class do not conflict).
+  The pass's other label counts stay raw spellings: `dataset_findings.mapped_classes` regroups them.
 - Label leakage: the train split's per-(feature value, label) counts. Numeric features are
   bucketized into the statistics' quantile bins (10 by default); categorical features are used as
   they are when they have at most `binning.MAX_CATEGORIES` values (an ID-like column would "predict"
@@ -189,8 +191,10 @@ class _Batches(beam.DoFn):
 
   def __init__(self, split: str, label_key: str, binning: Sequence[Binning], spill_dir: str,
                label_bins: Optional[Binning] = None,
-               extremes: Sequence[extreme_values.Extremes] = (), rank_bins: Sequence[Binning] = ()):
+               extremes: Sequence[extreme_values.Extremes] = (), rank_bins: Sequence[Binning] = (),
+               label_class: label_conflicts.LabelClass = None):
     self._split = split
+    self._label_class = label_class
     self._rank_bins = list(rank_bins)
     self._extremes = list(extremes)
     self._label_key = label_key
@@ -238,8 +242,8 @@ class _Batches(beam.DoFn):
         names, values = {}, {}
         if self._conflict_spill is not None:
           self._conflict_spill.add(*label_conflicts.feature_and_label_hashes(
-              batch, hashes, self._label_key, self._sketch))
-          names = label_conflicts.label_hash_names(batch, self._label_key)
+              batch, hashes, self._label_key, self._sketch, self._label_class))
+          names = label_conflicts.label_hash_names(batch, self._label_key, self._label_class)
           values, self._sketch.new = self._sketch.new, {}
           yield beam.pvalue.TaggedOutput(self.SAMPLE, self._sample.add(batch, hashes[0],
                                                                        self._label_key))
@@ -355,10 +359,12 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
                   binning: List[Binning], output_path: str, spill_dir: str,
                   batch_size: Optional[int] = None, label_bins: Optional[Binning] = None,
                   extremes: Sequence[extreme_values.Extremes] = (),
-                  rank_bins: Sequence[Binning] = ()) -> None:
+                  rank_bins: Sequence[Binning] = (),
+                  label_class: label_conflicts.LabelClass = None) -> None:
   """Adds the pass to `pipeline`; the result lands as one JSON file at `output_path`. `spill_dir`
   (an existing folder every worker can reach) receives the row-hash spill files: remove it once
-  the pipeline has run. `rank_bins`: `rank_leakage.rank_binnings`."""
+  the pipeline has run. `rank_bins`: `rank_leakage.rank_binnings`. `label_class`: the policy's
+  `Policy.label_class` when it has a `label.map`, by which conflicting labels are classes."""
   batch_size = batch_size or BATCH_SIZE
   counts, ranges, samples = [], [], []
   for split, pattern in sorted(split_patterns.items()):
@@ -366,7 +372,7 @@ def run_beam_pass(pipeline: beam.Pipeline, split_patterns: Dict[str, str], label
         pipeline
         | f"Read[{split}]" >> tfrecord_batches.ReadTFRecordBatches(pattern, batch_size)
         | f"Hash[{split}]" >> beam.ParDo(_Batches(split, label_key, binning, spill_dir,
-                                                  label_bins, extremes, rank_bins)
+                                                  label_bins, extremes, rank_bins, label_class)
                                          ).with_outputs(_Batches.RANGES, _Batches.SAMPLE,
                                                         main="counts"))
     counts.append(outputs.counts)
