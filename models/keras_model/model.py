@@ -115,10 +115,6 @@ def run_fn(fn_args: FnArgs) -> None:
   trainer_run.write_model_findings(report, fn_args.serving_model_dir)
 
 
-# Shared with the trees' run_fn (and named here for this module's users and tests).
-class_weights = trainer_run.class_weights
-labelled_rows = trainer_run.labelled_rows
-
 
 def build_model(tf_transform_output, label: str, num_classes: int, learning_rate: float,
                 exclude: Collection[str] = (), hidden_units: Sequence[int] = HIDDEN_UNITS,

@@ -14,6 +14,7 @@ from tfx.proto import example_gen_pb2
 
 from trainguard.models import features
 from trainguard.models import fixtures as data
+from trainguard.models import trainer_run
 from trainguard.models.keras_model import model
 
 
@@ -82,18 +83,18 @@ def test_class_weights_follow_sklearns_balanced_rule():
   labels = np.array([0] * 6 + [1] * 3 + [2] * 1)
   dataset = tf.data.Dataset.from_tensor_slices(
       ({"x": np.zeros((10, 1), np.float32)}, labels.reshape(-1, 1))).batch(4)
-  weights = model.class_weights(dataset, 3)
+  weights = trainer_run.class_weights(dataset, 3)
   expected = compute_class_weight("balanced", classes=np.array([0, 1, 2]), y=labels)
   assert [weights[i] for i in range(3)] == pytest.approx(expected.tolist())
 
 
 def test_labelled_rows_drops_nan_targets_and_negative_class_ids():
   x = {"a": tf.constant([[1.0], [2.0], [3.0]]), "b": tf.constant([[1], [2], [3]], tf.int64)}
-  kept, y = model.labelled_rows(x, tf.constant([[0.5], [np.nan], [1.5]]))
+  kept, y = trainer_run.labelled_rows(x, tf.constant([[0.5], [np.nan], [1.5]]))
   assert y.numpy().reshape(-1).tolist() == [0.5, 1.5]
   assert kept["a"].numpy().reshape(-1).tolist() == [1.0, 3.0]
   assert kept["b"].numpy().reshape(-1).tolist() == [1, 3]
-  _, ids = model.labelled_rows(x, tf.constant([[2], [-1], [0]], tf.int64))
+  _, ids = trainer_run.labelled_rows(x, tf.constant([[2], [-1], [0]], tf.int64))
   assert ids.numpy().reshape(-1).tolist() == [2, 0]
 
 
